@@ -1,0 +1,12 @@
+/*
+ * ftkit.h - libftkit, scalable concurrency primitives with a stable C ABI.
+ * Include this umbrella header; the per-module headers live in ftkit/.
+ */
+#ifndef FTKIT_H
+#define FTKIT_H
+
+#include "ftkit/common.h"
+#include "ftkit/slots.h"
+#include "ftkit/atomic.h"
+
+#endif /* FTKIT_H */

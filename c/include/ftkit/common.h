@@ -1,0 +1,101 @@
+/*
+ * ftkit/common.h - version, status codes and handles shared by every module.
+ *
+ * ABI promise: within one FTK_ABI_VERSION, exported functions keep their
+ * names, signatures and semantics, status codes keep their numbers, and new
+ * functions may be added. Anything else bumps FTK_ABI_VERSION (and SOVERSION).
+ */
+#ifndef FTKIT_COMMON_H
+#define FTKIT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(FTKIT_BUILDING)
+#    define FTK_API __declspec(dllexport)
+#  else
+#    define FTK_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define FTK_API __attribute__((visibility("default")))
+#else
+#  define FTK_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FTK_VERSION_MAJOR 0
+#define FTK_VERSION_MINOR 1
+#define FTK_VERSION_PATCH 0
+#define FTK_VERSION_STRING "0.1.0"
+/* Bumped on any incompatible change of the exported interface. */
+#define FTK_ABI_VERSION 1
+
+/*
+ * Status codes. Every function that can fail returns one of these; results
+ * travel in out-parameters. The numbers are fixed forever and identical on
+ * every OS (they are not errno values).
+ */
+enum {
+    FTK_OK = 0,
+    FTK_EEMPTY = -1,     /* nothing to take (queue/slot empty)           */
+    FTK_EFULL = -2,      /* no room (bounded container at capacity)      */
+    FTK_ETIMEDOUT = -3,  /* a timed wait expired                          */
+    FTK_ECLOSED = -4,    /* the object was closed or shut down            */
+    FTK_ENOMEM = -5,     /* allocation failed                             */
+    FTK_EBADHANDLE = -6, /* NULL, destroyed, or wrong-kind handle         */
+    FTK_EOVERFLOW = -7,  /* a count or size does not fit                  */
+    FTK_EINVAL = -8,     /* an argument is out of range or inconsistent   */
+    FTK_EBUSY = -9,      /* would block (try_ variants) or still in use   */
+    FTK_EPERM = -10,     /* caller does not own what it tries to release  */
+    FTK_ENOTFOUND = -11, /* key or item not present                       */
+    FTK_EAGAIN = -12,    /* state changed underneath; retry              */
+    FTK_EINTR = -13      /* a wait was cancelled by ftk_*_cancel/wake     */
+};
+/* Lowest status code in use; codes below it are unknown. */
+#define FTK_STATUS_MIN (-13)
+
+/*
+ * An opaque handle naming one ftkit object. 0 is never a valid handle.
+ * A handle encodes its kind and a generation, so using a destroyed handle,
+ * or a handle of another kind, returns FTK_EBADHANDLE instead of touching
+ * freed memory. Handles are plain integers: copy them freely.
+ */
+typedef uint64_t ftk_handle_t;
+#define FTK_NULL_HANDLE ((ftk_handle_t)0)
+
+/* Library version as 0xMMmmpp (major, minor, patch). */
+FTK_API unsigned int ftk_version(void);
+/* Library version as "M.m.p"; static storage. */
+FTK_API const char *ftk_version_string(void);
+/* The FTK_ABI_VERSION the library was built with. Bindings refuse to run
+ * against a library whose ABI version differs from their own. */
+FTK_API int ftk_abi_version(void);
+
+/* Human-readable message for a status code; "unknown status code" for codes
+ * the library does not define. Never NULL; static storage. */
+FTK_API const char *ftk_strerror(int status);
+/* Symbolic name of a status code ("FTK_EEMPTY"), "FTK_UNKNOWN" if unknown. */
+FTK_API const char *ftk_err_name(int status);
+
+/* The status of the last failing value-returning call (*_v functions) made
+ * by the calling thread, or FTK_OK. Thread-local. */
+FTK_API int ftk_last_status(void);
+
+/* Number of live handles of any kind (for leak checks in tests). */
+FTK_API size_t ftk_live_handles(void);
+
+/* Containers free internal memory (and destroyed objects' state) through
+ * epoch-based reclamation, a little after the last thread could see it.
+ * This runs a reclamation pass now and returns how many blocks are still
+ * waiting (0 once no thread is inside a library call). For tests and for
+ * embedders that want memory back at a quiet point; never required. */
+FTK_API size_t ftk_reclaim_collect(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FTKIT_COMMON_H */

@@ -1,0 +1,132 @@
+/*
+ * internal.h - private to libftkit: handle table, thread registry, helpers.
+ * Nothing here is exported (the library builds with -fvisibility=hidden).
+ */
+#ifndef FTKIT_INTERNAL_H
+#define FTKIT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ftkit.h"
+
+/* Destructive interference size; 128 covers adjacent-line prefetch pairs. */
+#define FTK_CACHE_LINE 128
+
+/* Object kinds, encoded in the top byte of every handle. */
+enum ftk_kind {
+    FTK_KIND_INT64 = 1,
+    FTK_KIND_FLAG = 2,
+    FTK_KIND_REF = 3,
+    FTK_KIND_QUEUE = 4,
+    FTK_KIND_MAP = 5,
+    FTK_KIND_LOCK = 6,
+    FTK_KIND_MAX = 255
+};
+
+/*
+ * One handle-table entry. Entries are type-stable: segments are allocated
+ * once and never freed, so a stale handle always reads valid memory and is
+ * rejected by comparing the stored handle. Atomics keep their value inline
+ * (one 64-byte line per entry, so different atomics never share a line);
+ * containers point `obj` at their heap state.
+ */
+typedef struct ftk_entry {
+    _Atomic uint64_t handle; /* live handle value, 0 when free */
+    _Atomic uint64_t value;  /* inline payload for atomics */
+    void *obj;               /* heap state for containers */
+    uint32_t next_free;      /* free-list link, guarded by the table lock */
+    uint32_t gen;            /* generation of the next handle at this index */
+} __attribute__((aligned(64))) ftk_entry;
+
+/* Allocate an entry of `kind`; *handle receives its handle. The caller
+ * initialises value/obj before publishing with ftk_entry_publish. */
+int ftk_entry_alloc(unsigned kind, ftk_entry **entry, ftk_handle_t *handle);
+/* Make the entry visible under its handle (release). */
+void ftk_entry_publish(ftk_entry *e, ftk_handle_t handle);
+/* Atomically retire a live handle; NULL if it was not live (double free,
+ * wrong kind, garbage). The entry's index is recycled. Returns the entry so
+ * the caller can tear down `obj` (read it before any other call). */
+ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj);
+
+#define FTK_HANDLE_INDEX(h) ((uint32_t)((h) & 0xffffffffu))
+#define FTK_HANDLE_KIND(h) ((unsigned)((h) >> 56))
+#define FTK_SEG_SHIFT 10
+#define FTK_SEG_SIZE (1u << FTK_SEG_SHIFT)
+#define FTK_MAX_SEGS (1u << 16)
+
+extern _Atomic(ftk_entry *) ftk_entry_segs[FTK_MAX_SEGS];
+
+/* Validate a handle of the given kind; NULL if NULL/destroyed/wrong kind.
+ * Lock-free: two loads and a compare. */
+static inline ftk_entry *ftk_entry_get(ftk_handle_t h, unsigned kind) {
+    uint32_t idx = FTK_HANDLE_INDEX(h);
+    if (FTK_HANDLE_KIND(h) != kind || idx == 0) return NULL;
+    uint32_t s = idx >> FTK_SEG_SHIFT;
+    if (s >= FTK_MAX_SEGS) return NULL;
+    /* acquire: pairs with the release that published the segment */
+    ftk_entry *seg = atomic_load_explicit(&ftk_entry_segs[s], memory_order_acquire);
+    if (seg == NULL) return NULL;
+    ftk_entry *e = &seg[idx & (FTK_SEG_SIZE - 1)];
+    /* acquire: pairs with ftk_entry_publish, so value/obj are initialised */
+    if (atomic_load_explicit(&e->handle, memory_order_acquire) != h) return NULL;
+    return e;
+}
+
+/* ---- per-thread state (thread.c) --------------------------------------- */
+
+#define FTK_SLOT_CACHE_MAX (2 * FTK_SLOT_BATCH)
+
+typedef struct ftk_retired {
+    struct ftk_retired *next;
+    void (*fn)(void *);
+    void *ptr;
+    uint64_t epoch;
+} ftk_retired;
+
+/*
+ * Everything a thread caches on the C side. One record per thread that has
+ * used the library, linked in a registry (mutex, touched only on thread
+ * start/exit and on slow paths); returned to shared pools at thread exit.
+ */
+typedef struct ftk_thread {
+    /* EBR: (epoch << 1) | 1 while inside a read-side section, else 0. Read
+     * by other threads when advancing the epoch. */
+    _Atomic uint64_t ebr_state;
+    unsigned ebr_nest;
+    unsigned ebr_since_scan;
+    ftk_retired *limbo; /* retired by this thread, newest first */
+    size_t limbo_len;
+    /* slot index cache (slots.c) */
+    uint32_t slot_n;
+    uint32_t slot_idx[FTK_SLOT_CACHE_MAX];
+    _Atomic int64_t slot_live; /* allocs - frees by this thread (owner writes) */
+    struct ftk_thread *prev, *next;
+    bool registered;
+} ftk_thread;
+
+/* The calling thread's record, registered on first use. */
+ftk_thread *ftk_thread_self(void);
+/* Call fn(t) for every registered thread under the registry lock. */
+void ftk_thread_foreach(void (*fn)(ftk_thread *, void *), void *arg);
+/* Hooks run at thread exit (defined by slots.c and reclaim.c). */
+void ftk_slots_thread_exit(ftk_thread *t);
+void ftk_reclaim_thread_exit(ftk_thread *t);
+/* Sum of slot_live of exited threads (slots.c bookkeeping). */
+extern _Atomic int64_t ftk_slots_exited_live;
+
+/* ---- epoch-based reclamation (reclaim.c) ------------------------------- */
+/* Enter/leave a read-side section: memory retired while any thread is inside
+ * a section that began before the retire is not freed until it leaves.
+ * Nestable. Cost: one TLS access and one seq_cst store. */
+void ftk_ebr_enter(void);
+void ftk_ebr_exit(void);
+/* Free ptr with fn(ptr) once no section that could see it is active. */
+void ftk_ebr_retire(void *ptr, void (*fn)(void *));
+
+/* Per-thread "last status" for the value-style (_v) functions. */
+extern _Thread_local int ftk_tls_last_status;
+static inline void ftk_set_last(int st) { ftk_tls_last_status = st; }
+
+#endif /* FTKIT_INTERNAL_H */

@@ -1,0 +1,216 @@
+/*
+ * slots.c - the process-wide slot index allocator (see ftkit/slots.h).
+ *
+ * Fast path: a thread pops/pushes indices in its own cache (plain memory,
+ * no atomics) and CASes the slot's generation on free (a line owned by that
+ * slot, not shared). Every FTK_SLOT_BATCH operations a cache trades one
+ * batch with the depot under a mutex; never-used indices come from an
+ * atomic bump counter in batches. A thread's cache is returned to the depot
+ * by a pthread key destructor when the thread exits.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define GEN_SEG_SHIFT 16
+#define GEN_SEG_SIZE (1u << GEN_SEG_SHIFT)
+#define GEN_MAX_SEGS (1u << 16) /* 2**32 indices */
+
+/* Generation per index: the generation of the word that is (or will next
+ * be) live at that index. Segments are never freed. */
+static _Atomic(_Atomic uint32_t *) gen_segs[GEN_MAX_SEGS];
+static _Atomic uint64_t fresh_next = 1; /* next never-used index */
+
+typedef struct batch {
+    struct batch *next;
+    uint32_t n;
+    uint32_t idx[FTK_SLOT_BATCH];
+} batch;
+
+static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
+static batch *depot_full;  /* batches of free indices */
+static batch *depot_spare; /* empty batch nodes for reuse */
+
+_Atomic int64_t ftk_slots_exited_live;
+
+static _Atomic uint32_t *gen_ptr(uint32_t idx) {
+    _Atomic uint32_t *seg =
+        atomic_load_explicit(&gen_segs[idx >> GEN_SEG_SHIFT], memory_order_acquire);
+    return seg ? &seg[idx & (GEN_SEG_SIZE - 1)] : NULL;
+}
+
+/* Hand n (1..FTK_SLOT_BATCH) free indices to the depot. */
+static void depot_put(const uint32_t *idx, uint32_t n) {
+    pthread_mutex_lock(&depot_lock);
+    batch *b = depot_spare;
+    if (b) {
+        depot_spare = b->next;
+    } else if ((b = malloc(sizeof *b)) == NULL) {
+        /* Out of memory: the indices are dropped (never reused). That wastes
+         * index space, never correctness. */
+        pthread_mutex_unlock(&depot_lock);
+        return;
+    }
+    memcpy(b->idx, idx, n * sizeof(uint32_t));
+    b->n = n;
+    b->next = depot_full;
+    depot_full = b;
+    pthread_mutex_unlock(&depot_lock);
+}
+
+/* Take one batch of free indices; returns how many (0 if the depot is empty). */
+static uint32_t depot_take(uint32_t *idx) {
+    uint32_t n = 0;
+    pthread_mutex_lock(&depot_lock);
+    batch *b = depot_full;
+    if (b) {
+        depot_full = b->next;
+        n = b->n;
+        memcpy(idx, b->idx, n * sizeof(uint32_t));
+        b->next = depot_spare;
+        depot_spare = b;
+    }
+    pthread_mutex_unlock(&depot_lock);
+    return n;
+}
+
+/* Reserve FTK_SLOT_BATCH never-used indices, creating generation segments. */
+static int fresh_take(uint32_t *idx) {
+    uint64_t first = atomic_fetch_add_explicit(&fresh_next, FTK_SLOT_BATCH,
+                                               memory_order_relaxed);
+    if (first + FTK_SLOT_BATCH > UINT32_MAX) {
+        atomic_fetch_sub_explicit(&fresh_next, FTK_SLOT_BATCH, memory_order_relaxed);
+        return FTK_ENOMEM;
+    }
+    for (uint64_t i = first; i < first + FTK_SLOT_BATCH; i++) {
+        uint32_t s = (uint32_t)(i >> GEN_SEG_SHIFT);
+        if (atomic_load_explicit(&gen_segs[s], memory_order_acquire) == NULL) {
+            _Atomic uint32_t *seg = calloc(GEN_SEG_SIZE, sizeof *seg);
+            if (seg == NULL) return FTK_ENOMEM;
+            _Atomic uint32_t *none = NULL;
+            /* release: the zeroed segment is visible before its pointer */
+            if (!atomic_compare_exchange_strong_explicit(&gen_segs[s], &none, seg,
+                                                         memory_order_acq_rel,
+                                                         memory_order_acquire))
+                free(seg); /* another thread installed it first */
+        }
+        idx[i - first] = (uint32_t)i;
+    }
+    return FTK_OK;
+}
+
+void ftk_slots_thread_exit(ftk_thread *c) {
+    while (c->slot_n > 0) {
+        uint32_t k = c->slot_n < FTK_SLOT_BATCH ? c->slot_n : FTK_SLOT_BATCH;
+        c->slot_n -= k;
+        depot_put(&c->slot_idx[c->slot_n], k);
+    }
+}
+
+static inline void live_add(ftk_thread *c, int64_t d) {
+    /* relaxed: a statistic; only this thread writes it */
+    atomic_store_explicit(&c->slot_live, atomic_load_explicit(&c->slot_live, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
+int ftk_slot_alloc(uint64_t *word) {
+    if (word == NULL) return FTK_EINVAL;
+    ftk_thread *c = ftk_thread_self();
+    if (c->slot_n == 0) {
+        c->slot_n = depot_take(c->slot_idx);
+        if (c->slot_n == 0) {
+            int st = fresh_take(c->slot_idx);
+            if (st != FTK_OK) return st;
+            c->slot_n = FTK_SLOT_BATCH;
+        }
+    }
+    uint32_t idx = c->slot_idx[--c->slot_n];
+    /* relaxed: the generation was last written by the free that put idx in
+     * a cache, which is ordered before us by the depot mutex or by program
+     * order in this thread */
+    uint32_t gen = atomic_load_explicit(gen_ptr(idx), memory_order_relaxed);
+    live_add(c, 1);
+    *word = ((uint64_t)gen << 32) | idx;
+    return FTK_OK;
+}
+
+uint64_t ftk_slot_alloc_v(void) {
+    uint64_t w = 0;
+    int st = ftk_slot_alloc(&w);
+    if (st != FTK_OK) ftk_set_last(st);
+    return w;
+}
+
+int ftk_slot_free(uint64_t word) {
+    uint32_t idx = FTK_SLOT_INDEX(word), gen = FTK_SLOT_GENERATION(word);
+    if (idx == 0 || idx >= atomic_load_explicit(&fresh_next, memory_order_relaxed))
+        return FTK_EINVAL;
+    _Atomic uint32_t *g = gen_ptr(idx);
+    if (g == NULL) return FTK_EINVAL;
+    /* The CAS makes double frees (and frees of stale words) fail, even when
+     * two threads race to free the same word. */
+    if (!atomic_compare_exchange_strong_explicit(g, &gen, gen + 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return FTK_EINVAL;
+    ftk_thread *c = ftk_thread_self();
+    if (c->slot_n == FTK_SLOT_CACHE_MAX) {
+        c->slot_n -= FTK_SLOT_BATCH;
+        depot_put(&c->slot_idx[c->slot_n], FTK_SLOT_BATCH);
+    }
+    c->slot_idx[c->slot_n++] = idx;
+    live_add(c, -1);
+    return FTK_OK;
+}
+
+int ftk_slot_alloc_many(uint64_t *words, size_t n) {
+    if (words == NULL && n > 0) return FTK_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int st = ftk_slot_alloc(&words[i]);
+        if (st != FTK_OK) {
+            while (i > 0) ftk_slot_free(words[--i]);
+            return st;
+        }
+    }
+    return FTK_OK;
+}
+
+int ftk_slot_free_many(const uint64_t *words, size_t n, size_t *done) {
+    size_t i = 0;
+    int st = FTK_OK;
+    if (words == NULL && n > 0) st = FTK_EINVAL;
+    for (; st == FTK_OK && i < n; i++) {
+        st = ftk_slot_free(words[i]);
+        if (st != FTK_OK) break;
+    }
+    if (done) *done = i;
+    return st;
+}
+
+int ftk_slot_is_live(uint64_t word) {
+    uint32_t idx = FTK_SLOT_INDEX(word);
+    if (idx == 0 || idx >= atomic_load_explicit(&fresh_next, memory_order_relaxed)) return 0;
+    _Atomic uint32_t *g = gen_ptr(idx);
+    if (g == NULL) return 0;
+    if (atomic_load_explicit(g, memory_order_acquire) != FTK_SLOT_GENERATION(word)) return 0;
+    /* generation matches: live unless the index sits in some free cache.
+     * A word is only "not yet freed" from the caller's point of view, which
+     * is what the generation tells. */
+    return 1;
+}
+
+size_t ftk_slot_capacity(void) {
+    return (size_t)atomic_load_explicit(&fresh_next, memory_order_relaxed);
+}
+
+static void sum_live(ftk_thread *t, void *arg) {
+    *(int64_t *)arg += atomic_load_explicit(&t->slot_live, memory_order_relaxed);
+}
+
+size_t ftk_slot_live_approx(void) {
+    int64_t total = 0;
+    ftk_thread_foreach(sum_live, &total);
+    total += atomic_load_explicit(&ftk_slots_exited_live, memory_order_relaxed);
+    return total > 0 ? (size_t)total : 0;
+}
