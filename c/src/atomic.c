@@ -127,6 +127,14 @@ int64_t ftk_int64_load_v(ftk_handle_t h) {
     GET_OR_ZERO(FTK_KIND_INT64, h);
     return to_i64(atomic_load(&e->value));
 }
+void ftk_int64_store_v(ftk_handle_t h, int64_t v) {
+    ftk_entry *e = ftk_entry_get(h, FTK_KIND_INT64);
+    if (e == NULL) {
+        ftk_set_last(FTK_EBADHANDLE);
+        return;
+    }
+    atomic_store(&e->value, to_u64(v));
+}
 int64_t ftk_int64_add_v(ftk_handle_t h, int64_t v) {
     GET_OR_ZERO(FTK_KIND_INT64, h);
     return to_i64(atomic_fetch_add(&e->value, to_u64(v)) + to_u64(v));
@@ -180,6 +188,14 @@ int ftk_flag_compare_exchange(ftk_handle_t h, int *expected, int desired) {
 int ftk_flag_load_v(ftk_handle_t h) {
     GET_OR_ZERO(FTK_KIND_FLAG, h);
     return (int)atomic_load(&e->value);
+}
+void ftk_flag_store_v(ftk_handle_t h, int value) {
+    ftk_entry *e = ftk_entry_get(h, FTK_KIND_FLAG);
+    if (e == NULL) {
+        ftk_set_last(FTK_EBADHANDLE);
+        return;
+    }
+    atomic_store(&e->value, value != 0);
 }
 int ftk_flag_exchange_v(ftk_handle_t h, int value) {
     GET_OR_ZERO(FTK_KIND_FLAG, h);

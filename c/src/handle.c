@@ -1,7 +1,8 @@
 /*
  * handle.c - the handle table.
  *
- * Handle layout: kind (8 bits) | generation (24 bits) | index (32 bits).
+ * Handle bits: kind (8) | generation (24) | index (32), carried in a pointer-
+ * typed value (see common.h).
  * Index 0 is never used, so the all-zero handle is always invalid. Lookups
  * are lock-free; allocating and retiring entries takes a mutex because they
  * are not hot paths (creating and destroying objects), and it keeps the free
@@ -62,26 +63,26 @@ int ftk_entry_alloc(unsigned kind, ftk_entry **entry, ftk_handle_t *handle) {
     pthread_mutex_unlock(&table_lock);
     e->obj = NULL;
     *entry = e;
-    *handle = ((uint64_t)kind << 56) | ((uint64_t)gen << 32) | idx;
+    *handle = ftk_u2h(((uint64_t)kind << 56) | ((uint64_t)gen << 32) | idx);
     return FTK_OK;
 }
 
 void ftk_entry_publish(ftk_entry *e, ftk_handle_t handle) {
     atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
     /* release: value/obj written before are visible to ftk_entry_get */
-    atomic_store_explicit(&e->handle, handle, memory_order_release);
+    atomic_store_explicit(&e->handle, ftk_h2u(handle), memory_order_release);
 }
 
 ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj) {
     ftk_entry *e = ftk_entry_get(h, kind);
     if (e == NULL) return NULL;
-    uint64_t expected = h;
+    uint64_t expected = ftk_h2u(h);
     /* Only one of several racing frees wins; the others see FTK_EBADHANDLE. */
     if (!atomic_compare_exchange_strong(&e->handle, &expected, 0)) return NULL;
     if (obj) *obj = e->obj;
     atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
     pthread_mutex_lock(&table_lock);
-    e->gen = ((uint32_t)(h >> 32) + 1) & 0xffffffu;
+    e->gen = ((uint32_t)(ftk_h2u(h) >> 32) + 1) & 0xffffffu;
     e->next_free = free_head;
     free_head = FTK_HANDLE_INDEX(h);
     pthread_mutex_unlock(&table_lock);

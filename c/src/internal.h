@@ -50,8 +50,11 @@ void ftk_entry_publish(ftk_entry *e, ftk_handle_t handle);
  * the caller can tear down `obj` (read it before any other call). */
 ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj);
 
-#define FTK_HANDLE_INDEX(h) ((uint32_t)((h) & 0xffffffffu))
-#define FTK_HANDLE_KIND(h) ((unsigned)((h) >> 56))
+_Static_assert(sizeof(void *) == 8, "libftkit handles need 64-bit pointers");
+static inline uint64_t ftk_h2u(ftk_handle_t h) { return (uint64_t)(uintptr_t)h; }
+static inline ftk_handle_t ftk_u2h(uint64_t u) { return (ftk_handle_t)(uintptr_t)u; }
+#define FTK_HANDLE_INDEX(h) ((uint32_t)(ftk_h2u(h) & 0xffffffffu))
+#define FTK_HANDLE_KIND(h) ((unsigned)(ftk_h2u(h) >> 56))
 #define FTK_SEG_SHIFT 10
 #define FTK_SEG_SIZE (1u << FTK_SEG_SHIFT)
 #define FTK_MAX_SEGS (1u << 16)
@@ -70,7 +73,7 @@ static inline ftk_entry *ftk_entry_get(ftk_handle_t h, unsigned kind) {
     if (seg == NULL) return NULL;
     ftk_entry *e = &seg[idx & (FTK_SEG_SIZE - 1)];
     /* acquire: pairs with ftk_entry_publish, so value/obj are initialised */
-    if (atomic_load_explicit(&e->handle, memory_order_acquire) != h) return NULL;
+    if (atomic_load_explicit(&e->handle, memory_order_acquire) != ftk_h2u(h)) return NULL;
     return e;
 }
 

@@ -49,6 +49,7 @@ FTK_API int ftk_int64_compare_exchange(ftk_handle_t h, int64_t *expected,
                                        int64_t desired);
 
 FTK_API int64_t ftk_int64_load_v(ftk_handle_t h);
+FTK_API void ftk_int64_store_v(ftk_handle_t h, int64_t v);
 /* Adds v and returns the NEW value. */
 FTK_API int64_t ftk_int64_add_v(ftk_handle_t h, int64_t v);
 /* Adds v and returns the OLD value. */
@@ -66,6 +67,7 @@ FTK_API int ftk_flag_exchange(ftk_handle_t h, int value, int *old);
 /* FTK_OK if swapped, FTK_EAGAIN (and *expected updated) otherwise. */
 FTK_API int ftk_flag_compare_exchange(ftk_handle_t h, int *expected, int desired);
 FTK_API int ftk_flag_load_v(ftk_handle_t h);
+FTK_API void ftk_flag_store_v(ftk_handle_t h, int value);
 FTK_API int ftk_flag_exchange_v(ftk_handle_t h, int value);
 FTK_API int ftk_flag_cas_v(ftk_handle_t h, int expected, int desired);
 

@@ -1,0 +1,33 @@
+"""ftkit: scalable concurrency primitives for free-threaded Python.
+
+Written once in C (libftkit, a stable C ABI with no libpython dependency) and
+loaded here through cffi in ABI mode. See https://peps.python.org/pep-0703/
+for why free threading makes these necessary: without the GIL, a plain
+``counter += 1`` from several threads loses updates for real.
+"""
+from __future__ import annotations
+
+from ._compat import Empty, Full, ShutDown, gil_enabled
+from ._lib import ABI_VERSION, BadHandleError, FtkitError, lib, library_path
+from .atomic import AtomicFlag, AtomicInt64, AtomicReference
+
+from ._lib import ffi as _ffi
+
+#: Version of the loaded libftkit (the Python package has the same version).
+__version__: str = _ffi.string(lib.ftk_version_string()).decode()
+del _ffi
+
+__all__ = [
+    "ABI_VERSION",
+    "AtomicFlag",
+    "AtomicInt64",
+    "AtomicReference",
+    "BadHandleError",
+    "Empty",
+    "FtkitError",
+    "Full",
+    "ShutDown",
+    "__version__",
+    "gil_enabled",
+    "library_path",
+]
