@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Set everything up, then run every test:
+#   1. C unit tests (Check via ctest)           4. C tests under ASan+UBSan
+#   2. pytest on the GIL interpreter            5. C tests under TSan
+#   3. pytest on 3.13t with the GIL disabled    6. packaging: wheel + C consumers
+# Each stage runs even if an earlier one failed; the exit status is non-zero
+# if any failed. Set FTKIT_STAGES="1 2 3" to run a subset.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+bash scripts/setup.sh || { echo "setup failed"; exit 1; }
+# shellcheck disable=SC1091
+. build/env.sh
+STAGES=${FTKIT_STAGES:-"1 2 3 4 5 6"}
+JOBS=${FTKIT_JOBS:-2}
+GEN=(); command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+passed=0; failed=0; failures=()
+
+stage() {  # stage NAME COMMAND...
+    local name=$1; shift
+    echo; echo "######## $name"
+    local t0=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1)); echo "######## $name: ok ($((SECONDS - t0)) s)"
+    else
+        failed=$((failed + 1)); failures+=("$name"); echo "######## $name: FAILED ($((SECONDS - t0)) s)"
+    fi
+}
+
+c_tests() {  # c_tests BUILD_DIR [cmake args]
+    local dir=$1; shift
+    cmake -S . -B "$dir" "${GEN[@]}" "$@" >/dev/null && cmake --build "$dir" &&
+        ctest --test-dir "$dir" --output-on-failure -j "$JOBS"
+}
+
+binding_fresh() { "$FTKIT_PY" scripts/gen_cdef.py --check; }
+
+pytest_gil() { binding_fresh && "$FTKIT_PY" -m pytest -q tests/python; }
+
+pytest_ft() {
+    PYTHON_GIL=0 FTKIT_EXPECT_FREE_THREADED=1 "$FTKIT_FT_PY" -X gil=0 -m pytest -q -p no:cacheprovider tests/python
+}
+
+for s in $STAGES; do
+    case $s in
+        1) stage "C unit tests (ctest)" c_tests build ;;
+        2) stage "pytest, GIL CPython" pytest_gil ;;
+        3) stage "pytest, free-threaded 3.13t, GIL disabled" pytest_ft ;;
+        4) stage "C unit tests, ASan+UBSan" c_tests build-asan -DFTKIT_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug ;;
+        5) stage "C unit tests, TSan" c_tests build-tsan -DFTKIT_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
+        6) stage "packaging: wheel in both interpreters, C consumers" \
+               "$FTKIT_PY" -m pytest -q -p no:cacheprovider tests/packaging ;;
+    esac
+done
+
+echo
+for f in "${failures[@]}"; do echo "FAILED stage: $f"; done
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
