@@ -27,12 +27,13 @@ PY=${FTKIT_PYTHON:-python3}
 if ! "$PY" -c 'import cffi, pytest, scikit_build_core, hypothesis' >/dev/null 2>&1; then
     log "installing Python tools for $PY"
     "$PY" -m pip install -q --disable-pip-version-check "cffi>=1.17" pytest \
-        "scikit-build-core>=0.10" hypothesis >&2
+        "scikit-build-core>=0.10" "hypothesis==6.155.2" >&2
 fi
 
 FT_PY=$(bash "$ROOT/scripts/ft-python.sh")
 if ! "$FT_PY" -c 'import hypothesis' >/dev/null 2>&1; then
-    "$FT_PY" -m pip install -q --disable-pip-version-check hypothesis >&2
+    # pinned: newer releases need a Rust build on free-threaded 3.13
+    "$FT_PY" -m pip install -q --disable-pip-version-check "hypothesis==6.155.2" >&2
 fi
 
 GEN=()

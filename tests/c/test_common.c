@@ -21,6 +21,11 @@ static _Atomic int g_fail;
     } while (0)
 #define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
+/* Handles are pointer-typed values carrying 64 bits (see common.h); these
+ * convert for crafting garbage handles and for sorting. */
+static ftk_handle_t H(uint64_t u) { return (ftk_handle_t)(uintptr_t)u; }
+static uint64_t U(ftk_handle_t h) { return (uint64_t)(uintptr_t)h; }
+
 static uint64_t rng_next(uint64_t *s) { /* xorshift64* */
     uint64_t x = *s;
     x ^= x >> 12;
@@ -190,7 +195,7 @@ START_TEST(test_garbage_handles) {
     ck_assert_int_eq(ftk_flag_new(1, &hf), FTK_OK);
     ck_assert_int_eq(ftk_ref_new(13, &hr), FTK_OK);
 
-    const ftk_handle_t fixed[] = {
+    const uint64_t fixed[] = {
         0xdeadbeefULL,          0xdeadbeefdeadbeefULL, UINT64_MAX,
         1,                      2,                     0xffffffffULL,
         0x100000000ULL,         0x8000000000000000ULL, 0x7fffffffffffffffULL,
@@ -200,10 +205,10 @@ START_TEST(test_garbage_handles) {
         0x0000000003ffffffULL | (2ULL << 56),
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-        ftk_handle_t g = fixed[i];
+        ftk_handle_t g = H(fixed[i]);
         if (g == hi || g == hf || g == hr) continue;
         ck_assert_msg(rejected_everywhere(g), "garbage handle %#llx accepted",
-                      (unsigned long long)g);
+                      (unsigned long long)U(g));
         ck_assert_int_eq(ftk_int64_free(g), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_flag_free(g), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_ref_free(g), FTK_EBADHANDLE);
@@ -215,20 +220,20 @@ START_TEST(test_garbage_handles) {
                                  0xffffffffULL, 0x00ffffff00000001ULL,
                                  0x0000abcd00001234ULL};
         for (size_t j = 0; j < sizeof lows / sizeof lows[0]; j++) {
-            ftk_handle_t g = (top << 56) | lows[j];
+            ftk_handle_t g = H((top << 56) | lows[j]);
             if (g == hi || g == hf || g == hr) continue;
             ck_assert_msg(rejected_everywhere(g), "garbage handle %#llx accepted",
-                          (unsigned long long)g);
+                          (unsigned long long)U(g));
         }
     }
     /* any single-bit change of a live handle names no object */
     for (int b = 0; b < 64; b++) {
         ftk_handle_t bases[] = {hi, hf, hr};
         for (int k = 0; k < 3; k++) {
-            ftk_handle_t g = bases[k] ^ (1ULL << b);
+            ftk_handle_t g = H(U(bases[k]) ^ (1ULL << b));
             if (g == hi || g == hf || g == hr) continue;
             ck_assert_msg(rejected_everywhere(g), "bit %d flip of %#llx accepted", b,
-                          (unsigned long long)bases[k]);
+                          (unsigned long long)U(bases[k]));
             ck_assert_int_eq(ftk_int64_free(g), FTK_EBADHANDLE);
             ck_assert_int_eq(ftk_flag_free(g), FTK_EBADHANDLE);
             ck_assert_int_eq(ftk_ref_free(g), FTK_EBADHANDLE);
@@ -444,8 +449,8 @@ END_TEST
 
 /* ---- single: many handles ----------------------------------------------- */
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+static int cmp_handle(const void *a, const void *b) {
+    uint64_t x = U(*(const ftk_handle_t *)a), y = U(*(const ftk_handle_t *)b);
     return x < y ? -1 : x > y;
 }
 
@@ -464,7 +469,7 @@ START_TEST(test_many_handles) {
         ck_assert_int_eq(v, -i);
     }
     memcpy(sorted, h, N * sizeof *h);
-    qsort(sorted, N, sizeof *sorted, cmp_u64);
+    qsort(sorted, N, sizeof *sorted, cmp_handle);
     ck_assert(sorted[0] != FTK_NULL_HANDLE);
     for (int i = 1; i < N; i++) ck_assert(sorted[i] != sorted[i - 1]);
 
@@ -486,7 +491,7 @@ START_TEST(test_many_handles) {
     for (int i = 0; i < N; i++) ck_assert(rejected_everywhere(old[i]));
     memcpy(sorted, old, N * sizeof *old);
     memcpy(sorted + N, h, N * sizeof *h);
-    qsort(sorted, 2 * (size_t)N, sizeof *sorted, cmp_u64);
+    qsort(sorted, 2 * (size_t)N, sizeof *sorted, cmp_handle);
     for (int i = 1; i < 2 * N; i++) ck_assert(sorted[i] != sorted[i - 1]);
     for (int i = 0; i < N; i++) {
         uint64_t w;
@@ -639,7 +644,7 @@ END_TEST
 
 struct shared_cells {
     int iters;
-    _Atomic uint64_t cell[CELLS]; /* int64 handles published by writers */
+    _Atomic(ftk_handle_t) cell[CELLS]; /* int64 handles published by writers */
 };
 
 static void cells_worker(void *arg, int t) {

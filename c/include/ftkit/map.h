@@ -1,0 +1,238 @@
+/*
+ * ftkit/map.h - concurrent hash index of (hash, key word, value word) entries.
+ *
+ * The index behind a dict-like container whose keys the library cannot
+ * compare. Entries are triples of 64-bit words: the key's hash, a key word and
+ * a value word. Words are opaque (see slots.h); the library never interprets,
+ * refcounts or frees them. Key *equality* (Python's __eq__, which may raise)
+ * is decided by the caller, so the API is built around candidates and stamps:
+ *
+ *   1. ftk_map_find(hash) returns every entry with exactly that hash (the
+ *      "candidates", newest first) and a stamp.
+ *   2. The caller decides, outside the library, which candidate (if any) is
+ *      equal to its key.
+ *   3. It then acts on that exact entry, named by (hash, key word):
+ *      set_value / cas_value / remove / remove_if. Or, if none was equal, it
+ *      calls ftk_map_insert(hash, key, value, stamp), which succeeds only if
+ *      no entry with this hash was added since the stamp was taken, else
+ *      returns FTK_EAGAIN and the caller goes back to step 1.
+ *
+ * Two threads inserting EQUAL but distinct keys therefore never create two
+ * entries: the first insert adds an entry with the hash; the second one's
+ * stamp predates it, so it gets FTK_EAGAIN, re-finds, sees the first key as a
+ * candidate and compares it equal. Removals do not invalidate stamps (a
+ * removed candidate cannot be a duplicate), and neither do inserts of other
+ * hashes, so FTK_EAGAIN means "a new candidate for your hash appeared".
+ *
+ * ---- Worked example: the binding's d[k] = v (setitem) -------------------
+ *
+ *     h = hash(k)                         # may raise: nothing touched yet
+ *     kw = vw = 0                         # words not yet allocated
+ *     loop:
+ *         ftk_map_find(m, h, keys, vals, MAX, &n, &stamp)
+ *             (FTK_EOVERFLOW: grow the buffers to n and call again)
+ *         for i in 0..n-1:
+ *             K = object_of(keys[i])      # binding's slot lookup; a stale
+ *                                         # word (released meanwhile) is
+ *                                         # skipped: its entry is gone too
+ *             if K is k or K == k:        # may raise: propagate; the map is
+ *                                         # unchanged (release kw/vw if any)
+ *                 vw = vw or slot_for(v)
+ *                 st = ftk_map_set_value(m, h, keys[i], vw, &old)
+ *                 if st == FTK_OK: release(old); return   # keeps stored key
+ *                 continue loop           # FTK_ENOTFOUND: removed meanwhile
+ *         kw = kw or slot_for(k); vw = vw or slot_for(v)
+ *         st = ftk_map_insert(m, h, kw, vw, stamp)
+ *         if st == FTK_OK: return
+ *         continue loop                   # FTK_EAGAIN: a new candidate with
+ *                                         # this hash; compare it too
+ *
+ * get(k): find, compare, return the value word of the equal candidate or
+ * raise KeyError (no stamp needed). setdefault(k, d): as setitem, but an
+ * equal candidate's value is returned instead of replaced. pop(k):
+ * find, compare, ftk_map_remove(h, kw_found, &old) (FTK_ENOTFOUND: retry
+ * from find). compare_and_set(k, e, d): find, compare, ftk_map_cas_value
+ * (FTK_ENOTFOUND: retry; absent and e is the "absent" sentinel: insert with
+ * the stamp). Each of these is linearizable at its successful map call (or,
+ * for "absent" outcomes, at the find whose candidates were all unequal),
+ * provided __eq__ is consistent and key words are unique among live
+ * entries (the binding uses slot words, which are).
+ *
+ * A stamp of 0 means "insert only if no entry with this hash exists";
+ * FTK_MAP_STAMP_ANY means "insert unconditionally" (for bulk loads whose keys
+ * the caller knows to be distinct and absent, e.g. copy()).
+ *
+ * ---- Concurrency -------------------------------------------------------
+ *
+ * Any thread may call any function on a live handle at any time; all of them
+ * may run at the same time as all others (no exclusion matrix). Readers
+ * (find, find_many, iter, size, capacity) never wait: they take no lock and
+ * never retry, so they are wait-free bounded by the length of the chain they
+ * read (plus one hop per concurrent resize), and they never block on writers.
+ * Writers (insert*, set_value, cas_value*, remove*, drain) are blocking:
+ * each holds a short spinlock on ONE bucket (a few instructions, never while
+ * calling out), so writers of different buckets never wait for each other.
+ * There is no global lock on any path.
+ *
+ * Ordering: every successful write is a release and every read an acquire,
+ * per entry: a thread that reads a value word also sees everything the
+ * writer of that word did before storing it. Single-entry operations are
+ * linearizable. Multi-entry results (find's candidate list, find_many, iter,
+ * size) are not snapshots of the whole map: each entry reported was present
+ * with the reported value at some moment during the call.
+ *
+ * Resize: the table doubles (or quadruples) when the load factor passes
+ * 0.75. Writers migrate buckets in chunks while they work (no
+ * stop-the-world); readers follow forwarded buckets to the new table and are
+ * never blocked. The table does not shrink (like dict, memory stays after
+ * deletions); free the map to give it back.
+ *
+ * Lifetime: a destroyed or foreign handle returns FTK_EBADHANDLE. Freeing a
+ * map while another thread is inside a call on it is a race in the caller;
+ * it is memory-safe (state is reclaimed through EBR).
+ *
+ * Status codes: FTK_EBADHANDLE for a NULL, destroyed or wrong-kind handle;
+ * FTK_EINVAL for a required out-pointer that is NULL; never a crash.
+ */
+#ifndef FTKIT_MAP_H
+#define FTKIT_MAP_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Stamp for ftk_map_insert that skips the conflict check. */
+#define FTK_MAP_STAMP_ANY UINT64_MAX
+/* ftk_map_iter cursor value meaning "iteration finished". Start at 0. */
+#define FTK_MAP_CURSOR_END UINT64_MAX
+
+/* Create an empty map sized for about initial_capacity entries without
+ * resizing (0 = small default). FTK_EOVERFLOW if absurdly large,
+ * FTK_ENOMEM if the table cannot be allocated. */
+FTK_API int ftk_map_new(size_t initial_capacity, ftk_handle_t *out);
+
+/* Destroy a map. FTK_NULL_HANDLE is a no-op returning FTK_OK; a second free
+ * returns FTK_EBADHANDLE. Words still inside are dropped without notice:
+ * the binding drains (ftk_map_drain) first to release what they stand for.
+ * Memory is returned through EBR once no call can still be reading it. */
+FTK_API int ftk_map_free(ftk_handle_t h);
+
+/* Candidates: the entries whose hash equals `hash`, newest first.
+ * keys[i], values[i] for i < min(*n, max); keys/values may be NULL when
+ * max == 0 (count-only query). *n receives the number of candidates; if it
+ * exceeds max the first max are stored and FTK_EOVERFLOW is returned (call
+ * again with room for *n). *stamp (may be NULL) receives the stamp to pass
+ * to ftk_map_insert, also on FTK_EOVERFLOW. FTK_OK with *n == 0 means no
+ * entry has this hash. Reader: wait-free, never blocks. */
+FTK_API int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys,
+                         uint64_t *values, size_t max, size_t *n, uint64_t *stamp);
+
+/* Batch find for bulk get / reduce / update: one call, `count` hashes.
+ * For each i: ncand[i] = number of candidates with hashes[i]; if >= 1,
+ * keys[i], values[i] = the newest candidate, else both 0; stamps[i] (stamps
+ * may be NULL) = the stamp for inserting under hashes[i]. When ncand[i] > 1
+ * call ftk_map_find for that hash to see the others. All arrays hold
+ * `count` elements; they may be NULL only if count == 0. Reader: wait-free. */
+FTK_API int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
+                              uint64_t *keys, uint64_t *values, uint64_t *ncand,
+                              uint64_t *stamps);
+
+/* Add the entry (hash, key, value) if no entry with this hash was added
+ * since `stamp` was returned by a find on this map for this hash: FTK_OK.
+ * Otherwise FTK_EAGAIN, nothing changed: find again and compare the new
+ * candidates. Entries removed since the stamp do not matter. Stamp 0:
+ * insert only if no entry has this hash; FTK_MAP_STAMP_ANY: no check.
+ * The map stores the words as given and does not check that `key` is
+ * distinct from other key words (the binding's slot words are).
+ * FTK_ENOMEM if the entry cannot be allocated. Writer: locks one bucket. */
+FTK_API int ftk_map_insert(ftk_handle_t h, uint64_t hash, uint64_t key,
+                           uint64_t value, uint64_t stamp);
+
+/* Batch insert: item i is ftk_map_insert(hashes[i], keys[i], values[i],
+ * stamps[i]) with its status in status[i] (status may be NULL). Returns
+ * FTK_OK if every item succeeded, else the status of the first item that
+ * failed (the others were still attempted). Not atomic as a whole. */
+FTK_API int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes,
+                                const uint64_t *keys, const uint64_t *values,
+                                const uint64_t *stamps, size_t count, int *status);
+
+/* Replace the value of the entry (hash, key): FTK_OK and *old (may be NULL)
+ * receives the previous value word, which the caller now owns.
+ * FTK_ENOTFOUND if no such entry (removed meanwhile). Writer. */
+FTK_API int ftk_map_set_value(ftk_handle_t h, uint64_t hash, uint64_t key,
+                              uint64_t value, uint64_t *old);
+
+/* If the value word of entry (hash, key) equals `expected` (word identity),
+ * replace it with `desired`: FTK_OK. Otherwise FTK_EAGAIN and nothing
+ * changed. FTK_ENOTFOUND if no such entry. *actual (may be NULL) receives
+ * the value word seen (== expected on success). Writer. */
+FTK_API int ftk_map_cas_value(ftk_handle_t h, uint64_t hash, uint64_t key,
+                              uint64_t expected, uint64_t desired, uint64_t *actual);
+
+/* Batch CAS: item i is ftk_map_cas_value(hashes[i], keys[i], expected[i],
+ * desired[i], &actual[i]); actual and status may be NULL. Returns FTK_OK if
+ * every item succeeded, else the status of the first failing item. This is
+ * reduce()'s write step: find_many, compute fn(old, new) in the binding,
+ * cas_value_many, and retry the items that failed. Not atomic as a whole. */
+FTK_API int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes,
+                                   const uint64_t *keys, const uint64_t *expected,
+                                   const uint64_t *desired, size_t count,
+                                   uint64_t *actual, int *status);
+
+/* Remove the entry (hash, key): FTK_OK and *old_value (may be NULL)
+ * receives its value word; the caller now owns both the key word it passed
+ * and that value word. FTK_ENOTFOUND if no such entry. Writer. */
+FTK_API int ftk_map_remove(ftk_handle_t h, uint64_t hash, uint64_t key,
+                           uint64_t *old_value);
+
+/* Remove the entry (hash, key) only if its value word equals `expected`:
+ * FTK_OK; FTK_EAGAIN if the value differs; FTK_ENOTFOUND if no such entry.
+ * Writer. */
+FTK_API int ftk_map_remove_if(ftk_handle_t h, uint64_t hash, uint64_t key,
+                              uint64_t expected);
+
+/* Number of entries. Exact when no writer runs concurrently (and writes
+ * have been made visible to the caller, e.g. by joining the writers);
+ * otherwise a value the count passed through recently. Cheap: a few loads
+ * of striped counters. Reader: wait-free. */
+FTK_API int ftk_map_size(ftk_handle_t h, size_t *out);
+
+/* Number of buckets of the current table (for tests and statistics). */
+FTK_API int ftk_map_capacity(ftk_handle_t h, size_t *out);
+
+/*
+ * Weakly consistent iteration. *cursor starts at 0; each call stores up to
+ * max entries into keys/values/hashes (each array may be NULL to skip it),
+ * sets *n and advances *cursor. After the call that returns the last entries
+ * *cursor == FTK_MAP_CURSOR_END; a call with the END cursor returns FTK_OK
+ * and *n == 0. A call returns *n == 0 only at the end.
+ *
+ * The cursor is a position in a fixed permutation of hash space, so it
+ * stays valid across resizes. Guarantee: every entry present from the first
+ * call to the last is returned exactly once; an entry added or removed
+ * during the iteration is returned at most once per key word; no call ever
+ * crashes or returns freed memory, whatever other threads do.
+ *
+ * Entries are returned a whole bucket at a time: if the first bucket due
+ * holds more than max entries, FTK_EOVERFLOW is returned with *n = the room
+ * needed and the cursor unchanged (call again with bigger arrays). Reader:
+ * never blocks; one call scans empty buckets until it has entries or ends.
+ */
+FTK_API int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
+                         uint64_t *values, uint64_t *hashes, size_t max, size_t *n);
+
+/* Remove up to max entries (any) and return their key and value words,
+ * which the caller now owns: clear() calls it until *n < max, and a binding
+ * drains before ftk_map_free. *n < max means a whole sweep of the table
+ * found no more (entries added concurrently behind the sweep may remain).
+ * keys and values may be NULL only if max == 0. Writer (one bucket at a
+ * time). */
+FTK_API int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
+                          size_t max, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FTKIT_MAP_H */
