@@ -8,5 +8,6 @@
 #include "ftkit/common.h"
 #include "ftkit/slots.h"
 #include "ftkit/atomic.h"
+#include "ftkit/map.h"
 
 #endif /* FTKIT_H */

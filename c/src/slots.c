@@ -18,8 +18,12 @@
 #define GEN_SEG_SIZE (1u << GEN_SEG_SHIFT)
 #define GEN_MAX_SEGS (1u << 16) /* 2**32 indices */
 
-/* Generation per index: the generation of the word that is (or will next
- * be) live at that index. Segments are never freed. */
+/* Generation per index. Odd while the index is live (the live word carries
+ * it), even while it is free (in a cache, the depot, or never handed out):
+ * alloc bumps even -> odd, free bumps odd -> even. Without the parity a free
+ * index would accept the word of its *next* generation, and freeing that
+ * forged word would put the index into circulation twice. Segments start
+ * zeroed (free) and are never freed. */
 static _Atomic(_Atomic uint32_t *) gen_segs[GEN_MAX_SEGS];
 static _Atomic uint64_t fresh_next = 1; /* next never-used index */
 
@@ -129,8 +133,12 @@ int ftk_slot_alloc(uint64_t *word) {
     uint32_t idx = c->slot_idx[--c->slot_n];
     /* relaxed: the generation was last written by the free that put idx in
      * a cache, which is ordered before us by the depot mutex or by program
-     * order in this thread */
-    uint32_t gen = atomic_load_explicit(gen_ptr(idx), memory_order_relaxed);
+     * order in this thread. Only the thread holding a free index writes its
+     * (even) generation: frees CAS only odd values. The new word reaches
+     * other threads through the caller's own synchronisation. */
+    _Atomic uint32_t *g = gen_ptr(idx);
+    uint32_t gen = atomic_load_explicit(g, memory_order_relaxed) + 1;
+    atomic_store_explicit(g, gen, memory_order_relaxed);
     live_add(c, 1);
     *word = ((uint64_t)gen << 32) | idx;
     return FTK_OK;
@@ -145,6 +153,7 @@ uint64_t ftk_slot_alloc_v(void) {
 
 int ftk_slot_free(uint64_t word) {
     uint32_t idx = FTK_SLOT_INDEX(word), gen = FTK_SLOT_GENERATION(word);
+    if ((gen & 1) == 0) return FTK_EINVAL; /* never a live word */
     if (idx == 0 || idx >= atomic_load_explicit(&fresh_next, memory_order_relaxed))
         return FTK_EINVAL;
     _Atomic uint32_t *g = gen_ptr(idx);
@@ -190,14 +199,12 @@ int ftk_slot_free_many(const uint64_t *words, size_t n, size_t *done) {
 
 int ftk_slot_is_live(uint64_t word) {
     uint32_t idx = FTK_SLOT_INDEX(word);
+    if ((FTK_SLOT_GENERATION(word) & 1) == 0) return 0; /* free generations are even */
     if (idx == 0 || idx >= atomic_load_explicit(&fresh_next, memory_order_relaxed)) return 0;
     _Atomic uint32_t *g = gen_ptr(idx);
     if (g == NULL) return 0;
-    if (atomic_load_explicit(g, memory_order_acquire) != FTK_SLOT_GENERATION(word)) return 0;
-    /* generation matches: live unless the index sits in some free cache.
-     * A word is only "not yet freed" from the caller's point of view, which
-     * is what the generation tells. */
-    return 1;
+    /* an odd generation equal to the word's: this word is the live one */
+    return atomic_load_explicit(g, memory_order_acquire) == FTK_SLOT_GENERATION(word);
 }
 
 size_t ftk_slot_capacity(void) {
