@@ -139,10 +139,17 @@ int64_t ftk_int64_add_v(ftk_handle_t h, int64_t v) {
     GET_OR_ZERO(FTK_KIND_INT64, h);
     return to_i64(atomic_fetch_add(&e->value, to_u64(v)) + to_u64(v));
 }
-int64_t ftk_int64_fetch_add_v(ftk_handle_t h, int64_t v) {
-    GET_OR_ZERO(FTK_KIND_INT64, h);
-    return to_i64(atomic_fetch_add(&e->value, to_u64(v)));
-}
+#define FETCH_OP_V(name)                                            \
+    int64_t ftk_int64_fetch_##name##_v(ftk_handle_t h, int64_t v) { \
+        GET_OR_ZERO(FTK_KIND_INT64, h);                             \
+        return to_i64(atomic_fetch_##name(&e->value, to_u64(v)));   \
+    }
+FETCH_OP_V(add)
+FETCH_OP_V(sub)
+FETCH_OP_V(and)
+FETCH_OP_V(or)
+FETCH_OP_V(xor)
+#undef FETCH_OP_V
 int64_t ftk_int64_exchange_v(ftk_handle_t h, int64_t v) {
     GET_OR_ZERO(FTK_KIND_INT64, h);
     return to_i64(atomic_exchange(&e->value, to_u64(v)));

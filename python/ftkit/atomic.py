@@ -25,6 +25,10 @@ _load = lib.ftk_int64_load_v
 _store = lib.ftk_int64_store_v
 _add = lib.ftk_int64_add_v
 _fetch_add = lib.ftk_int64_fetch_add_v
+_fetch_sub = lib.ftk_int64_fetch_sub_v
+_fetch_and = lib.ftk_int64_fetch_and_v
+_fetch_or = lib.ftk_int64_fetch_or_v
+_fetch_xor = lib.ftk_int64_fetch_xor_v
 _exchange = lib.ftk_int64_exchange_v
 _cas = lib.ftk_int64_cas_v
 _MASK = 2**64 - 1
@@ -93,10 +97,10 @@ class AtomicInt64:
         if "get" in fast:
             d["get"] = partial(_load, h)
 
-    def __del__(self) -> None:
+    def __del__(self, _free: Callable[[Any], int] = lib.ftk_int64_free) -> None:
         h = self.__dict__.get("_h")
         if h is not None:
-            lib.ftk_int64_free(h)
+            _free(h)
 
     # -- methods (the first three are replaced per instance by partials) ---
     def incr(self) -> int:
@@ -111,48 +115,72 @@ class AtomicInt64:
         """The current value."""
         return _load(self._h)
 
+    # A plain int goes straight to cffi (which raises OverflowError outside
+    # int64). Anything else is checked by as_int64 first: cffi would accept
+    # any object with __int__ (Decimal, Fraction) and truncate it silently.
     def set(self, value: int) -> None:
         """Store ``value``."""
-        _store(self._h, as_int64(value))
+        if type(value) is not int:
+            value = as_int64(value)
+        _store(self._h, value)
 
     def add(self, value: int) -> int:
         """Add ``value``; return the new value (wrapping)."""
-        return _add(self._h, as_int64(value))
+        if type(value) is not int:
+            value = as_int64(value)
+        return _add(self._h, value)
 
     def fetch_add(self, value: int) -> int:
         """Add ``value``; return the old value."""
-        return _fetch_add(self._h, as_int64(value))
-
-    def _fetch(self, fn: Callable[..., int], value: Any) -> int:
-        out = _OUT_PROTO()
-        st = fn(self._h, as_int64(value), out)
-        if st:
-            raise_status(st)
-        return out[0]
+        if type(value) is not int:
+            value = as_int64(value)
+        return _fetch_add(self._h, value)
 
     def fetch_sub(self, value: int) -> int:
         """Subtract ``value``; return the old value."""
-        return self._fetch(lib.ftk_int64_fetch_sub, value)
+        if type(value) is not int:
+            value = as_int64(value)
+        return _fetch_sub(self._h, value)
 
     def fetch_and(self, value: int) -> int:
         """Bitwise-and with ``value``; return the old value."""
-        return self._fetch(lib.ftk_int64_fetch_and, value)
+        if type(value) is not int:
+            value = as_int64(value)
+        return _fetch_and(self._h, value)
 
     def fetch_or(self, value: int) -> int:
         """Bitwise-or with ``value``; return the old value."""
-        return self._fetch(lib.ftk_int64_fetch_or, value)
+        if type(value) is not int:
+            value = as_int64(value)
+        return _fetch_or(self._h, value)
 
     def fetch_xor(self, value: int) -> int:
         """Bitwise-xor with ``value``; return the old value."""
-        return self._fetch(lib.ftk_int64_fetch_xor, value)
+        if type(value) is not int:
+            value = as_int64(value)
+        return _fetch_xor(self._h, value)
 
     def exchange(self, value: int) -> int:
         """Store ``value``; return the old value."""
-        return _exchange(self._h, as_int64(value))
+        if type(value) is not int:
+            value = as_int64(value)
+        return _exchange(self._h, value)
 
     def compare_exchange(self, expected: int, desired: int) -> bool:
         """If the value equals ``expected`` store ``desired``; True if it did."""
-        return bool(_cas(self._h, as_int64(expected, "expected"), as_int64(desired, "desired")))
+        if type(expected) is not int:
+            expected = as_int64(expected, "expected")
+        if type(desired) is not int:
+            desired = as_int64(desired, "desired")
+        return _cas(self._h, expected, desired) == 1
+
+    def _fetch(self, fn: Callable[..., int], value: Any) -> int:
+        """Status-style fetch-op (for the ops that can fail, like //)."""
+        out = _OUT_PROTO()
+        st = fn(self._h, as_int64(value, "operand"), out)
+        if st:
+            raise_status(st)
+        return out[0]
 
     def _update(self, fn: Callable[[int], int]) -> None:
         """Atomically replace v by wrap(fn(v)) with a CAS loop."""
@@ -235,11 +263,11 @@ class AtomicInt64:
 
     # -- in-place: atomic read-modify-writes, return self ------------------
     def __iadd__(self, other: Any) -> AtomicInt64:
-        _fetch_add(self._h, as_int64(other, "operand"))
+        self.fetch_add(other)
         return self
 
     def __isub__(self, other: Any) -> AtomicInt64:
-        self._fetch(lib.ftk_int64_fetch_sub, other)
+        self.fetch_sub(other)
         return self
 
     def __imul__(self, other: Any) -> AtomicInt64:
@@ -253,15 +281,15 @@ class AtomicInt64:
         return self
 
     def __iand__(self, other: Any) -> AtomicInt64:
-        self._fetch(lib.ftk_int64_fetch_and, other)
+        self.fetch_and(other)
         return self
 
     def __ior__(self, other: Any) -> AtomicInt64:
-        self._fetch(lib.ftk_int64_fetch_or, other)
+        self.fetch_or(other)
         return self
 
     def __ixor__(self, other: Any) -> AtomicInt64:
-        self._fetch(lib.ftk_int64_fetch_xor, other)
+        self.fetch_xor(other)
         return self
 
     def __imod__(self, other: Any) -> AtomicInt64:
@@ -341,10 +369,10 @@ class AtomicFlag:
     def __init__(self, value: bool = False) -> None:
         self._h = new_handle(lib.ftk_flag_new, 1 if value else 0)
 
-    def __del__(self) -> None:
+    def __del__(self, _free: Callable[[Any], int] = lib.ftk_flag_free) -> None:
         h = self.__dict__.get("_h")
         if h is not None:
-            lib.ftk_flag_free(h)
+            _free(h)
 
     def set(self, value: bool) -> None:
         """Store ``bool(value)``."""
@@ -403,10 +431,10 @@ class AtomicReference(Generic[T]):
         word = 0 if obj is None else self._slots.put(obj)
         self._h = new_handle(lib.ftk_ref_new, word)
 
-    def __del__(self) -> None:
+    def __del__(self, _free: Callable[[Any], int] = lib.ftk_ref_free) -> None:
         h = self.__dict__.get("_h")
         if h is not None:
-            lib.ftk_ref_free(h)
+            _free(h)
 
     def get(self) -> T | None:
         """The current object."""

@@ -52,8 +52,12 @@ FTK_API int64_t ftk_int64_load_v(ftk_handle_t h);
 FTK_API void ftk_int64_store_v(ftk_handle_t h, int64_t v);
 /* Adds v and returns the NEW value. */
 FTK_API int64_t ftk_int64_add_v(ftk_handle_t h, int64_t v);
-/* Adds v and returns the OLD value. */
+/* Fetch-and-op, returning the OLD value. */
 FTK_API int64_t ftk_int64_fetch_add_v(ftk_handle_t h, int64_t v);
+FTK_API int64_t ftk_int64_fetch_sub_v(ftk_handle_t h, int64_t v);
+FTK_API int64_t ftk_int64_fetch_and_v(ftk_handle_t h, int64_t v);
+FTK_API int64_t ftk_int64_fetch_or_v(ftk_handle_t h, int64_t v);
+FTK_API int64_t ftk_int64_fetch_xor_v(ftk_handle_t h, int64_t v);
 FTK_API int64_t ftk_int64_exchange_v(ftk_handle_t h, int64_t v);
 /* 1 if replaced, 0 if not (or bad handle). */
 FTK_API int ftk_int64_cas_v(ftk_handle_t h, int64_t expected, int64_t desired);
