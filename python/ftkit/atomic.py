@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
 from ._common import INT64_MAX, INT64_MIN, NULL, as_int64, lib, new_handle, refuse_pickle
-from ._keepalive import MISSING, SlotTable
+from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import raise_status
 
 __all__ = ["AtomicInt64", "AtomicFlag", "AtomicReference"]
@@ -421,13 +421,18 @@ class AtomicReference(Generic[T]):
     >>> old = r.get()
     >>> r.compare_exchange(old, "b"), r.compare_exchange(old, "c"), r.get()
     (True, False, 'b')
+
+    The C side holds one word (0 for None); the object lives in this
+    reference's own versioned SlotTable (see ftkit._keepalive). The slot
+    logic is written out in each method: a helper call per operation would
+    cost as much as the operation.
     """
 
     __class_getitem__ = classmethod(types.GenericAlias)
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, obj: T | None = None) -> None:
-        self._slots = SlotTable()
+        self._slots = SlotTable(versioned=True, capacity=4)
         word = 0 if obj is None else self._slots.put(obj)
         self._h = new_handle(lib.ftk_ref_new, word)
 
@@ -439,48 +444,61 @@ class AtomicReference(Generic[T]):
     def get(self) -> T | None:
         """The current object."""
         h = self._h
-        objs = self._slots.objs
+        slots = self._slots
         while True:
             w = _ref_load(h)
             if w == 0:
                 return None
-            obj = objs.get(w, MISSING)
-            if obj is not MISSING:
+            i = w & INDEX_MASK
+            obj = slots.objs[i]
+            if slots.words[i] == w:
                 return obj
-            # released between our load and our lookup: load again
+            # released between our load and our read: load again
+
+    def _put(self, obj: Any) -> int:
+        if obj is None:
+            return 0
+        slots = self._slots
+        try:
+            i = slots.free.pop()
+        except IndexError:
+            i = slots.take_index()
+        slots.objs[i] = obj
+        return slots.words[i]
 
     def set(self, obj: T | None) -> None:
         """Store ``obj``; the previous object is released."""
-        slots = self._slots
-        old = _ref_exchange(self._h, 0 if obj is None else slots.put(obj))
+        old = _ref_exchange(self._h, self._put(obj))
         if old:
-            slots.discard(old)
+            self._slots.release(old)
 
     def exchange(self, obj: T | None) -> T | None:
         """Store ``obj``; return the previous object."""
-        slots = self._slots
-        old = _ref_exchange(self._h, 0 if obj is None else slots.put(obj))
-        return slots.take(old) if old else None
+        old = _ref_exchange(self._h, self._put(obj))
+        return self._slots.release(old) if old else None
 
     def compare_exchange(self, expected: Any, obj: T | None) -> bool:
         """If the current object *is* ``expected`` store ``obj``; True if it did."""
         h = self._h
         slots = self._slots
-        objs = slots.objs
         while True:
             w = _ref_load(h)
-            cur = None if w == 0 else objs.get(w, MISSING)
-            if cur is MISSING:
-                continue
+            if w == 0:
+                cur = None
+            else:
+                i = w & INDEX_MASK
+                cur = slots.objs[i]
+                if slots.words[i] != w:
+                    continue  # released under us: load again
             if cur is not expected:
                 return False
-            new = 0 if obj is None else slots.put(obj)
+            new = self._put(obj)
             if _ref_cas(h, w, new):
                 if w:
-                    slots.discard(w)
+                    slots.release(w)
                 return True
             if new:
-                slots.discard(new)
+                slots.release(new)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get()!r})"
