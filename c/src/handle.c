@@ -15,7 +15,8 @@
 
 _Atomic(ftk_entry *) ftk_entry_segs[FTK_MAX_SEGS];
 
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t ftk_table_lock = PTHREAD_MUTEX_INITIALIZER;
+#define table_lock ftk_table_lock
 static uint32_t free_head;     /* index of first free entry, 0 = none */
 static uint32_t next_fresh = 1; /* next never-used index */
 static _Atomic size_t live_count;
@@ -83,8 +84,14 @@ ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj) {
     atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
     pthread_mutex_lock(&table_lock);
     e->gen = ((uint32_t)(ftk_h2u(h) >> 32) + 1) & 0xffffffu;
-    e->next_free = free_head;
-    free_head = FTK_HANDLE_INDEX(h);
+    if (e->gen != 0) {
+        e->next_free = free_head;
+        free_head = FTK_HANDLE_INDEX(h);
+    }
+    /* else every generation of this index has been handed out: the index is
+     * retired for good instead of wrapping, which would make a handle freed
+     * 2**24 reuses ago (0.6 s of create/free in a loop, LIFO reuse) valid
+     * again. Costs one 64-byte entry per 2**24 reuses of an index. */
     pthread_mutex_unlock(&table_lock);
     return e;
 }

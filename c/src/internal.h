@@ -119,6 +119,14 @@ void ftk_reclaim_thread_exit(ftk_thread *t);
 /* Sum of slot_live of exited threads (slots.c bookkeeping). */
 extern _Atomic int64_t ftk_slots_exited_live;
 
+/* Process-wide mutexes (never on a hot path). thread.c holds all of them
+ * across fork() (pthread_atfork) so a child never inherits one locked by a
+ * thread that does not exist there. */
+#include <pthread.h>
+extern pthread_mutex_t ftk_table_lock;  /* handle.c: entry free list */
+extern pthread_mutex_t ftk_depot_lock;  /* slots.c: batches of free slots */
+extern pthread_mutex_t ftk_orphan_lock; /* reclaim.c: limbo of exited threads */
+
 /* ---- epoch-based reclamation (reclaim.c) ------------------------------- */
 /* Enter/leave a read-side section: memory retired while any thread is inside
  * a section that began before the retire is not freed until it leaves.

@@ -20,7 +20,8 @@
 #define SCAN_EVERY 32
 
 static _Atomic uint64_t global_epoch = 2;
-static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t ftk_orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+#define orphan_lock ftk_orphan_lock
 static ftk_retired *orphans; /* limbo of exited threads */
 static _Atomic size_t pending; /* retired, not yet freed */
 

@@ -33,7 +33,8 @@ typedef struct batch {
     uint32_t idx[FTK_SLOT_BATCH];
 } batch;
 
-static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t ftk_depot_lock = PTHREAD_MUTEX_INITIALIZER;
+#define depot_lock ftk_depot_lock
 static batch *depot_full;  /* batches of free indices */
 static batch *depot_spare; /* empty batch nodes for reuse */
 
@@ -211,13 +212,28 @@ size_t ftk_slot_capacity(void) {
     return (size_t)atomic_load_explicit(&fresh_next, memory_order_relaxed);
 }
 
+struct live_sum {
+    int64_t total;
+    bool exited_read;
+};
+
 static void sum_live(ftk_thread *t, void *arg) {
-    *(int64_t *)arg += atomic_load_explicit(&t->slot_live, memory_order_relaxed);
+    struct live_sum *s = arg;
+    if (!s->exited_read) {
+        /* Read the exited threads' tally under the registry lock, like the
+         * per-thread counts: a thread moves its count from one to the other
+         * under that lock at exit, so reading the tally after the lock was
+         * released counted an exiting thread twice. */
+        s->total += atomic_load_explicit(&ftk_slots_exited_live, memory_order_relaxed);
+        s->exited_read = true;
+    }
+    s->total += atomic_load_explicit(&t->slot_live, memory_order_relaxed);
 }
 
 size_t ftk_slot_live_approx(void) {
-    int64_t total = 0;
-    ftk_thread_foreach(sum_live, &total);
-    total += atomic_load_explicit(&ftk_slots_exited_live, memory_order_relaxed);
-    return total > 0 ? (size_t)total : 0;
+    struct live_sum s = {0, false};
+    ftk_thread_foreach(sum_live, &s);
+    if (!s.exited_read) /* no registered thread: every count is in the tally */
+        s.total += atomic_load_explicit(&ftk_slots_exited_live, memory_order_relaxed);
+    return s.total > 0 ? (size_t)s.total : 0;
 }

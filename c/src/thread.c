@@ -30,7 +30,47 @@ static void thread_exit(void *arg) {
     pthread_mutex_unlock(&registry_lock);
 }
 
-static void make_exit_key(void) { (void)pthread_key_create(&exit_key, thread_exit); }
+/*
+ * fork(): take every process-wide lock before the fork and release it on
+ * both sides, so the child never inherits a lock held by a thread that does
+ * not exist there. In the child only the forking thread survives: the other
+ * threads' records are dropped from the registry (their cached slot indices
+ * and pending frees are abandoned: bounded, and never reused).
+ */
+static void fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&ftk_table_lock);
+    pthread_mutex_lock(&ftk_depot_lock);
+    pthread_mutex_lock(&ftk_orphan_lock);
+}
+
+static void fork_parent(void) {
+    pthread_mutex_unlock(&ftk_orphan_lock);
+    pthread_mutex_unlock(&ftk_depot_lock);
+    pthread_mutex_unlock(&ftk_table_lock);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void fork_child(void) {
+    ftk_thread *me = self.registered ? &self : NULL;
+    for (ftk_thread *t = registry; t; t = t->next) {
+        if (t != me) atomic_store_explicit(&t->ebr_state, 0, memory_order_relaxed);
+    }
+    registry = me;
+    if (me) me->prev = me->next = NULL;
+    fork_parent();
+}
+
+static void make_exit_key(void) {
+    (void)pthread_key_create(&exit_key, thread_exit);
+    (void)pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Register the fork handlers when the library is loaded, before any thread
+ * can hold one of the locks. */
+__attribute__((constructor)) static void ftk_thread_init(void) {
+    pthread_once(&exit_key_once, make_exit_key);
+}
 
 ftk_thread *ftk_thread_self(void) {
     ftk_thread *t = &self;
