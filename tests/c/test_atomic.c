@@ -17,6 +17,12 @@ static _Atomic int g_fail;
         if (!(c) && atomic_fetch_add(&g_fail, 1) < 10)                         \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
     } while (0)
+/* For hot loops: Check records every passing ck_assert (a write per call),
+ * which costs seconds over a million checks; REQUIRE reports only failures. */
+#define REQUIRE(c)                                                             \
+    do {                                                                       \
+        if (!(c)) ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #c);   \
+    } while (0)
 #define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
 #define NTHREADS 8
@@ -111,6 +117,11 @@ START_TEST(test_int64_add_sub_wrap) {
     ck_assert_int_eq(ftk_int64_load_v(h), INT64_MIN + 2);
     ck_assert_int_eq(ftk_int64_add_v(h, -3), INT64_MAX);
     ck_assert_int_eq(ftk_int64_add_v(h, 0), INT64_MAX);
+    ck_assert_int_eq(ftk_int64_fetch_sub_v(h, -1), INT64_MAX);    /* old value */
+    ck_assert_int_eq(ftk_int64_fetch_sub_v(h, 1), INT64_MIN);     /* wraps back */
+    ck_assert_int_eq(ftk_int64_fetch_sub_v(h, INT64_MIN), INT64_MAX);
+    ck_assert_int_eq(ftk_int64_load_v(h), -1);
+    ck_assert_int_eq(ftk_int64_fetch_sub_v(h, 0), -1);
     ck_assert_int_eq(ftk_int64_free(h), FTK_OK);
 }
 END_TEST
@@ -142,6 +153,15 @@ START_TEST(test_int64_bitwise) {
     ck_assert_int_eq(ftk_int64_fetch_xor(h, INT64_MAX, &old), FTK_OK);
     ck_assert_int_eq(old, -1);
     ck_assert_int_eq(get_i64(h), INT64_MIN);
+
+    /* value style returns the old value */
+    ck_assert_int_eq(ftk_int64_fetch_or_v(h, 0x0f), INT64_MIN);
+    ck_assert_int_eq(ftk_int64_fetch_and_v(h, 0x3c), INT64_MIN | 0x0f);
+    ck_assert_int_eq(ftk_int64_fetch_xor_v(h, -1), 0x0c);
+    ck_assert_int_eq(ftk_int64_fetch_and_v(h, INT64_MIN), ~(int64_t)0x0c);
+    ck_assert_int_eq(ftk_int64_fetch_or_v(h, 0), INT64_MIN);
+    ck_assert_int_eq(ftk_int64_fetch_xor_v(h, INT64_MIN), INT64_MIN);
+    ck_assert_int_eq(get_i64(h), 0);
     ck_assert_int_eq(ftk_int64_free(h), FTK_OK);
 }
 END_TEST
@@ -321,6 +341,10 @@ START_TEST(test_int64_bad_handles) {
         ck_assert_int_eq(ftk_int64_load_v(h), 0);
         ck_assert_int_eq(ftk_int64_add_v(h, 5), 0);
         ck_assert_int_eq(ftk_int64_fetch_add_v(h, 5), 0);
+        ck_assert_int_eq(ftk_int64_fetch_sub_v(h, 5), 0);
+        ck_assert_int_eq(ftk_int64_fetch_and_v(h, 5), 0);
+        ck_assert_int_eq(ftk_int64_fetch_or_v(h, 5), 0);
+        ck_assert_int_eq(ftk_int64_fetch_xor_v(h, 5), 0);
         ck_assert_int_eq(ftk_int64_exchange_v(h, 5), 0);
         ck_assert_int_eq(ftk_int64_cas_v(h, 0, 5), 0);
         ftk_int64_store_v(h, 5);
@@ -343,6 +367,10 @@ static int v_i64_load(ftk_handle_t h) { return ftk_int64_load_v(h) == 0; }
 static int v_i64_store(ftk_handle_t h) { ftk_int64_store_v(h, 9); return 1; }
 static int v_i64_add(ftk_handle_t h) { return ftk_int64_add_v(h, 9) == 0; }
 static int v_i64_fetch_add(ftk_handle_t h) { return ftk_int64_fetch_add_v(h, 9) == 0; }
+static int v_i64_fetch_sub(ftk_handle_t h) { return ftk_int64_fetch_sub_v(h, 9) == 0; }
+static int v_i64_fetch_and(ftk_handle_t h) { return ftk_int64_fetch_and_v(h, 9) == 0; }
+static int v_i64_fetch_or(ftk_handle_t h) { return ftk_int64_fetch_or_v(h, 9) == 0; }
+static int v_i64_fetch_xor(ftk_handle_t h) { return ftk_int64_fetch_xor_v(h, 9) == 0; }
 static int v_i64_exchange(ftk_handle_t h) { return ftk_int64_exchange_v(h, 9) == 0; }
 static int v_i64_cas(ftk_handle_t h) { return ftk_int64_cas_v(h, 0, 9) == 0; }
 static int v_flag_load(ftk_handle_t h) { return ftk_flag_load_v(h) == 0; }
@@ -371,6 +399,8 @@ START_TEST(test_v_variants_last_status) {
     const struct { const char *name; vcall_fn fn; } fns[] = {
         {"int64_load_v", v_i64_load},       {"int64_store_v", v_i64_store},
         {"int64_add_v", v_i64_add},         {"int64_fetch_add_v", v_i64_fetch_add},
+        {"int64_fetch_sub_v", v_i64_fetch_sub}, {"int64_fetch_and_v", v_i64_fetch_and},
+        {"int64_fetch_or_v", v_i64_fetch_or}, {"int64_fetch_xor_v", v_i64_fetch_xor},
         {"int64_exchange_v", v_i64_exchange}, {"int64_cas_v", v_i64_cas},
         {"flag_load_v", v_flag_load},       {"flag_store_v", v_flag_store},
         {"flag_exchange_v", v_flag_exchange}, {"flag_cas_v", v_flag_cas},
@@ -535,11 +565,12 @@ static void adder(void *arg, int t) {
     int64_t last = -1;
     for (int k = 0; k < a->iters; k++) {
         int64_t old = -1;
-        switch ((k + t) & 3) {
+        switch ((k + t) % 5) {
         case 0: TCHECK(ftk_int64_fetch_add(a->h, 1, &old) == FTK_OK); break;
         case 1: old = ftk_int64_fetch_add_v(a->h, 1); break;
         case 2: old = ftk_int64_add_v(a->h, 1) - 1; break;
-        default: TCHECK(ftk_int64_fetch_sub(a->h, -1, &old) == FTK_OK); break;
+        case 3: TCHECK(ftk_int64_fetch_sub(a->h, -1, &old) == FTK_OK); break;
+        default: old = ftk_int64_fetch_sub_v(a->h, -1); break;
         }
         TCHECK(old > last); /* per-thread view is monotonic */
         last = old;
@@ -558,7 +589,7 @@ START_TEST(test_concurrent_fetch_add) {
     ftk_test_run_threads(NTHREADS, adder, &a);
     ASSERT_NO_THREAD_FAILURES();
     ck_assert_int_eq(get_i64(a.h), (int64_t)NTHREADS * a.iters);
-    for (int64_t i = 0; i < (int64_t)NTHREADS * a.iters; i++) ck_assert_int_eq(a.seen[i], 1);
+    for (int64_t i = 0; i < (int64_t)NTHREADS * a.iters; i++) REQUIRE(a.seen[i] == 1);
     ck_assert_int_eq(ftk_int64_free(a.h), FTK_OK);
     free(a.seen);
 }
@@ -619,14 +650,24 @@ static void bit_owner(void *arg, int t) {
     int xor_state = 0;
     for (int k = 0; k < b->iters; k++) {
         int64_t old;
-        TCHECK(ftk_int64_fetch_or(b->h, set_bit, &old) == FTK_OK);
+        const int value_style = (k + t) & 1;
+        if (value_style)
+            old = ftk_int64_fetch_or_v(b->h, set_bit);
+        else
+            TCHECK(ftk_int64_fetch_or(b->h, set_bit, &old) == FTK_OK);
         TCHECK((old & set_bit) == 0);
         TCHECK(((old & xor_bit) != 0) == xor_state);
-        TCHECK(ftk_int64_fetch_xor(b->h, xor_bit, &old) == FTK_OK);
+        if (value_style)
+            old = ftk_int64_fetch_xor_v(b->h, xor_bit);
+        else
+            TCHECK(ftk_int64_fetch_xor(b->h, xor_bit, &old) == FTK_OK);
         TCHECK(((old & xor_bit) != 0) == xor_state);
         TCHECK((old & set_bit) != 0);
         xor_state ^= 1;
-        TCHECK(ftk_int64_fetch_and(b->h, ~set_bit, &old) == FTK_OK);
+        if (value_style)
+            old = ftk_int64_fetch_and_v(b->h, ~set_bit);
+        else
+            TCHECK(ftk_int64_fetch_and(b->h, ~set_bit, &old) == FTK_OK);
         TCHECK((old & set_bit) != 0);
         TCHECK(((old & xor_bit) != 0) == xor_state);
         /* a bit outside every thread's range is never disturbed */
@@ -762,7 +803,7 @@ static void run_tokens(int use_ref) {
     token_account(&s, last);
     ASSERT_NO_THREAD_FAILURES();
     for (size_t i = 0; i <= total; i++)
-        ck_assert_msg(s.seen[i] == 1, "token %zu seen %d times", i, s.seen[i]);
+        if (s.seen[i] != 1) ck_abort_msg("token %zu seen %d times", i, s.seen[i]);
     free(s.seen);
 }
 
@@ -886,7 +927,7 @@ START_TEST(test_stress_ref_handoff) {
     ftk_test_run_threads(NTHREADS, handoff_worker, &h);
     ASSERT_NO_THREAD_FAILURES();
     ck_assert_int_eq(atomic_load(&h.consumed), (long)total);
-    for (size_t i = 0; i < total; i++) ck_assert_int_eq(h.seen[i], 1);
+    for (size_t i = 0; i < total; i++) REQUIRE(h.seen[i] == 1);
     ck_assert_uint_eq(ftk_ref_load_v(h.cell), 0);
     ck_assert_int_eq(ftk_ref_free(h.cell), FTK_OK);
     free(h.seen);

@@ -19,6 +19,12 @@ static _Atomic int g_fail;
         if (!(c) && atomic_fetch_add(&g_fail, 1) < 10)                         \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
     } while (0)
+/* For hot loops: Check records every passing ck_assert (a write per call),
+ * which costs seconds over a million checks; REQUIRE reports only failures. */
+#define REQUIRE(c)                                                             \
+    do {                                                                       \
+        if (!(c)) ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #c);   \
+    } while (0)
 #define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
 /* Handles are pointer-typed values carrying 64 bits (see common.h); these
@@ -356,20 +362,20 @@ START_TEST(test_generation_reuse) {
     ck_assert_ptr_nonnull(seen);
     for (int r = 0; r < ROUNDS; r++) {
         ftk_handle_t h;
-        ck_assert_int_eq(ftk_int64_new(r, &h), FTK_OK);
-        ck_assert(h != FTK_NULL_HANDLE);
-        for (int k = 0; k < r; k++) ck_assert(seen[k] != h);
+        REQUIRE(ftk_int64_new(r, &h) == FTK_OK);
+        REQUIRE(h != FTK_NULL_HANDLE);
+        for (int k = 0; k < r; k++) REQUIRE(seen[k] != h);
         seen[r] = h;
         int64_t v;
-        ck_assert_int_eq(ftk_int64_load(h, &v), FTK_OK);
-        ck_assert_int_eq(v, r);
-        ck_assert_int_eq(ftk_int64_free(h), FTK_OK);
+        REQUIRE(ftk_int64_load(h, &v) == FTK_OK);
+        REQUIRE(v == r);
+        REQUIRE(ftk_int64_free(h) == FTK_OK);
         if (r > 0) {
-            ck_assert(rejected_everywhere(seen[r - 1]));
-            ck_assert_int_eq(ftk_int64_free(seen[r - 1]), FTK_EBADHANDLE);
+            REQUIRE(rejected_everywhere(seen[r - 1]));
+            REQUIRE(ftk_int64_free(seen[r - 1]) == FTK_EBADHANDLE);
         }
     }
-    for (int k = 0; k < ROUNDS; k++) ck_assert(rejected_everywhere(seen[k]));
+    for (int k = 0; k < ROUNDS; k++) REQUIRE(rejected_everywhere(seen[k]));
 
     /* the new object at a recycled entry is not reachable through the old
      * handle, and freeing through the old handle does not free it */
@@ -461,43 +467,43 @@ START_TEST(test_many_handles) {
     ftk_handle_t *old = malloc(N * sizeof *old);
     ftk_handle_t *sorted = malloc(2 * (size_t)N * sizeof *sorted);
     ck_assert(h && old && sorted);
-    for (int i = 0; i < N; i++) ck_assert_int_eq(ftk_int64_new(-i, &h[i]), FTK_OK);
+    for (int i = 0; i < N; i++) REQUIRE(ftk_int64_new(-i, &h[i]) == FTK_OK);
     ck_assert_uint_eq(ftk_live_handles(), base + N);
     for (int i = 0; i < N; i++) {
         int64_t v;
-        ck_assert_int_eq(ftk_int64_load(h[i], &v), FTK_OK);
-        ck_assert_int_eq(v, -i);
+        REQUIRE(ftk_int64_load(h[i], &v) == FTK_OK);
+        REQUIRE(v == -i);
     }
     memcpy(sorted, h, N * sizeof *h);
     qsort(sorted, N, sizeof *sorted, cmp_handle);
     ck_assert(sorted[0] != FTK_NULL_HANDLE);
-    for (int i = 1; i < N; i++) ck_assert(sorted[i] != sorted[i - 1]);
+    for (int i = 1; i < N; i++) REQUIRE(sorted[i] != sorted[i - 1]);
 
     /* free every other one, then the rest */
-    for (int i = 0; i < N; i += 2) ck_assert_int_eq(ftk_int64_free(h[i]), FTK_OK);
+    for (int i = 0; i < N; i += 2) REQUIRE(ftk_int64_free(h[i]) == FTK_OK);
     ck_assert_uint_eq(ftk_live_handles(), base + N / 2);
     for (int i = 0; i < N; i++) {
         int64_t v;
         int st = ftk_int64_load(h[i], &v);
-        ck_assert_int_eq(st, i % 2 == 0 ? FTK_EBADHANDLE : FTK_OK);
+        REQUIRE(st == (i % 2 == 0 ? FTK_EBADHANDLE : FTK_OK));
     }
-    for (int i = 1; i < N; i += 2) ck_assert_int_eq(ftk_int64_free(h[i]), FTK_OK);
+    for (int i = 1; i < N; i += 2) REQUIRE(ftk_int64_free(h[i]) == FTK_OK);
     ck_assert_uint_eq(ftk_live_handles(), base);
     memcpy(old, h, N * sizeof *h);
 
     /* a second generation: no new handle equals any old one, old ones stay bad */
-    for (int i = 0; i < N; i++) ck_assert_int_eq(ftk_ref_new((uint64_t)i, &h[i]), FTK_OK);
+    for (int i = 0; i < N; i++) REQUIRE(ftk_ref_new((uint64_t)i, &h[i]) == FTK_OK);
     ck_assert_uint_eq(ftk_live_handles(), base + N);
-    for (int i = 0; i < N; i++) ck_assert(rejected_everywhere(old[i]));
+    for (int i = 0; i < N; i++) REQUIRE(rejected_everywhere(old[i]));
     memcpy(sorted, old, N * sizeof *old);
     memcpy(sorted + N, h, N * sizeof *h);
     qsort(sorted, 2 * (size_t)N, sizeof *sorted, cmp_handle);
-    for (int i = 1; i < 2 * N; i++) ck_assert(sorted[i] != sorted[i - 1]);
+    for (int i = 1; i < 2 * N; i++) REQUIRE(sorted[i] != sorted[i - 1]);
     for (int i = 0; i < N; i++) {
         uint64_t w;
-        ck_assert_int_eq(ftk_ref_load(h[i], &w), FTK_OK);
-        ck_assert_uint_eq(w, (uint64_t)i);
-        ck_assert_int_eq(ftk_ref_free(h[i]), FTK_OK);
+        REQUIRE(ftk_ref_load(h[i], &w) == FTK_OK);
+        REQUIRE(w == (uint64_t)i);
+        REQUIRE(ftk_ref_free(h[i]) == FTK_OK);
     }
     ck_assert_uint_eq(ftk_live_handles(), base);
     free(h);
@@ -627,11 +633,11 @@ START_TEST(test_concurrent_racing_free) {
     r.h = malloc((size_t)r.n * sizeof *r.h);
     r.wins = calloc((size_t)r.n, sizeof *r.wins);
     ck_assert(r.h && r.wins);
-    for (int i = 0; i < r.n; i++) ck_assert_int_eq(ftk_int64_new(i, &r.h[i]), FTK_OK);
+    for (int i = 0; i < r.n; i++) REQUIRE(ftk_int64_new(i, &r.h[i]) == FTK_OK);
     ck_assert_uint_eq(ftk_live_handles(), base + (size_t)r.n);
     ftk_test_run_threads(NTHREADS, racing_free_worker, &r);
     ASSERT_NO_THREAD_FAILURES();
-    for (int i = 0; i < r.n; i++) ck_assert_int_eq(atomic_load(&r.wins[i]), 1);
+    for (int i = 0; i < r.n; i++) REQUIRE(atomic_load(&r.wins[i]) == 1);
     ck_assert_uint_eq(ftk_live_handles(), base);
     free(r.h);
     free(r.wins);
@@ -694,6 +700,44 @@ START_TEST(test_stress_readers_vs_free) {
 }
 END_TEST
 
+/* Handles carry a finite generation, and a create/free loop reuses one entry
+ * (the free list is LIFO). However often an entry is recycled, a handle
+ * freed long ago must never become valid again. Full size needs 2**24
+ * cycles (under a second); sanitizer builds run a scaled-down version. */
+START_TEST(test_stress_generation_exhaustion) {
+    const long cycles = (FTK_TEST_DIVISOR <= 4) ? (1L << 24) + 4096 : FTK_SCALED(1L << 22);
+    size_t base = ftk_live_handles();
+    enum { SAVED = 64 };
+    ftk_handle_t saved[SAVED];
+    int nsaved = 0;
+    ftk_handle_t h0;
+    ck_assert_int_eq(ftk_int64_new(-1, &h0), FTK_OK);
+    ck_assert_int_eq(ftk_int64_free(h0), FTK_OK);
+    saved[nsaved++] = h0;
+    const long every = cycles / (SAVED - 1) + 1;
+    for (long i = 0; i < cycles; i++) {
+        ftk_handle_t h;
+        REQUIRE(ftk_int64_new(i, &h) == FTK_OK);
+        if (h == h0) ck_abort_msg("a freed handle came back after %ld create/free cycles", i + 1);
+        REQUIRE(ftk_int64_free(h) == FTK_OK);
+        if (i % every == every - 1 && nsaved < SAVED) saved[nsaved++] = h;
+    }
+    int64_t v;
+    for (int k = 0; k < nsaved; k++) {
+        ck_assert_int_eq(ftk_int64_load(saved[k], &v), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_int64_free(saved[k]), FTK_EBADHANDLE);
+    }
+    /* the table still works, and none of the stale handles names the new object */
+    ftk_handle_t h;
+    ck_assert_int_eq(ftk_int64_new(7, &h), FTK_OK);
+    for (int k = 0; k < nsaved; k++) ck_assert(h != saved[k]);
+    ck_assert_int_eq(ftk_int64_load(h, &v), FTK_OK);
+    ck_assert_int_eq(v, 7);
+    ck_assert_int_eq(ftk_int64_free(h), FTK_OK);
+    ck_assert_uint_eq(ftk_live_handles(), base);
+}
+END_TEST
+
 static Suite *common_suite(void) {
     Suite *s = suite_create("common");
     TCase *api = ftk_test_tcase("api");
@@ -721,6 +765,7 @@ static Suite *common_suite(void) {
 
     TCase *stress = ftk_test_tcase("stress");
     tcase_add_test(stress, test_stress_readers_vs_free);
+    tcase_add_test(stress, test_stress_generation_exhaustion);
     suite_add_tcase(s, stress);
     return s;
 }

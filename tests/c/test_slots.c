@@ -17,6 +17,12 @@ static _Atomic int g_fail;
         if (!(c) && atomic_fetch_add(&g_fail, 1) < 10)                         \
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
     } while (0)
+/* For hot loops: Check records every passing ck_assert (a write per call),
+ * which costs seconds over a million checks; REQUIRE reports only failures. */
+#define REQUIRE(c)                                                             \
+    do {                                                                       \
+        if (!(c)) ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #c);   \
+    } while (0)
 #define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
 #define NTHREADS 8
@@ -89,13 +95,13 @@ START_TEST(test_stale_word_after_reuse) {
     uint64_t *seen = malloc(CYCLES * sizeof *seen);
     ck_assert_ptr_nonnull(seen);
     for (int i = 0; i < CYCLES; i++) {
-        ck_assert_int_eq(ftk_slot_alloc(&seen[i]), FTK_OK);
-        ck_assert_int_eq(ftk_slot_free(seen[i]), FTK_OK);
+        REQUIRE(ftk_slot_alloc(&seen[i]) == FTK_OK);
+        REQUIRE(ftk_slot_free(seen[i]) == FTK_OK);
     }
     for (int i = 0; i < CYCLES; i++) {
-        for (int k = 0; k < i; k++) ck_assert(seen[k] != seen[i]);
-        ck_assert_int_eq(ftk_slot_is_live(seen[i]), 0);
-        ck_assert_int_eq(ftk_slot_free(seen[i]), FTK_EINVAL);
+        for (int k = 0; k < i; k++) REQUIRE(seen[k] != seen[i]);
+        REQUIRE(ftk_slot_is_live(seen[i]) == 0);
+        REQUIRE(ftk_slot_free(seen[i]) == FTK_EINVAL);
     }
     ck_assert_uint_eq(ftk_slot_live_approx(), base);
     free(seen);
@@ -149,7 +155,7 @@ START_TEST(test_never_issued_words) {
     uint64_t cap = ftk_slot_capacity();
     ck_assert_uint_gt(cap, 1);
     for (uint64_t i = 1; i < cap; i++)
-        for (uint64_t g = 0; g < 4; g++) ck_assert_int_eq(ftk_slot_is_live((g << 32) | i), 0);
+        for (uint64_t g = 0; g < 4; g++) REQUIRE(ftk_slot_is_live((g << 32) | i) == 0);
     ck_assert_uint_eq(ftk_slot_live_approx(), base);
 }
 END_TEST
@@ -172,10 +178,10 @@ START_TEST(test_alloc_many_free_many) {
     ck_assert_int_eq(ftk_slot_alloc_many(w, N), FTK_OK);
     ck_assert_uint_eq(ftk_slot_live_approx(), base + N);
     for (int i = 0; i < N; i++) {
-        ck_assert(w[i] != 0);
-        ck_assert_int_eq(ftk_slot_is_live(w[i]), 1);
-        ck_assert_uint_lt(FTK_SLOT_INDEX(w[i]), ftk_slot_capacity());
-        for (int k = 0; k < i; k++) ck_assert_uint_ne(FTK_SLOT_INDEX(w[k]), FTK_SLOT_INDEX(w[i]));
+        REQUIRE(w[i] != 0);
+        REQUIRE(ftk_slot_is_live(w[i]) == 1);
+        REQUIRE(FTK_SLOT_INDEX(w[i]) < ftk_slot_capacity());
+        for (int k = 0; k < i; k++) REQUIRE(FTK_SLOT_INDEX(w[k]) != FTK_SLOT_INDEX(w[i]));
     }
 
     size_t done = 12345;
@@ -265,8 +271,8 @@ START_TEST(test_single_large) {
     ck_assert_ptr_nonnull(used);
     for (int i = 0; i < N; i++) {
         uint32_t idx = FTK_SLOT_INDEX(w[i]);
-        ck_assert_uint_lt(idx, cap);
-        ck_assert_msg(!used[idx], "index %u handed out twice", idx);
+        REQUIRE(idx < cap);
+        if (used[idx]) ck_abort_msg("index %u handed out twice", idx);
         used[idx] = 1;
     }
     ck_assert_uint_eq(ftk_slot_live_approx(), base + N);
@@ -278,14 +284,14 @@ START_TEST(test_single_large) {
         w[i] = w[j];
         w[j] = t;
     }
-    for (int i = 0; i < N; i++) ck_assert_int_eq(ftk_slot_free(w[i]), FTK_OK);
+    for (int i = 0; i < N; i++) REQUIRE(ftk_slot_free(w[i]) == FTK_OK);
     ck_assert_uint_eq(ftk_slot_live_approx(), base);
     ck_assert_int_eq(ftk_slot_alloc_many(w, N / 2), FTK_OK);
     ck_assert_uint_eq(ftk_slot_capacity(), cap);
     memset(used, 0, cap);
     for (int i = 0; i < N / 2; i++) {
         uint32_t idx = FTK_SLOT_INDEX(w[i]);
-        ck_assert(!used[idx]);
+        REQUIRE(!used[idx]);
         used[idx] = 1;
     }
     ck_assert_int_eq(ftk_slot_free_many(w, N / 2, NULL), FTK_OK);
@@ -445,7 +451,7 @@ START_TEST(test_concurrent_racing_free) {
     ck_assert_int_eq(ftk_slot_alloc_many(r.w, (size_t)r.n), FTK_OK);
     ftk_test_run_threads(NTHREADS, race_worker, &r);
     ASSERT_NO_THREAD_FAILURES();
-    for (int i = 0; i < r.n; i++) ck_assert_int_eq(atomic_load(&r.wins[i]), 1);
+    for (int i = 0; i < r.n; i++) REQUIRE(atomic_load(&r.wins[i]) == 1);
     ck_assert_uint_eq(ftk_slot_live_approx(), base);
     free(r.w);
     free(r.wins);
@@ -574,6 +580,89 @@ START_TEST(test_stress_use_in_thread_destructor) {
 }
 END_TEST
 
+/* ftk_slot_live_approx is exact when no thread allocates or frees, even
+ * while threads exit (an exiting thread moves its count to a global tally).
+ * An observer polls during rounds in which short-lived threads have finished
+ * allocating and are exiting. */
+#define EXIT_WORKERS 2
+#define EXIT_WORDS 3
+
+struct exit_watch {
+    pthread_barrier_t allocated;
+    _Atomic unsigned long phase; /* odd: nobody allocates or frees now */
+    _Atomic size_t expect;
+    _Atomic int stop;
+    _Atomic long checked, wrong;
+    uint64_t *words;
+};
+
+static void *exit_worker(void *arg) {
+    struct exit_watch *x = arg;
+    uint64_t *w = malloc(EXIT_WORDS * sizeof *w);
+    TCHECK(w != NULL);
+    if (w != NULL) TCHECK(ftk_slot_alloc_many(w, EXIT_WORDS) == FTK_OK);
+    pthread_barrier_wait(&x->allocated);
+    return w; /* the words stay live; the test frees them */
+}
+
+static void *exit_observer(void *arg) {
+    struct exit_watch *x = arg;
+    while (!atomic_load(&x->stop)) {
+        unsigned long p1 = atomic_load(&x->phase);
+        size_t expect = atomic_load(&x->expect);
+        size_t v = ftk_slot_live_approx();
+        unsigned long p2 = atomic_load(&x->phase);
+        if (p1 == p2 && (p1 & 1)) {
+            atomic_fetch_add_explicit(&x->checked, 1, memory_order_relaxed);
+            if (v != expect) atomic_fetch_add_explicit(&x->wrong, 1, memory_order_relaxed);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_stress_live_count_during_thread_exit) {
+    atomic_store(&g_fail, 0);
+    size_t base = ftk_slot_live_approx();
+    struct exit_watch *x = calloc(1, sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    int rounds = FTK_SCALED(4000);
+    x->words = malloc((size_t)rounds * EXIT_WORKERS * EXIT_WORDS * sizeof *x->words);
+    ck_assert_ptr_nonnull(x->words);
+    ck_assert_int_eq(pthread_barrier_init(&x->allocated, NULL, EXIT_WORKERS + 1), 0);
+    pthread_t obs;
+    ck_assert_int_eq(pthread_create(&obs, NULL, exit_observer, x), 0);
+    size_t n = 0;
+    for (int r = 0; r < rounds; r++) {
+        pthread_t th[EXIT_WORKERS];
+        for (int i = 0; i < EXIT_WORKERS; i++)
+            ck_assert_int_eq(pthread_create(&th[i], NULL, exit_worker, x), 0);
+        pthread_barrier_wait(&x->allocated); /* all allocations done */
+        atomic_store(&x->expect, base + n + EXIT_WORKERS * EXIT_WORDS);
+        atomic_fetch_add(&x->phase, 1); /* odd: threads only exit now */
+        for (int i = 0; i < EXIT_WORKERS; i++) {
+            void *ret = NULL;
+            pthread_join(th[i], &ret);
+            ck_assert_ptr_nonnull(ret);
+            memcpy(&x->words[n], ret, EXIT_WORDS * sizeof *x->words);
+            n += EXIT_WORDS;
+            free(ret);
+        }
+        atomic_fetch_add(&x->phase, 1); /* even */
+        ck_assert_uint_eq(ftk_slot_live_approx(), base + n);
+    }
+    atomic_store(&x->stop, 1);
+    pthread_join(obs, NULL);
+    ASSERT_NO_THREAD_FAILURES();
+    ck_assert_msg(atomic_load(&x->wrong) == 0, "%ld of %ld counts wrong while threads exit",
+                  atomic_load(&x->wrong), atomic_load(&x->checked));
+    ck_assert_int_eq(ftk_slot_free_many(x->words, n, NULL), FTK_OK);
+    ck_assert_uint_eq(ftk_slot_live_approx(), base);
+    pthread_barrier_destroy(&x->allocated);
+    free(x->words);
+    free(x);
+}
+END_TEST
+
 static Suite *slots_suite(void) {
     Suite *s = suite_create("slots");
     TCase *api = ftk_test_tcase("api");
@@ -597,6 +686,7 @@ static Suite *slots_suite(void) {
     TCase *stress = ftk_test_tcase("stress");
     tcase_add_test(stress, test_stress_short_lived_threads);
     tcase_add_test(stress, test_stress_use_in_thread_destructor);
+    tcase_add_test(stress, test_stress_live_count_during_thread_exit);
     suite_add_tcase(s, stress);
     return s;
 }
