@@ -48,7 +48,10 @@
  *                                         # this hash; compare it too
  *
  * get(k): find, compare, return the value word of the equal candidate or
- * raise KeyError (no stamp needed). setdefault(k, d): as setitem, but an
+ * raise KeyError (no stamp needed). Words returned by find may be released
+ * by another thread right after (a concurrent set_value hands the old value
+ * word to its caller, a remove hands both): the binding checks a word is
+ * still live (slot generation) before using it, and finds again if not. setdefault(k, d): as setitem, but an
  * equal candidate's value is returned instead of replaced. pop(k):
  * find, compare, ftk_map_remove(h, kw_found, &old) (FTK_ENOTFOUND: retry
  * from find). compare_and_set(k, e, d): find, compare, ftk_map_cas_value
@@ -104,9 +107,9 @@ extern "C" {
 #endif
 
 /* Stamp for ftk_map_insert that skips the conflict check. */
-#define FTK_MAP_STAMP_ANY UINT64_MAX
+#define FTK_MAP_STAMP_ANY 0xffffffffffffffffULL
 /* ftk_map_iter cursor value meaning "iteration finished". Start at 0. */
-#define FTK_MAP_CURSOR_END UINT64_MAX
+#define FTK_MAP_CURSOR_END 0xffffffffffffffffULL
 
 /* Create an empty map sized for about initial_capacity entries without
  * resizing (0 = small default). FTK_EOVERFLOW if absurdly large,
