@@ -34,6 +34,7 @@ class Case:
     number: int = 200_000
     threads: tuple = (1, 2)
     note: str = ""
+    per_op: int = 1  # items per statement (batch workloads report per item)
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Result:
     name: str
     impl: str
     ns_per_op: float
-    mops: dict = field(default_factory=dict)  # threads -> aggregate Mops/s
+    mops: dict = field(default_factory=dict)  # "1T", "2T", "1P+1C" -> aggregate Mops/s
     note: str = ""
 
 
@@ -84,10 +85,11 @@ def run_case(case: Case, repeat: int = 5, scale: float = 1.0) -> Result:
     timer = timeit.Timer(case.stmt, case.setup, globals=dict(shared))
     gc.collect()
     best = min(timer.repeat(repeat=repeat, number=case.number)) / case.number
-    ns = max(0.0, best - _loop_overhead(case.number, repeat)) * 1e9
+    ns = max(0.0, best - _loop_overhead(case.number, repeat)) * 1e9 / case.per_op
     res = Result(case.family, case.name, case.impl, ns, note=case.note)
     for k in case.threads:
-        res.mops[k] = max(_run_threads(case, k, shared) for _ in range(max(1, repeat // 2)))
+        res.mops[f"{k}T"] = case.per_op * max(
+            _run_threads(case, k, shared) for _ in range(max(1, repeat // 2)))
     return res
 
 

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _harness import interpreter, run_case  # noqa: E402
 
-FAMILIES = ["atomics", "keepalive"]
+FAMILIES = ["atomics", "queues", "keepalive"]
 
 
 def machine() -> str:
@@ -53,14 +53,21 @@ def main() -> int:
     for fam in args.family or FAMILIES:
         mod = __import__(fam)
         print(f"\n## {fam}\n")
-        print("| workload | implementation | 1 thread ns/op | " +
-              " | ".join(f"{k}T Mops/s" for k in (1, 2)) + " |")
-        print("|---|---|---:|" + "---:|" * 2)
+        cols = ["1T", "2T"]
+        print("| workload | implementation | 1 thread ns/op | 1T Mops/s | 2T Mops/s |")
+        print("|---|---|---:|---:|---:|")
         for case in mod.cases():
             r = run_case(case, repeat=repeat, scale=scale)
             results.append(r)
-            cols = " | ".join(f"{r.mops.get(k, float('nan')):.2f}" for k in (1, 2))
-            print(f"| {r.name} | {r.impl} | {r.ns_per_op:.0f} | {cols} |", flush=True)
+            print(f"| {r.name} | {r.impl} | {r.ns_per_op:.0f} | " +
+                  " | ".join(f"{r.mops.get(k, float('nan')):.2f}" for k in cols) + " |",
+                  flush=True)
+        if hasattr(mod, "extra"):
+            print("\n| workload | implementation | Mops/s |\n|---|---|---:|")
+            for r in mod.extra(repeat=max(1, repeat // 2), scale=scale):
+                results.append(r)
+                for k, v in r.mops.items():
+                    print(f"| {r.name} | {r.impl} | {v:.2f} |", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": [r.__dict__ for r in results]}, f, indent=1)

@@ -49,7 +49,7 @@ int ftk_entry_alloc(unsigned kind, ftk_entry **entry, ftk_handle_t *handle) {
             for (uint32_t i = 0; i < FTK_SEG_SIZE; i++) {
                 atomic_init(&seg[i].handle, 0);
                 atomic_init(&seg[i].value, 0);
-                seg[i].obj = NULL;
+                atomic_init(&seg[i].obj, NULL);
                 seg[i].next_free = 0;
                 seg[i].gen = 1;
             }

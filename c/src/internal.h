@@ -35,7 +35,8 @@ enum ftk_kind {
 typedef struct ftk_entry {
     _Atomic uint64_t handle; /* live handle value, 0 when free */
     _Atomic uint64_t value;  /* inline payload for atomics */
-    void *obj;               /* heap state for containers */
+    _Atomic(void *) obj;     /* heap state for containers (atomic: a free racing a
+                              * call is a caller bug, but must not be a data race) */
     uint32_t next_free;      /* free-list link, guarded by the table lock */
     uint32_t gen;            /* generation of the next handle at this index */
 } __attribute__((aligned(64))) ftk_entry;

@@ -34,11 +34,19 @@ void ftk_ebr_enter(void) {
     }
 }
 
+static void collect(ftk_thread *t);
+
 void ftk_ebr_exit(void) {
     ftk_thread *t = ftk_thread_self();
-    if (--t->ebr_nest == 0)
+    if (--t->ebr_nest == 0) {
         /* release: the section's loads complete before we look inactive */
         atomic_store_explicit(&t->ebr_state, 0, memory_order_release);
+        /* retires made inside the section scan here, once we are outside */
+        if (t->ebr_since_scan >= SCAN_EVERY) {
+            t->ebr_since_scan = 0;
+            collect(t);
+        }
+    }
 }
 
 struct scan { uint64_t epoch; bool ok; };

@@ -10,6 +10,9 @@ from __future__ import annotations
 from ._compat import Empty, Full, ShutDown, gil_enabled
 from ._lib import ABI_VERSION, BadHandleError, FtkitError, lib, library_path
 from .atomic import AtomicFlag, AtomicInt64, AtomicReference
+from .dicts import ABSENT, ConcurrentDict
+from .local import LocalWrapper
+from .queues import ConcurrentQueue, StdConcurrentQueue
 
 from ._lib import ffi as _ffi
 
@@ -19,14 +22,19 @@ del _ffi
 
 __all__ = [
     "ABI_VERSION",
+    "ABSENT",
     "AtomicFlag",
     "AtomicInt64",
     "AtomicReference",
     "BadHandleError",
+    "ConcurrentDict",
+    "ConcurrentQueue",
     "Empty",
     "FtkitError",
     "Full",
+    "LocalWrapper",
     "ShutDown",
+    "StdConcurrentQueue",
     "__version__",
     "gil_enabled",
     "library_path",

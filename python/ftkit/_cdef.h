@@ -59,6 +59,10 @@ int64_t ftk_int64_load_v(ftk_handle_t h);
 void ftk_int64_store_v(ftk_handle_t h, int64_t v);
 int64_t ftk_int64_add_v(ftk_handle_t h, int64_t v);
 int64_t ftk_int64_fetch_add_v(ftk_handle_t h, int64_t v);
+int64_t ftk_int64_fetch_sub_v(ftk_handle_t h, int64_t v);
+int64_t ftk_int64_fetch_and_v(ftk_handle_t h, int64_t v);
+int64_t ftk_int64_fetch_or_v(ftk_handle_t h, int64_t v);
+int64_t ftk_int64_fetch_xor_v(ftk_handle_t h, int64_t v);
 int64_t ftk_int64_exchange_v(ftk_handle_t h, int64_t v);
 int ftk_int64_cas_v(ftk_handle_t h, int64_t expected, int64_t desired);
 int ftk_flag_new(int initial, ftk_handle_t *out);
@@ -80,3 +84,69 @@ uint64_t desired);
 uint64_t ftk_ref_load_v(ftk_handle_t h);
 uint64_t ftk_ref_exchange_v(ftk_handle_t h, uint64_t word);
 int ftk_ref_cas_v(ftk_handle_t h, uint64_t expected, uint64_t desired);
+/* c/include/ftkit/map.h */
+#define FTK_MAP_STAMP_ANY 0xffffffffffffffff
+#define FTK_MAP_CURSOR_END 0xffffffffffffffff
+int ftk_map_new(size_t initial_capacity, ftk_handle_t *out);
+int ftk_map_free(ftk_handle_t h);
+int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys,
+uint64_t *values, size_t max, size_t *n, uint64_t *stamp);
+int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
+uint64_t *keys, uint64_t *values, uint64_t *ncand,
+uint64_t *stamps);
+int ftk_map_insert(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t value, uint64_t stamp);
+int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes,
+const uint64_t *keys, const uint64_t *values,
+const uint64_t *stamps, size_t count, int *status);
+int ftk_map_set_value(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t value, uint64_t *old);
+int ftk_map_cas_value(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t expected, uint64_t desired, uint64_t *actual);
+int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes,
+const uint64_t *keys, const uint64_t *expected,
+const uint64_t *desired, size_t count,
+uint64_t *actual, int *status);
+int ftk_map_remove(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t *old_value);
+int ftk_map_remove_if(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t expected);
+int ftk_map_size(ftk_handle_t h, size_t *out);
+int ftk_map_capacity(ftk_handle_t h, size_t *out);
+int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
+uint64_t *values, uint64_t *hashes, size_t max, size_t *n);
+int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
+size_t max, size_t *n);
+uint64_t ftk_map_find1_v(ftk_handle_t h, uint64_t hash);
+uint64_t ftk_map_set_value_v(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t value);
+uint64_t ftk_map_remove_v(ftk_handle_t h, uint64_t hash, uint64_t key);
+size_t ftk_map_size_v(ftk_handle_t h);
+/* c/include/ftkit/queue.h */
+#define FTK_QUEUE_CAPACITY_MAX 0x4000000000000000
+enum {
+FTK_QUEUE_OPEN = 0,
+FTK_QUEUE_CLOSED = 1,
+FTK_QUEUE_CLOSED_IMMEDIATE = 2
+};
+int ftk_queue_new(size_t capacity, ftk_handle_t *out);
+int ftk_queue_free(ftk_handle_t h);
+int ftk_queue_try_push(ftk_handle_t h, uint64_t w);
+int ftk_queue_push(ftk_handle_t h, uint64_t w, int64_t timeout_ns);
+int ftk_queue_push_many(ftk_handle_t h, const uint64_t *w, size_t n,
+size_t *pushed, int64_t timeout_ns);
+int ftk_queue_try_pop(ftk_handle_t h, uint64_t *w);
+int ftk_queue_pop(ftk_handle_t h, uint64_t *w, int64_t timeout_ns);
+int ftk_queue_pop_many(ftk_handle_t h, uint64_t *out, size_t max,
+size_t *popped, int64_t timeout_ns);
+int ftk_queue_close(ftk_handle_t h, int immediate);
+int ftk_queue_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *n);
+int ftk_queue_size_approx(ftk_handle_t h, size_t *out);
+int ftk_queue_capacity(ftk_handle_t h, size_t *out);
+int ftk_queue_is_closed(ftk_handle_t h, int *out);
+int ftk_queue_task_done(ftk_handle_t h);
+int ftk_queue_unfinished(ftk_handle_t h, uint64_t *out);
+int ftk_queue_join(ftk_handle_t h, int64_t timeout_ns);
+int ftk_queue_wake(ftk_handle_t h);
+uint64_t ftk_queue_try_pop_v(ftk_handle_t h);
+uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);

@@ -1,0 +1,606 @@
+"""ConcurrentDict: exact dict semantics over libftkit's concurrent hash index.
+
+The C index stores entries (hash, key word, value word) and cannot compare
+keys; equality is Python's ``__eq__``, decided here. Protocol (map.h has the
+details): find the candidates with the key's hash, compare them in Python,
+then act on the exact entry that compared equal (by its key word), or insert
+with the *stamp* the find returned, which fails with FTK_EAGAIN if another
+entry with that hash appeared meanwhile (then we compare again). So two
+threads inserting equal-but-distinct keys never create two entries.
+
+Objects live in the dict's own versioned SlotTable (see ftkit._keepalive):
+* the key word's slot holds the key object;
+* the value word's slot holds a tuple ``(key, value, key_word)``, so one
+  lookup returns everything a method needs, and replacing a value is one
+  C call that hands back the old tuple's word to release.
+A reader that finds a word released under it (a concurrent set/pop) sees the
+slot's generation changed and looks again.
+
+A ``__hash__`` or ``__eq__`` that raises propagates; the dict is unchanged
+(anything allocated for the attempt is released first).
+"""
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, Callable, Generic, TypeVar
+
+from ._common import lib, new_handle, refuse_pickle
+from ._keepalive import INDEX_MASK, SlotTable
+from ._lib import BadHandleError, ffi, raise_status
+
+__all__ = ["ConcurrentDict", "ABSENT"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_M64 = (1 << 64) - 1
+_find1 = lib.ftk_map_find1_v
+_set_value = lib.ftk_map_set_value_v
+_remove = lib.ftk_map_remove_v
+_insert = lib.ftk_map_insert
+_size = lib.ftk_map_size_v
+_last = lib.ftk_last_status
+_OK = lib.FTK_OK
+_ENOTFOUND = lib.FTK_ENOTFOUND
+_EOVERFLOW = lib.FTK_EOVERFLOW
+_EAGAIN = lib.FTK_EAGAIN
+_EBADHANDLE = lib.FTK_EBADHANDLE
+
+
+class _Absent:
+    """The "no such key" marker for ``compare_and_set``."""
+
+    _instance = None
+
+    def __new__(cls) -> _Absent:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ftkit.ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+_NOTHING: Any = object()
+
+
+class ConcurrentDict(Generic[K, V]):
+    """A mapping safe and scalable under concurrent use, with dict's key rules.
+
+    >>> d = ConcurrentDict({"a": 1})
+    >>> d["b"] = 2
+    >>> d.setdefault("a", 100), d.pop("b"), len(d)
+    (1, 2, 1)
+    >>> d.compare_and_set("c", ConcurrentDict.ABSENT, 3)  # insert only if absent
+    True
+
+    ``1``, ``1.0`` and ``True`` are one key, like in ``dict``. Single-key
+    operations (``d[k]``, ``d[k] = v``, ``del``, ``get``, ``setdefault``,
+    ``pop``, ``compare_and_set``) are atomic. Iteration is weakly
+    consistent: it never raises because of concurrent changes, returns every
+    key present throughout exactly once, and may or may not see keys added
+    or removed meanwhile. ``keys()``/``values()``/``items()`` are snapshot
+    lists built that way. ``initial_capacity`` is a sizing hint
+    (``scaling=`` is accepted as an alias, for ft_utils code).
+    """
+
+    ABSENT = ABSENT
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    def __init__(self, initial_capacity: int = 0, dictionary: Any = None, *,
+                 scaling: int | None = None) -> None:
+        if scaling is not None:
+            initial_capacity = scaling
+        if isinstance(initial_capacity, (Mapping, ConcurrentDict)) and dictionary is None:
+            # ConcurrentDict({...}) reads naturally; a mapping is never a size
+            initial_capacity, dictionary = 0, initial_capacity
+        if not isinstance(initial_capacity, int) or isinstance(initial_capacity, bool):
+            raise TypeError("initial_capacity must be an int, not "
+                            f"{type(initial_capacity).__name__}")
+        if initial_capacity < 0:
+            raise ValueError("initial_capacity must be >= 0")
+        if initial_capacity > 1 << 40:
+            raise OverflowError("initial_capacity is too large")
+        self._slots = SlotTable(versioned=True, capacity=max(16, 2 * initial_capacity + 2))
+        self._h = new_handle(lib.ftk_map_new, initial_capacity)
+        if dictionary is not None:
+            self.update(dictionary)
+
+    def __del__(self, _free: Callable[[Any], int] = lib.ftk_map_free) -> None:
+        h = self.__dict__.get("_h")
+        if h is not None:
+            _free(h)
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
+
+    # -- lookups ---------------------------------------------------------------
+    def _candidates(self, hv: int) -> tuple[list, int]:
+        """([(pair, value word)], stamp): the live entries with hash hv.
+
+        A candidate whose word was released while we read it means the
+        entry changed under us: find again, so the list is a consistent view.
+        """
+        h = self._h
+        slots = self._slots
+        room = 8
+        while True:
+            keys = ffi.new("uint64_t[]", room)
+            vals = ffi.new("uint64_t[]", room)
+            n = ffi.new("size_t *")
+            stamp = ffi.new("uint64_t *")
+            st = lib.ftk_map_find(h, hv, keys, vals, room, n, stamp)
+            if st == _EOVERFLOW:
+                room = n[0] + 8
+                continue
+            if st:
+                raise_status(st, "lookup")
+            pairs = []
+            objs, words = slots.objs, slots.words
+            for vw in ffi.unpack(vals, n[0]):
+                i = vw & INDEX_MASK
+                pair = objs[i]
+                if words[i] != vw:
+                    break  # released under us
+                pairs.append((pair, vw))
+            else:
+                return pairs, stamp[0]
+
+    def _find(self, key: Any, hv: int) -> tuple[Any, int, int]:
+        """(pair of the entry equal to key or None, its value word, stamp)."""
+        pairs, stamp = self._candidates(hv)
+        for pair, vw in pairs:
+            k2 = pair[0]
+            if k2 is key or k2 == key:
+                return pair, vw, stamp
+        return None, 0, stamp
+
+    def _pair(self, key: Any) -> Any:
+        """The (key, value, kw) of key's entry, or None. One C call when the
+        key's hash has at most one entry (the common case)."""
+        hv = hash(key) & _M64
+        while True:
+            vw = _find1(self._h, hv)
+            if vw:
+                slots = self._slots
+                i = vw & INDEX_MASK
+                pair = slots.objs[i]
+                if slots.words[i] == vw:
+                    k2 = pair[0]
+                    if k2 is key or k2 == key:
+                        return pair
+                    return None
+                continue  # released under us
+            st = _last()
+            if st == _ENOTFOUND:
+                return None
+            if st == _EOVERFLOW:
+                return self._find(key, hv)[0]
+            raise_status(st, "lookup")
+
+    def __getitem__(self, key: K) -> V:
+        pair = self._pair(key)
+        if pair is None:
+            return self.__missing__(key)
+        return pair[1]
+
+    def __missing__(self, key: K) -> V:
+        raise KeyError(key)
+
+    def get(self, key: K, default: Any = None) -> Any:
+        pair = self._pair(key)
+        return default if pair is None else pair[1]
+
+    def __contains__(self, key: object) -> bool:
+        return self._pair(key) is not None
+
+    # -- updates ---------------------------------------------------------------
+    def _put_entry(self, key: Any, value: Any) -> tuple[int, int]:
+        """Allocate the key slot and the (key, value, kw) slot for a new entry."""
+        slots = self._slots
+        kw = slots.put(key)
+        return kw, slots.put((key, value, kw))
+
+    def _store(self, key: Any, value: Any, replace: bool) -> Any:
+        """Insert key -> value, or (if present) replace its value when
+        ``replace``; returns the pair that was there (or None)."""
+        hv = hash(key) & _M64
+        h = self._h
+        slots = self._slots
+        while True:
+            vw = _find1(h, hv)
+            if vw:
+                i = vw & INDEX_MASK
+                pair = slots.objs[i]
+                if slots.words[i] != vw:
+                    continue
+                k2 = pair[0]
+                if k2 is key or k2 == key:
+                    if not replace:
+                        return pair
+                    kw = pair[2]
+                    nvw = slots.put((k2, value, kw))
+                    old = _set_value(h, hv, kw, nvw)
+                    if old:
+                        slots.release(old)
+                        return pair
+                    slots.release(nvw)
+                    if _last() != _ENOTFOUND:
+                        raise_status(_last(), "set")
+                    continue  # removed meanwhile: look again
+                return self._store_slow(key, hv, value, replace)
+            st = _last()
+            if st == _ENOTFOUND:
+                kw, nvw = self._put_entry(key, value)
+                st = _insert(h, hv, kw, nvw, 0)  # stamp 0: only if no entry has hv
+                if st == _OK:
+                    return None
+                slots.release(nvw)
+                slots.release(kw)
+                if st != _EAGAIN:
+                    raise_status(st, "insert")
+                continue
+            if st == _EOVERFLOW:
+                return self._store_slow(key, hv, value, replace)
+            raise_status(st, "lookup")
+
+    def _store_slow(self, key: Any, hv: int, value: Any, replace: bool) -> Any:
+        h = self._h
+        slots = self._slots
+        while True:
+            pair, _vw, stamp = self._find(key, hv)
+            if pair is not None:
+                if not replace:
+                    return pair
+                kw = pair[2]
+                nvw = slots.put((pair[0], value, kw))
+                old = _set_value(h, hv, kw, nvw)
+                if old:
+                    slots.release(old)
+                    return pair
+                slots.release(nvw)
+                continue
+            kw, nvw = self._put_entry(key, value)
+            st = _insert(h, hv, kw, nvw, stamp)
+            if st == _OK:
+                return None
+            slots.release(nvw)
+            slots.release(kw)
+            if st != _EAGAIN:
+                raise_status(st, "insert")
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._store(key, value, True)
+
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        """Atomically: the value of key if present, else insert default."""
+        pair = self._store(key, default, False)
+        return default if pair is None else pair[1]
+
+    def _remove(self, key: Any) -> Any:
+        """Remove key's entry atomically; return its pair or None."""
+        hv = hash(key) & _M64
+        h = self._h
+        slots = self._slots
+        while True:
+            pair = self._pair(key)
+            if pair is None:
+                return None
+            old = _remove(h, hv, pair[2])
+            if old:
+                kept = slots.release(old)
+                slots.release(pair[2])
+                return kept
+            if _last() != _ENOTFOUND:
+                raise_status(_last(), "remove")
+            # replaced or removed meanwhile: look again
+
+    def __delitem__(self, key: K) -> None:
+        if self._remove(key) is None:
+            raise KeyError(key)
+
+    def pop(self, key: K, default: Any = _NOTHING) -> Any:
+        """Atomically remove key and return its value (or default)."""
+        pair = self._remove(key)
+        if pair is None:
+            if default is _NOTHING:
+                raise KeyError(key)
+            return default
+        return pair[1]
+
+    def popitem(self) -> tuple[K, V]:
+        """Remove and return some (key, value) pair; KeyError if empty."""
+        while True:
+            for key in self._iter_keys():
+                pair = self._remove(key)
+                if pair is not None:
+                    return pair[0], pair[1]
+            if _size(self._h) == 0:
+                raise KeyError("popitem(): dictionary is empty")
+
+    def compare_and_set(self, key: K, expected: Any, desired: Any) -> bool:
+        """Atomically: if key's value *is* ``expected`` (identity), make it
+        ``desired``. ``expected=ABSENT`` means "key not present" (insert
+        only); ``desired=ABSENT`` removes the key. Returns True if it acted."""
+        hv = hash(key) & _M64
+        h = self._h
+        slots = self._slots
+        while True:
+            pair, vw, stamp = self._find(key, hv)
+            if pair is None:
+                if expected is not ABSENT:
+                    return False
+                if desired is ABSENT:
+                    return True  # absent -> absent: nothing to do
+                kw, nvw = self._put_entry(key, desired)
+                st = _insert(h, hv, kw, nvw, stamp)
+                if st == _OK:
+                    return True
+                slots.release(nvw)
+                slots.release(kw)
+                if st != _EAGAIN:
+                    raise_status(st, "insert")
+                continue
+            if expected is ABSENT or pair[1] is not expected:
+                return False
+            kw = pair[2]
+            if desired is ABSENT:
+                st = lib.ftk_map_remove_if(h, hv, kw, vw)
+                if st == _OK:
+                    slots.release(vw)
+                    slots.release(kw)
+                    return True
+            else:
+                nvw = slots.put((pair[0], desired, kw))
+                st = lib.ftk_map_cas_value(h, hv, kw, vw, nvw, ffi.NULL)
+                if st == _OK:
+                    slots.release(vw)
+                    return True
+                slots.release(nvw)
+            if st not in (_EAGAIN, _ENOTFOUND):
+                raise_status(st, "compare_and_set")
+            # changed meanwhile: look again (the new value may still be expected)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Like dict.update: a mapping (has keys()), or an iterable of pairs,
+        then keyword arguments."""
+        if isinstance(other, ConcurrentDict):
+            for k, v in other.items():
+                self[k] = v
+        elif isinstance(other, Mapping) or hasattr(other, "keys"):
+            for k in other.keys():
+                self[k] = other[k]
+        else:
+            for n, item in enumerate(other):
+                try:
+                    k, v = item
+                except TypeError:
+                    raise TypeError(f"cannot convert dictionary update sequence element "
+                                    f"#{n} to a sequence") from None
+                except ValueError:
+                    try:
+                        size = len(item)
+                    except TypeError:
+                        size = "?"
+                    raise ValueError(f"dictionary update sequence element #{n} has length "
+                                     f"{size}; 2 is required") from None
+                self[k] = v
+        for k, v in kwargs.items():
+            self[k] = v
+
+    def reduce(self, pairs: Iterable[tuple[K, Any]], fn: Callable[[Any, Any], Any]) -> None:
+        """Fold many (key, value) pairs into the dict: for each pair, the key's
+        value becomes ``fn(old, value)``, or ``value`` if the key is absent.
+        Each key's update is atomic (a compare-and-set retried on conflict;
+        ``fn`` may then be called again, so it should not have side effects).
+        Pairs are applied in order; an exception from ``fn`` or from a key's
+        ``__hash__``/``__eq__`` propagates, with the pairs before it applied.
+        """
+        h = self._h
+        slots = self._slots
+        for key, value in pairs:
+            hv = hash(key) & _M64
+            while True:
+                vw = _find1(h, hv)
+                if vw:
+                    i = vw & INDEX_MASK
+                    pair = slots.objs[i]
+                    if slots.words[i] != vw:
+                        continue
+                    k2 = pair[0]
+                    if k2 is key or k2 == key:
+                        kw = pair[2]
+                        nvw = slots.put((k2, fn(pair[1], value), kw))
+                        st = lib.ftk_map_cas_value(h, hv, kw, vw, nvw, ffi.NULL)
+                        if st == _OK:
+                            slots.release(vw)
+                            break
+                        slots.release(nvw)
+                        continue
+                    if self._reduce_slow(key, hv, value, fn):
+                        break
+                    continue
+                st = _last()
+                if st == _ENOTFOUND:
+                    kw, nvw = self._put_entry(key, value)
+                    st = _insert(h, hv, kw, nvw, 0)
+                    if st == _OK:
+                        break
+                    slots.release(nvw)
+                    slots.release(kw)
+                    continue
+                if st == _EOVERFLOW:
+                    if self._reduce_slow(key, hv, value, fn):
+                        break
+                    continue
+                raise_status(st, "reduce")
+
+    def _reduce_slow(self, key: Any, hv: int, value: Any, fn: Callable) -> bool:
+        """One attempt through the full candidate list; True if applied."""
+        h = self._h
+        slots = self._slots
+        pair, vw, stamp = self._find(key, hv)
+        if pair is None:
+            kw, nvw = self._put_entry(key, value)
+            if _insert(h, hv, kw, nvw, stamp) == _OK:
+                return True
+            slots.release(nvw)
+            slots.release(kw)
+            return False
+        kw = pair[2]
+        nvw = slots.put((pair[0], fn(pair[1], value), kw))
+        if lib.ftk_map_cas_value(h, hv, kw, vw, nvw, ffi.NULL) == _OK:
+            slots.release(vw)
+            return True
+        slots.release(nvw)
+        return False
+
+    def clear(self) -> None:
+        """Remove every entry (entries added concurrently may remain)."""
+        h = self._h
+        slots = self._slots
+        keys = ffi.new("uint64_t[]", 256)
+        vals = ffi.new("uint64_t[]", 256)
+        n = ffi.new("size_t *")
+        while True:
+            st = lib.ftk_map_drain(h, keys, vals, 256, n)
+            if st:
+                raise_status(st, "clear")
+            got = n[0]
+            if got:
+                slots.release_many(ffi.unpack(vals, got))
+                slots.release_many(ffi.unpack(keys, got))
+            if got < 256:
+                return
+
+    # -- iteration -------------------------------------------------------------
+    def _iter_words(self) -> Iterator[tuple[list, list]]:
+        """Chunks of (key words, value words) from the C iterator."""
+        h = self._h
+        room = 128
+        keys = ffi.new("uint64_t[]", room)
+        vals = ffi.new("uint64_t[]", room)
+        cursor = ffi.new("uint64_t *", 0)
+        n = ffi.new("size_t *")
+        while True:
+            st = lib.ftk_map_iter(h, cursor, keys, vals, ffi.NULL, room, n)
+            if st == _EOVERFLOW:
+                room = n[0] + 16
+                keys = ffi.new("uint64_t[]", room)
+                vals = ffi.new("uint64_t[]", room)
+                continue
+            if st == _EBADHANDLE:
+                return  # closed while iterating: weakly consistent, stop
+            if st:
+                raise_status(st, "iterate")
+            got = n[0]
+            if got == 0:
+                return
+            yield ffi.unpack(keys, got), ffi.unpack(vals, got)
+
+    def _iter_keys(self) -> Iterator[K]:
+        """Keys come from the key slots, which stay put while the entry
+        lives: a concurrent value change does not hide a key."""
+        slots = self._slots
+        for kws, _ in self._iter_words():
+            objs, words = slots.objs, slots.words
+            for kw in kws:
+                i = kw & INDEX_MASK
+                key = objs[i]
+                if words[i] == kw:
+                    yield key  # else: removed meanwhile
+
+    def _iter_pairs(self) -> Iterator[Any]:
+        slots = self._slots
+        for kws, vws in self._iter_words():
+            objs, words = slots.objs, slots.words
+            for kw, vw in zip(kws, vws):
+                i = vw & INDEX_MASK
+                pair = objs[i]
+                if words[i] == vw:
+                    yield pair
+                    continue
+                # the value was replaced meanwhile: if the key is still there,
+                # report its current value
+                j = kw & INDEX_MASK
+                key = objs[j]
+                if words[j] == kw:
+                    pair = self._pair(key)
+                    if pair is not None:
+                        yield pair
+
+    def __iter__(self) -> Iterator[K]:
+        return self._iter_keys()
+
+    def keys(self) -> list[K]:  # type: ignore[override]
+        return [p[0] for p in self._iter_pairs()]
+
+    def values(self) -> list[V]:  # type: ignore[override]
+        return [p[1] for p in self._iter_pairs()]
+
+    def items(self) -> list[tuple[K, V]]:  # type: ignore[override]
+        return [(p[0], p[1]) for p in self._iter_pairs()]
+
+    def as_dict(self) -> dict[K, V]:
+        return {p[0]: p[1] for p in self._iter_pairs()}
+
+    def copy(self) -> ConcurrentDict[K, V]:
+        new = type(self)()
+        for p in self._iter_pairs():
+            new[p[0]] = p[1]
+        return new
+
+    def __len__(self) -> int:
+        n = _size(self._h)
+        if n == 0 and _last() == _EBADHANDLE:
+            raise BadHandleError(_EBADHANDLE, "len: the dict is closed")
+        return n
+
+    def __bool__(self) -> bool:
+        return len(self) != 0
+
+    # -- comparisons and operators ---------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ConcurrentDict):
+            other = other.as_dict()
+        if isinstance(other, Mapping):
+            return self.as_dict() == dict(other)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        r = self.__eq__(other)
+        return r if r is NotImplemented else not r
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __or__(self, other: Any) -> ConcurrentDict:
+        if not isinstance(other, (Mapping, ConcurrentDict)):
+            return NotImplemented
+        new = self.copy()
+        new.update(other)
+        return new
+
+    def __ror__(self, other: Any) -> Any:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        new = type(self)(dictionary=other)
+        new.update(self)
+        return new
+
+    def __ior__(self, other: Any) -> ConcurrentDict:
+        self.update(other)
+        return self
+
+    def __repr__(self) -> str:
+        try:
+            items = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())
+        except BadHandleError:
+            return f"<{type(self).__name__} closed>"
+        return f"{type(self).__name__}({{{items}}})"
+
+
+MutableMapping.register(ConcurrentDict)
