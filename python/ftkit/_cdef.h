@@ -117,10 +117,14 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
 uint64_t *values, uint64_t *hashes, size_t max, size_t *n);
 int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
 size_t max, size_t *n);
-uint64_t ftk_map_find1_v(ftk_handle_t h, uint64_t hash);
-uint64_t ftk_map_set_value_v(ftk_handle_t h, uint64_t hash, uint64_t key,
+uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash);
+uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
 uint64_t value);
-uint64_t ftk_map_remove_v(ftk_handle_t h, uint64_t hash, uint64_t key);
+uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);
+int ftk_map_insert_sh(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
+uint64_t stamp);
+int ftk_map_cas_value_sh(ftk_handle_t h, int64_t hash, uint64_t key,
+uint64_t expected, uint64_t desired);
 size_t ftk_map_size_v(ftk_handle_t h);
 /* c/include/ftkit/queue.h */
 #define FTK_QUEUE_CAPACITY_MAX 0x4000000000000000

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
 from ._common import lib, new_handle, refuse_pickle
+from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
 
@@ -38,7 +39,8 @@ _M64 = (1 << 64) - 1
 _find1 = lib.ftk_map_find1_v
 _set_value = lib.ftk_map_set_value_v
 _remove = lib.ftk_map_remove_v
-_insert = lib.ftk_map_insert
+_insert = lib.ftk_map_insert_sh
+_cas = lib.ftk_map_cas_value_sh
 _size = lib.ftk_map_size_v
 _last = lib.ftk_last_status
 _OK = lib.FTK_OK
@@ -106,7 +108,10 @@ class ConcurrentDict(Generic[K, V]):
             raise ValueError("initial_capacity must be >= 0")
         if initial_capacity > 1 << 40:
             raise OverflowError("initial_capacity is too large")
-        self._slots = SlotTable(versioned=True, capacity=max(16, 2 * initial_capacity + 2))
+        self._slots = slots = SlotTable(versioned=True,
+                                        capacity=max(16, 2 * initial_capacity + 2))
+        # the table's lists, for the hot paths (they grow in place, never swap)
+        self._objs, self._words, self._free = slots.objs, slots.words, slots.free
         self._h = new_handle(lib.ftk_map_new, initial_capacity)
         if dictionary is not None:
             self.update(dictionary)
@@ -133,7 +138,7 @@ class ConcurrentDict(Generic[K, V]):
             vals = ffi.new("uint64_t[]", room)
             n = ffi.new("size_t *")
             stamp = ffi.new("uint64_t *")
-            st = lib.ftk_map_find(h, hv, keys, vals, room, n, stamp)
+            st = lib.ftk_map_find(h, hv & _M64, keys, vals, room, n, stamp)
             if st == _EOVERFLOW:
                 room = n[0] + 8
                 continue
@@ -159,10 +164,12 @@ class ConcurrentDict(Generic[K, V]):
                 return pair, vw, stamp
         return None, 0, stamp
 
+    # Hot paths below inline the slot checks (see ftkit._keepalive): a helper
+    # call per operation would cost a Python frame, as much as the work. The
+    # hash goes to C signed, as hash() returns it (the _v calls take int64).
     def _pair(self, key: Any) -> Any:
-        """The (key, value, kw) of key's entry, or None. One C call when the
-        key's hash has at most one entry (the common case)."""
-        hv = hash(key) & _M64
+        """The (key, value, kw) of key's entry, or None."""
+        hv = hash(key)
         while True:
             vw = _find1(self._h, hv)
             if vw:
@@ -183,15 +190,35 @@ class ConcurrentDict(Generic[K, V]):
             raise_status(st, "lookup")
 
     def __getitem__(self, key: K) -> V:
-        pair = self._pair(key)
-        if pair is None:
+        hv = hash(key)
+        vw = _find1(self._h, hv)
+        if vw:
+            i = vw & INDEX_MASK
+            pair = self._objs[i]
+            if self._words[i] == vw:
+                k2 = pair[0]
+                if k2 is key or k2 == key:
+                    return pair[1]
+                return self.__missing__(key)
+        elif _last() == _ENOTFOUND:
             return self.__missing__(key)
-        return pair[1]
+        pair = self._pair(key)
+        return self.__missing__(key) if pair is None else pair[1]
 
     def __missing__(self, key: K) -> V:
         raise KeyError(key)
 
     def get(self, key: K, default: Any = None) -> Any:
+        hv = hash(key)
+        vw = _find1(self._h, hv)
+        if vw:
+            i = vw & INDEX_MASK
+            pair = self._objs[i]
+            if self._words[i] == vw:
+                k2 = pair[0]
+                return pair[1] if (k2 is key or k2 == key) else default
+        elif _last() == _ENOTFOUND:
+            return default
         pair = self._pair(key)
         return default if pair is None else pair[1]
 
@@ -208,14 +235,15 @@ class ConcurrentDict(Generic[K, V]):
     def _store(self, key: Any, value: Any, replace: bool) -> Any:
         """Insert key -> value, or (if present) replace its value when
         ``replace``; returns the pair that was there (or None)."""
-        hv = hash(key) & _M64
+        hv = hash(key)
         h = self._h
         slots = self._slots
+        objs = slots.objs
         while True:
             vw = _find1(h, hv)
             if vw:
                 i = vw & INDEX_MASK
-                pair = slots.objs[i]
+                pair = objs[i]
                 if slots.words[i] != vw:
                     continue
                 k2 = pair[0]
@@ -223,11 +251,17 @@ class ConcurrentDict(Generic[K, V]):
                     if not replace:
                         return pair
                     kw = pair[2]
-                    nvw = slots.put((k2, value, kw))
-                    old = _set_value(h, hv, kw, nvw)
+                    try:  # slots.put, inline
+                        j = slots.free.pop()
+                    except IndexError:
+                        j = slots.take_index()
+                        objs = slots.objs
+                    objs[j] = (k2, value, kw)
+                    old = _set_value(h, hv, kw, slots.words[j])
                     if old:
                         slots.release(old)
                         return pair
+                    nvw = slots.words[j]
                     slots.release(nvw)
                     if _last() != _ENOTFOUND:
                         raise_status(_last(), "set")
@@ -274,6 +308,40 @@ class ConcurrentDict(Generic[K, V]):
                 raise_status(st, "insert")
 
     def __setitem__(self, key: K, value: V) -> None:
+        # _store(key, value, True) with its common paths inlined
+        hv = hash(key)
+        h = self._h
+        vw = _find1(h, hv)
+        if vw:
+            objs = self._objs
+            words = self._words
+            i = vw & INDEX_MASK
+            pair = objs[i]
+            if words[i] == vw:
+                k2 = pair[0]
+                if k2 is key or k2 == key:
+                    kw = pair[2]
+                    free = self._free
+                    try:  # slots.put, inline
+                        j = free.pop()
+                    except IndexError:
+                        j = self._slots.take_index()
+                    objs[j] = (k2, value, kw)
+                    old = _set_value(h, hv, kw, words[j])
+                    if old:  # slots.release(old), inline: bump, clear, free
+                        i = old & INDEX_MASK
+                        words[i] = (old + _GEN) & _M64
+                        objs[i] = None
+                        free.append(i)
+                        return
+                    objs[j] = None  # removed meanwhile: give the slot back
+                    free.append(j)
+        elif _last() == _ENOTFOUND:
+            kw, nvw = self._put_entry(key, value)
+            if _insert(h, hv, kw, nvw, 0) == _OK:
+                return
+            slots.release(nvw)
+            slots.release(kw)
         self._store(key, value, True)
 
     def setdefault(self, key: K, default: Any = None) -> Any:
@@ -283,7 +351,7 @@ class ConcurrentDict(Generic[K, V]):
 
     def _remove(self, key: Any) -> Any:
         """Remove key's entry atomically; return its pair or None."""
-        hv = hash(key) & _M64
+        hv = hash(key)
         h = self._h
         slots = self._slots
         while True:
@@ -326,7 +394,7 @@ class ConcurrentDict(Generic[K, V]):
         """Atomically: if key's value *is* ``expected`` (identity), make it
         ``desired``. ``expected=ABSENT`` means "key not present" (insert
         only); ``desired=ABSENT`` removes the key. Returns True if it acted."""
-        hv = hash(key) & _M64
+        hv = hash(key)
         h = self._h
         slots = self._slots
         while True:
@@ -349,14 +417,14 @@ class ConcurrentDict(Generic[K, V]):
                 return False
             kw = pair[2]
             if desired is ABSENT:
-                st = lib.ftk_map_remove_if(h, hv, kw, vw)
+                st = lib.ftk_map_remove_if(h, hv & _M64, kw, vw)
                 if st == _OK:
                     slots.release(vw)
                     slots.release(kw)
                     return True
             else:
                 nvw = slots.put((pair[0], desired, kw))
-                st = lib.ftk_map_cas_value(h, hv, kw, vw, nvw, ffi.NULL)
+                st = _cas(h, hv, kw, vw, nvw)
                 if st == _OK:
                     slots.release(vw)
                     return True
@@ -403,7 +471,7 @@ class ConcurrentDict(Generic[K, V]):
         h = self._h
         slots = self._slots
         for key, value in pairs:
-            hv = hash(key) & _M64
+            hv = hash(key)
             while True:
                 vw = _find1(h, hv)
                 if vw:
@@ -415,8 +483,7 @@ class ConcurrentDict(Generic[K, V]):
                     if k2 is key or k2 == key:
                         kw = pair[2]
                         nvw = slots.put((k2, fn(pair[1], value), kw))
-                        st = lib.ftk_map_cas_value(h, hv, kw, vw, nvw, ffi.NULL)
-                        if st == _OK:
+                        if _cas(h, hv, kw, vw, nvw) == _OK:
                             slots.release(vw)
                             break
                         slots.release(nvw)
@@ -453,7 +520,7 @@ class ConcurrentDict(Generic[K, V]):
             return False
         kw = pair[2]
         nvw = slots.put((pair[0], fn(pair[1], value), kw))
-        if lib.ftk_map_cas_value(h, hv, kw, vw, nvw, ffi.NULL) == _OK:
+        if _cas(h, hv, kw, vw, nvw) == _OK:
             slots.release(vw)
             return True
         slots.release(nvw)

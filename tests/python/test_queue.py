@@ -419,9 +419,9 @@ def test_std_shutdown_immediate_releases_and_unblocks_join():
     q = StdConcurrentQueue()
     items = [Item(i) for i in range(10)]
     refs = [weakref.ref(i) for i in items]
-    for i in items:
-        q.put(i)
-    del items
+    for it in items:
+        q.put(it)
+    del items, it
     q.shutdown(immediate=True)
     assert all(r() is None for r in refs)
     assert q.unfinished_tasks == 0

@@ -238,17 +238,25 @@ FTK_API int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
 /* ---- value-style calls for FFI hot paths ---------------------------------
  * These return the result word directly (an out-parameter costs an FFI
  * binding more than the call). A return of 0 means "see ftk_last_status()":
- * the status of the failure, or FTK_OK when 0 was a genuine word. */
+ * the status of the failure, or FTK_OK when 0 was a genuine word. They take
+ * the hash as int64_t (same bits as the uint64_t hash of the other calls):
+ * runtimes with signed hashes, like Python's hash(), pass them unconverted. */
 
 /* The value word of the only entry whose hash is `hash`. 0 with
  * FTK_ENOTFOUND if there is none, FTK_EOVERFLOW if there are several (use
  * ftk_map_find). Reader: wait-free. */
-FTK_API uint64_t ftk_map_find1_v(ftk_handle_t h, uint64_t hash);
+FTK_API uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash);
 /* ftk_map_set_value returning the old value word (0: FTK_ENOTFOUND ...). */
-FTK_API uint64_t ftk_map_set_value_v(ftk_handle_t h, uint64_t hash, uint64_t key,
+FTK_API uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
                                      uint64_t value);
 /* ftk_map_remove returning the removed entry's value word. */
-FTK_API uint64_t ftk_map_remove_v(ftk_handle_t h, uint64_t hash, uint64_t key);
+FTK_API uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);
+/* ftk_map_insert and ftk_map_cas_value (status style, *actual omitted)
+ * taking the hash signed ("_sh"), for the same reason. */
+FTK_API int ftk_map_insert_sh(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
+                             uint64_t stamp);
+FTK_API int ftk_map_cas_value_sh(ftk_handle_t h, int64_t hash, uint64_t key,
+                                uint64_t expected, uint64_t desired);
 /* ftk_map_size's count (0 with FTK_EBADHANDLE on a bad handle). */
 FTK_API size_t ftk_map_size_v(ftk_handle_t h);
 
