@@ -9,5 +9,6 @@
 #include "ftkit/slots.h"
 #include "ftkit/atomic.h"
 #include "ftkit/map.h"
+#include "ftkit/queue.h"
 
 #endif /* FTKIT_H */
