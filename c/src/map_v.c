@@ -33,7 +33,7 @@ uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key) {
 size_t ftk_map_size_v(ftk_handle_t h) {
     size_t n = 0;
     int st = ftk_map_size(h, &n);
-    if (st != FTK_OK) ftk_set_last(st);
+    ftk_set_last(st); /* FTK_OK too: 0 is a genuine size */
     return n;
 }
 

@@ -154,3 +154,8 @@ int ftk_queue_join(ftk_handle_t h, int64_t timeout_ns);
 int ftk_queue_wake(ftk_handle_t h);
 uint64_t ftk_queue_try_pop_v(ftk_handle_t h);
 uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);
+#define FTK_QUEUE_RUNS_MAX 1024
+size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n,
+int64_t timeout_ns);
+size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
+int64_t timeout_ns);

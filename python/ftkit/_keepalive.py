@@ -38,10 +38,16 @@ INDEX_MASK = GEN - 1
 WORD_MASK = (1 << 64) - 1
 MISSING: Any = object()
 _consume = deque(maxlen=0).extend  # runs an iterator to the end, in C
+_NONES: list[list[None]] = [[None] * n for n in range(257)]
+
+
+def nones(n: int) -> list[None]:
+    """A list of n Nones for clearing a slice (shared, never mutated)."""
+    return _NONES[n] if n <= 256 else [None] * n
 
 
 class SlotTable:
-    __slots__ = ("objs", "words", "free", "versioned", "_lock", "__weakref__")
+    __slots__ = ("objs", "words", "free", "runs", "versioned", "_lock", "__weakref__")
 
     def __init__(self, versioned: bool = True, capacity: int = 16) -> None:
         capacity = max(2, capacity)
@@ -49,6 +55,10 @@ class SlotTable:
         self.objs: list[Any] = [None] * capacity
         self.words: list[int] = list(range(capacity))
         self.free: list[int] = list(range(capacity - 1, 0, -1))  # index 0 unused
+        # Free *runs* (first, count) of consecutive indices, for batch
+        # operations of unversioned tables: a batch moves objects with one
+        # slice assignment instead of a loop per item.
+        self.runs: list[tuple[int, int]] = []
         self._lock = threading.Lock()
 
     # -- capacity -----------------------------------------------------------
@@ -136,6 +146,39 @@ class SlotTable:
         self.free.extend(idx)
         return out
 
+    # -- runs of consecutive indices (unversioned tables) ---------------------
+    def take_run(self, n: int) -> int:
+        """First index of n consecutive free indices (unversioned tables)."""
+        runs = self.runs
+        while True:
+            try:
+                first, count = runs.pop()
+            except IndexError:
+                return self._grow_run(n)
+            if count >= n:
+                if count > n:
+                    runs.append((first + n, count - n))
+                return first
+            # too short for this batch: its indices serve single operations
+            self.free.extend(range(first + count - 1, first - 1, -1))
+
+    def _grow_run(self, n: int) -> int:
+        with self._lock:
+            first = len(self.objs)
+            add = max(n, first // 2, 64)
+            self.words.extend(range(first, first + add))
+            self.objs.extend(repeat(None, add))
+            if add > n:
+                self.runs.append((first + n, add - n))
+            return first
+
+    def release_run(self, first: int, n: int) -> None:
+        """Give back n consecutive indices whose objects were cleared."""
+        if n >= 8:
+            self.runs.append((first, n))
+        else:  # short runs would only fragment the run pool
+            self.free.extend(range(first + n - 1, first - 1, -1))
+
     def clear(self) -> list[Any]:
         """Drop every object (the container is closing); return them."""
         with self._lock:
@@ -146,11 +189,13 @@ class SlotTable:
                 self.words[:] = [(w + GEN) & WORD_MASK for w in self.words]
             objs[:] = repeat(None, n)
             self.free[:] = range(n - 1, 0, -1)
+            self.runs.clear()
         return held
 
     def live(self) -> int:
         """Number of objects held (approximate under concurrent use)."""
-        return len(self.objs) - 1 - len(self.free)
+        return (len(self.objs) - 1 - len(self.free)
+                - sum(count for _, count in list(self.runs)))
 
     def __iter__(self) -> Iterable[Any]:  # for debugging and tests
         return (o for o in self.objs if o is not None)

@@ -21,6 +21,7 @@ A ``__hash__`` or ``__eq__`` that raises propagates; the dict is unchanged
 """
 from __future__ import annotations
 
+import reprlib
 import types
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
@@ -340,8 +341,8 @@ class ConcurrentDict(Generic[K, V]):
             kw, nvw = self._put_entry(key, value)
             if _insert(h, hv, kw, nvw, 0) == _OK:
                 return
-            slots.release(nvw)
-            slots.release(kw)
+            self._slots.release(nvw)
+            self._slots.release(kw)
         self._store(key, value, True)
 
     def setdefault(self, key: K, default: Any = None) -> Any:
@@ -662,6 +663,7 @@ class ConcurrentDict(Generic[K, V]):
         self.update(other)
         return self
 
+    @reprlib.recursive_repr()
     def __repr__(self) -> str:
         try:
             items = ", ".join(f"{k!r}: {v!r}" for k, v in self.items())

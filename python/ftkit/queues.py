@@ -21,7 +21,7 @@ from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from ._common import lib, new_handle, refuse_pickle
 from ._compat import Empty, Full, ShutDown
-from ._keepalive import SlotTable
+from ._keepalive import SlotTable, nones
 from ._lib import BadHandleError, ffi, raise_status
 
 __all__ = ["ConcurrentQueue", "StdConcurrentQueue", "WAIT_SLICE"]
@@ -37,6 +37,14 @@ _push = lib.ftk_queue_push
 _try_pop_v = lib.ftk_queue_try_pop_v
 _pop_v = lib.ftk_queue_pop_v
 _last = lib.ftk_last_status
+_push_range = lib.ftk_queue_push_range_v
+_pop_runs = lib.ftk_queue_pop_runs_v
+_RUNS_MAX = lib.FTK_QUEUE_RUNS_MAX
+_unpack = ffi.unpack
+
+
+def _new_runs(n: int) -> Any:
+    return ffi.new("uint64_t[]", 2 * n)
 _consume = deque(maxlen=0).extend
 
 _OK = lib.FTK_OK
@@ -260,21 +268,24 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         return LocalWrapper(self.pop(timeout))
 
     def push_many(self, items: Iterable[T]) -> None:
-        """Append every item, in order, crossing into C once."""
+        """Append every item, in order, crossing into C once.
+
+        The items get consecutive slot indices, stored with one slice
+        assignment; C pushes the index range (no array crosses the FFI).
+        """
         items = items if isinstance(items, list) else list(items)
         n = len(items)
         if n == 0:
             return
         slots = self._slots
-        idx = slots.take_indices(n)
+        first = slots.take_run(n)
         objs = slots.objs
-        _consume(map(objs.__setitem__, idx, items))
-        pushed = ffi.new("size_t *")
-        st = lib.ftk_queue_push_many(self._h, idx, n, pushed, _NO_WAIT)
-        if st:
-            rest = idx[pushed[0]:]
-            _consume(map(objs.__setitem__, rest, repeat(None)))
-            slots.free.extend(rest)
+        objs[first:first + n] = items
+        done = _push_range(self._h, first, n, _NO_WAIT)
+        if done != n:
+            st = _last()
+            objs[first + done:first + n] = nones(n - done)
+            slots.release_run(first + done, n - done)
             if st == _ECLOSED:
                 raise ShutDown("the queue was shut down")
             raise_status(st, "push_many")
@@ -288,33 +299,39 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
             if max_items == 0:
                 return []
             raise ValueError("max_items must be >= 0")
-        buf = ffi.new("uint64_t[]", max_items)
-        got = ffi.new("size_t *")
+        out: list = []
         h = self._h
-        deadline = None
-        first = True
-        while True:
-            ns = 0 if first else _slice(deadline)
-            st = lib.ftk_queue_pop_many(h, buf, max_items, got, ns)
-            if st == _OK:
-                words = ffi.unpack(buf, got[0])
+        deadline: float | None = None
+        first_try = True
+        while len(out) < max_items:
+            want = min(max_items - len(out), _RUNS_MAX)
+            runs = _new_runs(want)
+            ns = _NO_WAIT if (first_try or out) else _slice(deadline)
+            k = _pop_runs(h, runs, want, ns)
+            if k:
                 slots = self._slots
                 objs = slots.objs
-                out = list(map(objs.__getitem__, words))
-                _consume(map(objs.__setitem__, words, repeat(None)))
-                slots.free.extend(words)
-                return out
+                r = _unpack(runs, 2 * k)
+                for j in range(0, 2 * k, 2):
+                    a, c = r[j], r[j + 1]
+                    out += objs[a:a + c]
+                    objs[a:a + c] = nones(c)
+                    slots.release_run(a, c)
+                continue
+            if out:
+                return out  # took what was available
+            st = _last()
             if st == _ECLOSED:
                 raise ShutDown("the queue was shut down")
-            if st in (_EEMPTY, _ETIMEDOUT, _EINTR):
-                if first:
-                    first = False
-                    deadline = _deadline(timeout)
-                    continue
-                if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
-                    raise Empty()
+            if st not in (_EEMPTY, _ETIMEDOUT, _EINTR):
+                raise_status(st, "pop_many")
+            if first_try:
+                first_try = False
+                deadline = _deadline(timeout)
                 continue
-            raise_status(st, "pop_many")
+            if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
+                raise Empty()
+        return out
 
     def size(self) -> int:
         """Number of items inside (a snapshot)."""

@@ -210,6 +210,30 @@ FTK_API int ftk_queue_wake(ftk_handle_t h);
 FTK_API uint64_t ftk_queue_try_pop_v(ftk_handle_t h);
 FTK_API uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);
 
+/*
+ * Run-length batch calls for bindings whose words are indices into an array
+ * they own: no array of words crosses the FFI, and the binding moves objects
+ * with slice operations instead of per-item loops.
+ *
+ * ftk_queue_push_range_v pushes the words first, first+1, ..., first+n-1 in
+ * that order (as ftk_queue_push_many would) and returns how many went in;
+ * fewer than n means ftk_last_status() says why (FTK_ECLOSED, FTK_EFULL,
+ * FTK_ETIMEDOUT, ...).
+ *
+ * ftk_queue_pop_runs_v pops like ftk_queue_pop_many (at most
+ * min(max_items, FTK_QUEUE_RUNS_MAX) words, waiting up to timeout_ns for the
+ * first) and stores them run-length encoded: pairs (first word, count) of
+ * consecutive words, in queue order, in runs[0..2k). Returns k, the number of
+ * pairs; runs must hold 2 * min(max_items, FTK_QUEUE_RUNS_MAX) words. 0 means
+ * nothing was popped and ftk_last_status() says why (FTK_EEMPTY,
+ * FTK_ETIMEDOUT, FTK_ECLOSED, FTK_EINTR, FTK_EINVAL).
+ */
+#define FTK_QUEUE_RUNS_MAX 1024
+FTK_API size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n,
+                                      int64_t timeout_ns);
+FTK_API size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
+                                    int64_t timeout_ns);
+
 #ifdef __cplusplus
 }
 #endif
