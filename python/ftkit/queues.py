@@ -34,6 +34,7 @@ _SLICE_NS = int(WAIT_SLICE * 1e9)
 _NO_WAIT = 0
 
 _push = lib.ftk_queue_push
+_try_push = lib.ftk_queue_try_push
 _try_pop_v = lib.ftk_queue_try_pop_v
 _pop_v = lib.ftk_queue_pop_v
 _last = lib.ftk_last_status
@@ -82,9 +83,10 @@ class _QueueBase:
     __hash__ = object.__hash__
 
     def _init_queue(self, capacity: int) -> None:
-        self._slots = SlotTable(versioned=False, capacity=64)
+        self._slots = slots = SlotTable(versioned=False, capacity=64)
+        # the table's lists, for the hot paths (they grow in place, never swap)
+        self._objs, self._free = slots.objs, slots.free
         self._h = new_handle(lib.ftk_queue_new, capacity)
-        self._buf_many = None
 
     def __del__(self, _free: Callable[[Any], int] = lib.ftk_queue_free) -> None:
         h = self.__dict__.get("_h")
@@ -230,16 +232,15 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
 
     def push(self, value: T) -> None:
         """Append ``value``. Raises ShutDown after ``shutdown()``."""
-        slots = self._slots
         try:
-            i = slots.free.pop()
+            i = self._free.pop()
         except IndexError:
-            i = slots.take_index()
-        slots.objs[i] = value
-        st = _push(self._h, i, _NO_WAIT)
+            i = self._slots.take_index()
+        self._objs[i] = value
+        st = _try_push(self._h, i)
         if st:
-            slots.objs[i] = None
-            slots.free.append(i)
+            self._objs[i] = None
+            self._free.append(i)
             if st == _ECLOSED:
                 raise ShutDown("the queue was shut down")
             raise_status(st, "push")
@@ -249,10 +250,10 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         (None: forever). Raises Empty on timeout, ShutDown when shut down."""
         w = _try_pop_v(self._h)
         if w:
-            slots = self._slots
-            obj = slots.objs[w]
-            slots.objs[w] = None
-            slots.free.append(w)
+            objs = self._objs
+            obj = objs[w]
+            objs[w] = None
+            self._free.append(w)
             return obj
         st = _last()
         if st == _ECLOSED:
