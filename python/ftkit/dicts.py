@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import reprlib
 import types
+from array import array
+from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
@@ -37,6 +39,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _M64 = (1 << 64) - 1
+_REDUCE_BATCH = 64
 _find1 = lib.ftk_map_find1_v
 _set_value = lib.ftk_map_set_value_v
 _remove = lib.ftk_map_remove_v
@@ -464,48 +467,132 @@ class ConcurrentDict(Generic[K, V]):
     def reduce(self, pairs: Iterable[tuple[K, Any]], fn: Callable[[Any, Any], Any]) -> None:
         """Fold many (key, value) pairs into the dict: for each pair, the key's
         value becomes ``fn(old, value)``, or ``value`` if the key is absent.
-        Each key's update is atomic (a compare-and-set retried on conflict;
-        ``fn`` may then be called again, so it should not have side effects).
-        Pairs are applied in order; an exception from ``fn`` or from a key's
-        ``__hash__``/``__eq__`` propagates, with the pairs before it applied.
+
+        Pairs are taken 64 at a time: one C call finds every key of the batch,
+        ``fn`` folds each key's values in order, and one C call
+        compare-and-sets (or inserts) them all. Each key's update is atomic; a
+        key that changed concurrently is redone from its new value, so ``fn``
+        may run more than once per pair and should have no side effects.
+        An exception from ``fn`` or from a key's ``__hash__``/``__eq__``
+        propagates; the batches before it are applied, the failing batch is
+        not (except keys already retried one by one).
         """
+        it = iter(pairs)
+        while True:
+            chunk = list(islice(it, _REDUCE_BATCH))
+            if not chunk:
+                return
+            self._reduce_batch(chunk, fn)
+
+    def _reduce_batch(self, chunk: list, fn: Callable[[Any, Any], Any]) -> None:
+        groups: dict = {}  # dict's own key rules group equal keys, in order
+        for key, value in chunk:
+            vals = groups.get(key)
+            if vals is None:
+                groups[key] = [value]
+            else:
+                vals.append(value)
+        keys = list(groups)
+        n = len(keys)
+        hashes = array("Q", [hash(k) & _M64 for k in keys])
+        kbuf = ffi.new("uint64_t[]", n)
+        vbuf = ffi.new("uint64_t[]", n)
+        nbuf = ffi.new("uint64_t[]", n)
+        sbuf = ffi.new("uint64_t[]", n)
         h = self._h
+        st = lib.ftk_map_find_many(h, ffi.from_buffer("uint64_t[]", hashes), n,
+                                   kbuf, vbuf, nbuf, sbuf)
+        if st:
+            raise_status(st, "reduce")
         slots = self._slots
-        for key, value in pairs:
+        objs, words = slots.objs, slots.words
+        free = slots.free
+        ncand = ffi.unpack(nbuf, n)  # Python lists: indexing cdata costs more
+        vwords = ffi.unpack(vbuf, n)
+        cas_i: list[int] = []    # batch positions to compare-and-set
+        cas_new: list[int] = []
+        cas_kw: list[int] = []
+        ins_i: list[int] = []    # batch positions to insert
+        ins_kw: list[int] = []
+        ins_vw: list[int] = []
+        slow: list[int] = []     # positions done one key at a time
+        try:
+            for i in range(n):
+                key = keys[i]
+                vals = groups[key]
+                count = ncand[i]
+                if count == 0:
+                    acc = vals[0]
+                    for v in vals[1:]:
+                        acc = fn(acc, v)
+                    kw, nvw = self._put_entry(key, acc)
+                    ins_i.append(i)
+                    ins_kw.append(kw)
+                    ins_vw.append(nvw)
+                    continue
+                if count == 1:
+                    vw = vwords[i]
+                    j = vw & INDEX_MASK
+                    pair = objs[j]
+                    if words[j] == vw:
+                        k2 = pair[0]
+                        if k2 is key or k2 == key:
+                            acc = pair[1]
+                            for v in vals:
+                                acc = fn(acc, v)
+                            cas_i.append(i)
+                            cas_kw.append(pair[2])
+                            try:  # slots.put, inline
+                                j = free.pop()
+                            except IndexError:
+                                j = slots.take_index()
+                            objs[j] = (k2, acc, pair[2])
+                            cas_new.append(words[j])
+                            continue
+                slow.append(i)
+        except BaseException:
+            for w in cas_new + ins_vw + ins_kw:
+                slots.release(w)
+            raise
+        retry = list(slow)
+        if cas_i:
+            m = len(cas_i)
+            stat = ffi.new("int[]", m)
+            lib.ftk_map_cas_value_many(
+                h, ffi.from_buffer("uint64_t[]", array("Q", [hashes[i] for i in cas_i])),
+                ffi.from_buffer("uint64_t[]", array("Q", cas_kw)),
+                ffi.from_buffer("uint64_t[]", array("Q", [vwords[i] for i in cas_i])),
+                ffi.from_buffer("uint64_t[]", array("Q", cas_new)), m, ffi.NULL, stat)
+            for t, code in enumerate(ffi.unpack(stat, m)):
+                if code == _OK:  # slots.release, inline: bump, clear, free
+                    old = vwords[cas_i[t]]
+                    j = old & INDEX_MASK
+                    words[j] = (old + _GEN) & _M64
+                    objs[j] = None
+                    free.append(j)
+                else:
+                    slots.release(cas_new[t])
+                    retry.append(cas_i[t])
+        if ins_i:
+            m = len(ins_i)
+            stat = ffi.new("int[]", m)
+            lib.ftk_map_insert_many(
+                h, ffi.from_buffer("uint64_t[]", array("Q", [hashes[i] for i in ins_i])),
+                ffi.from_buffer("uint64_t[]", array("Q", ins_kw)),
+                ffi.from_buffer("uint64_t[]", array("Q", ins_vw)),
+                ffi.from_buffer("uint64_t[]", array("Q", [sbuf[i] for i in ins_i])),
+                m, stat)
+            for t, code in enumerate(ffi.unpack(stat, m)):
+                if code != _OK:
+                    slots.release(ins_vw[t])
+                    slots.release(ins_kw[t])
+                    retry.append(ins_i[t])
+        for i in retry:  # conflicts and multi-candidate hashes: one key at a time
+            key = keys[i]
             hv = hash(key)
-            while True:
-                vw = _find1(h, hv)
-                if vw:
-                    i = vw & INDEX_MASK
-                    pair = slots.objs[i]
-                    if slots.words[i] != vw:
-                        continue
-                    k2 = pair[0]
-                    if k2 is key or k2 == key:
-                        kw = pair[2]
-                        nvw = slots.put((k2, fn(pair[1], value), kw))
-                        if _cas(h, hv, kw, vw, nvw) == _OK:
-                            slots.release(vw)
-                            break
-                        slots.release(nvw)
-                        continue
-                    if self._reduce_slow(key, hv, value, fn):
-                        break
-                    continue
-                st = _last()
-                if st == _ENOTFOUND:
-                    kw, nvw = self._put_entry(key, value)
-                    st = _insert(h, hv, kw, nvw, 0)
-                    if st == _OK:
-                        break
-                    slots.release(nvw)
-                    slots.release(kw)
-                    continue
-                if st == _EOVERFLOW:
-                    if self._reduce_slow(key, hv, value, fn):
-                        break
-                    continue
-                raise_status(st, "reduce")
+            for v in groups[key]:
+                while not self._reduce_slow(key, hv, v, fn):
+                    pass
 
     def _reduce_slow(self, key: Any, hv: int, value: Any, fn: Callable) -> bool:
         """One attempt through the full candidate list; True if applied."""
