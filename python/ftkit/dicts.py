@@ -116,6 +116,7 @@ class ConcurrentDict(Generic[K, V]):
                                         capacity=max(16, 2 * initial_capacity + 2))
         # the table's lists, for the hot paths (they grow in place, never swap)
         self._objs, self._words, self._free = slots.objs, slots.words, slots.free
+        self._pop_hint = 0  # where popitem resumes its scan
         self._h = new_handle(lib.ftk_map_new, initial_capacity)
         if dictionary is not None:
             self.update(dictionary)
@@ -385,14 +386,56 @@ class ConcurrentDict(Generic[K, V]):
         return pair[1]
 
     def popitem(self) -> tuple[K, V]:
-        """Remove and return some (key, value) pair; KeyError if empty."""
+        """Remove and return some (key, value) pair; KeyError if empty.
+
+        Resumes scanning where the previous popitem stopped (a hint shared by
+        all threads, racy by design), so emptying a dict with popitem is
+        linear, not quadratic, even though the table never shrinks.
+        """
+        h = self._h
+        slots = self._slots
+        room = 1  # one bucket per call, so the hint can point right past it
+        keys = ffi.new("uint64_t[]", room)
+        hashes = ffi.new("uint64_t[]", room)
+        cursor = ffi.new("uint64_t *", self._pop_hint)
+        n = ffi.new("size_t *")
+        start = cursor[0]
+        wrapped = start == 0
+        seen = False
         while True:
-            for key in self._iter_keys():
-                pair = self._remove(key)
-                if pair is not None:
+            before = cursor[0]
+            st = lib.ftk_map_iter(h, cursor, keys, ffi.NULL, hashes, room, n)
+            if st == _EOVERFLOW:
+                room = n[0] + 16
+                keys = ffi.new("uint64_t[]", room)
+                hashes = ffi.new("uint64_t[]", room)
+                continue
+            if st:
+                raise_status(st, "popitem")
+            got = n[0]
+            if got == 0:  # reached the end of hash space
+                if wrapped:
+                    if not seen:
+                        raise KeyError("popitem(): dictionary is empty")
+                    seen = False  # all we saw was taken by others: go round again
+                wrapped = True
+                cursor[0] = 0
+                continue
+            objs, words = slots.objs, slots.words
+            kws = ffi.unpack(keys, got)
+            for t, hu in enumerate(ffi.unpack(hashes, got)):
+                kw = kws[t]
+                if words[kw & INDEX_MASK] != kw:
+                    continue  # removed meanwhile
+                seen = True
+                old = _remove(h, hu - (1 << 64) if hu >> 63 else hu, kw)
+                if old:
+                    pair = slots.release(old)
+                    slots.release(kw)
+                    rest = any(words[w & INDEX_MASK] == w for w in kws[t + 1:])
+                    # resume at this chunk if it still holds entries, else past it
+                    self._pop_hint = before if rest else cursor[0]
                     return pair[0], pair[1]
-            if _size(self._h) == 0:
-                raise KeyError("popitem(): dictionary is empty")
 
     def compare_and_set(self, key: K, expected: Any, desired: Any) -> bool:
         """Atomically: if key's value *is* ``expected`` (identity), make it
