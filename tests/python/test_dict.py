@@ -17,6 +17,7 @@ import operator
 import pickle
 import random
 import sys
+import threading
 import time
 import typing
 import weakref
@@ -429,9 +430,12 @@ def test_exceptions_leave_the_dict_unchanged():
             a, b = outcome(call, d), outcome(call, m)
             assert a[0] == b[0] == "raise" and a[1] is b[1], (k, a, b)
             assert_same_state(d, m)
-        assert outcome(d.compare_and_set, k, ABSENT, 1)[0] == "raise"
-        assert outcome(d.compare_and_set, k, m.get(42), 1)[0] == "raise"
-        assert outcome(d.reduce, [(k, 1)], operator.add)[0] == "raise"
+        expected = outcome(operator.contains, m, k)  # the type dict raises for k
+        assert expected[0] == "raise"
+        assert outcome(d.compare_and_set, k, ABSENT, 1) == expected
+        assert outcome(d.compare_and_set, k, m.get(42), 1) == expected
+        assert outcome(d.reduce, [(k, 1)], operator.add) == expected
+        assert outcome(d.reduce, [(42, 1), (k, 1)], lambda o, n: o) == expected
         assert_same_state(d, m)
     # expected exception types
     with pytest.raises(TypeError, match="unhashable"):
@@ -662,17 +666,21 @@ def test_update_forms_like_dict():
         def __getitem__(self, k):
             return self.vals[k]
 
-    sources = [
-        ({"a": 1},), ([("a", 1), ("b", 2)],), ((("a", 1),),), (iter([("a", 1)]),),
-        (zip("xyz", range(3)),), (["ab", "cd"],), ([b"xy"],), ([[1, 2]],),
-        (UserDict({"u": 1}),), (KeysOnly(),), ({},), ([],),
-        ([(1, "int"), (1.0, "float"), (True, "bool")],),  # equal keys in one call
-        ([(Same42(1), "x"), (Same42(1), "y"), (Same42(2), "z")],),
+    keys_only = KeysOnly()
+    s1a, s1b, s2 = Same42(1), Same42(1), Same42(2)
+    sources = [  # factories: each target gets its own (iterators are one-shot)
+        lambda: {"a": 1}, lambda: [("a", 1), ("b", 2)], lambda: (("a", 1),),
+        lambda: iter([("a", 1)]), lambda: zip("xyz", range(3)),
+        lambda: ((k, k * 2) for k in range(5)), lambda: ["ab", "cd"], lambda: [b"xy"],
+        lambda: [[1, 2]], lambda: UserDict({"u": 1}), lambda: keys_only, lambda: {},
+        lambda: [], lambda: iter(()),
+        lambda: [(1, "int"), (1.0, "float"), (True, "bool")],  # equal keys in one call
+        lambda: [(s1a, "x"), (s1b, "y"), (s2, "z")],
+        lambda: ConcurrentDict(dictionary={"c": 3}),
     ]
-    for args in sources:
+    for make in sources:
         d, m = ConcurrentDict(), {}
-        materialised = [list(a) if isinstance(a, (zip, type(iter([])))) else a for a in args]
-        assert outcome(d.update, *materialised) == outcome(m.update, *materialised)
+        assert outcome(d.update, make()) == outcome(m.update, make()) == ("ok", None)
         assert_same_state(d, m)
     d, m = ConcurrentDict(), {}
     assert outcome(d.update, {"a": 1}, b=2, a=3) == outcome(m.update, {"a": 1}, b=2, a=3)
@@ -1643,6 +1651,80 @@ def test_collected_dict_releases_everything():
     gc.collect()
     assert wd() is None
     assert all(w() is None for w in wk)
+
+
+def test_c_handles_are_freed_when_dicts_are_collected():
+    from ftkit import lib
+
+    gc.collect()
+    base = lib.ftk_live_handles()
+    dicts = [ConcurrentDict(dictionary={i: i}) for i in range(50)]
+    dicts += [d | {"x": 1} for d in dicts[:10]] + [d.copy() for d in dicts[:10]]
+    assert lib.ftk_live_handles() >= base + 70
+    cyc = ConcurrentDict()
+    cyc["me"] = cyc
+    del dicts, cyc
+    gc.collect()
+    assert lib.ftk_live_handles() == base
+
+
+def test_threads_dying_mid_operation_leak_nothing():
+    """Threads killed by SystemExit from inside reduce/update/__eq__: after they
+    are gone, every object they stored or passed is released and the dicts
+    (shared and per-thread ones) free their C handles when collected."""
+    from ftkit import lib
+
+    gc.collect()
+    base = lib.ftk_live_handles()
+    shared = ConcurrentDict()
+    refs = []  # list.append is atomic
+
+    class ExitEq:
+        def __hash__(self):
+            return 7
+
+        def __eq__(self, other):
+            raise SystemExit
+
+    def body(t):
+        own = ConcurrentDict()
+        objs = [Tracked(i) for i in range(200)]
+        refs.extend(weakref.ref(o) for o in objs)
+        for i, o in enumerate(objs):
+            shared[(t, i)] = o
+            own[i] = o
+        shared[7] = "collides with ExitEq"
+        own[7] = "collides with ExitEq"
+        victim = objs[-1]
+        del objs
+        try:  # the thread ends inside the call (caught only to keep pytest quiet)
+            if t % 3 == 0:
+                shared.reduce([((t, 0), 1), ((t, 1), victim)], lambda o, n: sys.exit())
+            elif t % 3 == 1:
+                own.update([(ExitEq(), victim)])
+            else:
+                shared.setdefault(ExitEq(), victim)
+        except SystemExit:
+            exited.append(t)
+
+    exited = []
+    ts = [threading.Thread(target=body, args=(t,)) for t in range(6)]
+    for th in ts:
+        th.start()
+    for th in ts:
+        th.join(60)
+    assert not any(th.is_alive() for th in ts)
+    assert sorted(exited) == list(range(6))
+    gc.collect()
+    assert len(shared) == 6 * 200 + 1
+    assert all(r() is not None for r in refs)  # all still stored in shared
+    assert lib.ftk_live_handles() == base + 1  # the per-thread dicts are gone
+    shared.clear()
+    gc.collect()
+    assert all(r() is None for r in refs)
+    del shared
+    gc.collect()
+    assert lib.ftk_live_handles() == base
 
 
 def test_cycles_through_the_dict_are_collectable():
