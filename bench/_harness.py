@@ -100,7 +100,10 @@ def interpreter() -> str:
 
 
 def try_import(name: str) -> Any:
+    """The module ``name`` (dotted names give the submodule), or None."""
+    import importlib
+
     try:
-        return __import__(name)
+        return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - a peer that is missing or broken is skipped
         return None
