@@ -20,3 +20,13 @@ def test_example_runs(path):
 
 def test_there_are_examples():
     assert len(EXAMPLES) >= 2
+
+
+def test_readme_example_runs():
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks, "README has no python example"
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})
