@@ -35,6 +35,8 @@ def cases() -> list[Case]:
     F = "atomics"
     out = [
         Case(F, "incr", "ftkit x.incr()", "x.incr()", shared=_ftkit_shared),
+        Case(F, "incr", "ftkit incr() bound once (incr = x.incr)", "incr()", "incr = x.incr",
+             shared=_ftkit_shared),
         Case(F, "incr", "ftkit raw cffi add(h, 1)", "add(h, 1)", "add = lib.ftk_int64_add_v",
              shared=_ftkit_shared),
         Case(F, "incr", "ftkit raw cffi lib.ftk_int64_add_v(h, 1)", "lib.ftk_int64_add_v(h, 1)",
@@ -46,6 +48,8 @@ def cases() -> list[Case]:
              note="same call, but each thread owns its handle cdata (no shared refcount)"),
         Case(F, "incr", "stdlib Lock + int", "with box.lock: box.value += 1",
              shared=_lock_shared),
+        Case(F, "incr", "stdlib Lock + int, lock bound once", "with lock: box.value += 1",
+             "lock = box.lock", shared=_lock_shared),
         Case(F, "get", "ftkit x.get()", "x.get()", shared=_ftkit_shared),
         Case(F, "get", "ftkit raw cffi load(h)", "load(h)", "load = lib.ftk_int64_load_v",
              shared=_ftkit_shared),
