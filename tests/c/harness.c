@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+_Atomic int g_fail;
+
 typedef struct {
     void (*fn)(void *, int);
     void *arg;

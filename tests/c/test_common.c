@@ -13,24 +13,9 @@
 
 /* Failures inside worker threads are counted and asserted by the main
  * thread (ck_assert from a worker thread is not portable across modes). */
-static _Atomic int g_fail;
-#define TCHECK(c)                                                              \
-    do {                                                                       \
-        if (!(c) && atomic_fetch_add(&g_fail, 1) < 10)                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    } while (0)
-/* For hot loops: Check records every passing ck_assert (a write per call),
- * which costs seconds over a million checks; REQUIRE reports only failures. */
-#define REQUIRE(c)                                                             \
-    do {                                                                       \
-        if (!(c)) ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #c);   \
-    } while (0)
-#define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
 /* Handles are pointer-typed values carrying 64 bits (see common.h); these
  * convert for crafting garbage handles and for sorting. */
-static ftk_handle_t H(uint64_t u) { return (ftk_handle_t)(uintptr_t)u; }
-static uint64_t U(ftk_handle_t h) { return (uint64_t)(uintptr_t)h; }
 
 static uint64_t rng_next(uint64_t *s) { /* xorshift64* */
     uint64_t x = *s;

@@ -14,17 +14,9 @@
 
 #include "harness.h"
 
-static _Atomic int g_fail;
-#define TCHECK(c)                                                                 \
-    do {                                                                          \
-        if (!(c) && atomic_fetch_add(&g_fail, 1) < 10)                            \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    } while (0)
-#define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
 #define MS 1000000LL
 
-static ftk_handle_t H(uint64_t u) { return (ftk_handle_t)(uintptr_t)u; }
 
 static ftk_handle_t new_q(size_t cap) {
     ftk_handle_t h = FTK_NULL_HANDLE;

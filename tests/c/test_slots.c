@@ -11,19 +11,6 @@
 
 #include "harness.h"
 
-static _Atomic int g_fail;
-#define TCHECK(c)                                                              \
-    do {                                                                       \
-        if (!(c) && atomic_fetch_add(&g_fail, 1) < 10)                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-    } while (0)
-/* For hot loops: Check records every passing ck_assert (a write per call),
- * which costs seconds over a million checks; REQUIRE reports only failures. */
-#define REQUIRE(c)                                                             \
-    do {                                                                       \
-        if (!(c)) ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #c);   \
-    } while (0)
-#define ASSERT_NO_THREAD_FAILURES() ck_assert_int_eq(atomic_load(&g_fail), 0)
 
 #define NTHREADS 8
 #define GEN_STEP (1ULL << 32)
