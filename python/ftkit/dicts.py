@@ -237,6 +237,19 @@ class ConcurrentDict(Generic[K, V]):
         kw = slots.put(key)
         return kw, slots.put((key, value, kw))
 
+    def _try_insert(self, hv: int, key: Any, value: Any, stamp: int) -> bool:
+        """Insert a new entry if no entry with hash hv appeared since ``stamp``
+        (0: if none exists). False on such a conflict (compare again)."""
+        kw, nvw = self._put_entry(key, value)
+        st = _insert(self._h, hv, kw, nvw, stamp)
+        if st == _OK:
+            return True
+        self._slots.release(nvw)
+        self._slots.release(kw)
+        if st != _EAGAIN:
+            raise_status(st, "insert")
+        return False
+
     def _store(self, key: Any, value: Any, replace: bool) -> Any:
         """Insert key -> value, or (if present) replace its value when
         ``replace``; returns the pair that was there (or None)."""
@@ -274,14 +287,8 @@ class ConcurrentDict(Generic[K, V]):
                 return self._store_slow(key, hv, value, replace)
             st = _last()
             if st == _ENOTFOUND:
-                kw, nvw = self._put_entry(key, value)
-                st = _insert(h, hv, kw, nvw, 0)  # stamp 0: only if no entry has hv
-                if st == _OK:
+                if self._try_insert(hv, key, value, 0):  # stamp 0: only if no entry has hv
                     return None
-                slots.release(nvw)
-                slots.release(kw)
-                if st != _EAGAIN:
-                    raise_status(st, "insert")
                 continue
             if st == _EOVERFLOW:
                 return self._store_slow(key, hv, value, replace)
@@ -303,14 +310,8 @@ class ConcurrentDict(Generic[K, V]):
                     return pair
                 slots.release(nvw)
                 continue
-            kw, nvw = self._put_entry(key, value)
-            st = _insert(h, hv, kw, nvw, stamp)
-            if st == _OK:
+            if self._try_insert(hv, key, value, stamp):
                 return None
-            slots.release(nvw)
-            slots.release(kw)
-            if st != _EAGAIN:
-                raise_status(st, "insert")
 
     def __setitem__(self, key: K, value: V) -> None:
         # _store(key, value, True) with its common paths inlined
@@ -342,11 +343,8 @@ class ConcurrentDict(Generic[K, V]):
                     objs[j] = None  # removed meanwhile: give the slot back
                     free.append(j)
         elif _last() == _ENOTFOUND:
-            kw, nvw = self._put_entry(key, value)
-            if _insert(h, hv, kw, nvw, 0) == _OK:
+            if self._try_insert(hv, key, value, 0):
                 return
-            self._slots.release(nvw)
-            self._slots.release(kw)
         self._store(key, value, True)
 
     def setdefault(self, key: K, default: Any = None) -> Any:
@@ -451,14 +449,8 @@ class ConcurrentDict(Generic[K, V]):
                     return False
                 if desired is ABSENT:
                     return True  # absent -> absent: nothing to do
-                kw, nvw = self._put_entry(key, desired)
-                st = _insert(h, hv, kw, nvw, stamp)
-                if st == _OK:
+                if self._try_insert(hv, key, desired, stamp):
                     return True
-                slots.release(nvw)
-                slots.release(kw)
-                if st != _EAGAIN:
-                    raise_status(st, "insert")
                 continue
             if expected is ABSENT or pair[1] is not expected:
                 return False
@@ -643,12 +635,7 @@ class ConcurrentDict(Generic[K, V]):
         slots = self._slots
         pair, vw, stamp = self._find(key, hv)
         if pair is None:
-            kw, nvw = self._put_entry(key, value)
-            if _insert(h, hv, kw, nvw, stamp) == _OK:
-                return True
-            slots.release(nvw)
-            slots.release(kw)
-            return False
+            return self._try_insert(hv, key, value, stamp)
         kw = pair[2]
         nvw = slots.put((pair[0], fn(pair[1], value), kw))
         if _cas(h, hv, kw, vw, nvw) == _OK:
