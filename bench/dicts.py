@@ -49,6 +49,17 @@ def cases() -> list[Case]:
                 stmt = f"k = next({it}); d_{kind}[k] = 1; d_{kind}[k]"
             out.append(Case(F, f"50/50 get/set, 1,000 {kind} keys", name, stmt, SETUP,
                             shared=_shared_for(make), number=100_000, per_op=2))
+    def _floor() -> dict:
+        d = _shared_for(ftkit.ConcurrentDict)()
+        from ftkit._lib import lib
+
+        d.update(h=d["d_int"]._h, find1=lib.ftk_map_find1_v)
+        return d
+
+    out.append(Case(F, "50/50 get/set, 1,000 int keys", "ftkit raw cffi floor (find1_v per op)",
+                    "k = next(ki); find1(h, k); find1(h, k)", SETUP, shared=_floor,
+                    number=100_000, per_op=2,
+                    note="a get is one such call; a set is two (find, then set or insert)"))
     out.append(Case(F, "reduce per pair, batch 64", "ftkit ConcurrentDict.reduce",
                     "d_str.reduce(pairs64, add)", shared=_shared_for(ftkit.ConcurrentDict),
                     number=2000, per_op=64))
