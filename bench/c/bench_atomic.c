@@ -221,13 +221,15 @@ static const bench_impl probe_impls[] = {
      "call + handle validation (kind/index check, 2 acquire loads, compare) + load", false,
      setup, teardown, NULL, ftk_thread_init, NULL, run_probe_load_v, NULL},
     {"ftk_queue_capacity(q)", "probe",
-     "call + EBR enter/exit (TLS record, seq_cst store, release store) + handle validation + "
-     "object check",
+     "call + EBR enter/exit (ftk_ebr_enter/exit are out-of-line calls, each calling "
+     "ftk_thread_self: 4 __tls_get_addr per call; the announcement store is relaxed + "
+     "membarrier in the scanner on Linux, seq_cst elsewhere) + handle validation + object check",
      false, setup, teardown, NULL, ftk_thread_init, NULL, run_probe_queue_capacity, NULL},
     {"ftk_map_capacity(m)", "probe", "same path for a map (+ one table load)", false, setup,
      teardown, NULL, ftk_thread_init, NULL, run_probe_map_capacity, NULL},
     {"seq_cst + release store (inline)", "probe",
-     "the two stores of ftkit's EBR enter/exit on a thread-local, without call or TLS lookup",
+     "what a symmetric (seq_cst) EBR announcement + release exit costs on a thread-local, "
+     "without call or TLS lookup",
      false, setup, teardown, NULL, NULL, NULL, run_probe_fences, NULL},
     {"urcu_memb_read_lock + unlock", "probe",
      "liburcu's read-side section (sys_membarrier flavour: reader issues no fence)", false,
