@@ -34,11 +34,15 @@ enum ftk_kind {
  */
 typedef struct ftk_entry {
     _Atomic uint64_t handle; /* live handle value, 0 when free */
-    _Atomic uint64_t value;  /* inline payload for atomics */
     _Atomic(void *) obj;     /* heap state for containers (atomic: a free racing a
                               * call is a caller bug, but must not be a data race) */
     uint32_t next_free;      /* free-list link, guarded by the table lock */
     uint32_t gen;            /* generation of the next handle at this index */
+    /* The atomics' value on its own line: every validation reads `handle`,
+     * and sharing its line with a contended value made each add fetch the
+     * line shared, then upgrade it (measured: 2-thread counter 42 -> 57+
+     * Mops/s in C when split). */
+    _Alignas(64) _Atomic uint64_t value;
 } __attribute__((aligned(64))) ftk_entry;
 
 /* Allocate an entry of `kind`; *handle receives its handle. The caller
@@ -110,8 +114,15 @@ typedef struct ftk_thread {
     bool registered;
 } ftk_thread;
 
-/* The calling thread's record, registered on first use. */
-ftk_thread *ftk_thread_self(void);
+/* The calling thread's record, registered on first use. Inline so that a
+ * function touching it several times computes the TLS address once. */
+extern _Thread_local ftk_thread ftk_tls_self;
+ftk_thread *ftk_thread_register(ftk_thread *t);
+static inline ftk_thread *ftk_thread_self(void) {
+    ftk_thread *t = &ftk_tls_self;
+    if (__builtin_expect(!t->registered, 0)) ftk_thread_register(t);
+    return t;
+}
 /* Call fn(t) for every registered thread under the registry lock. */
 void ftk_thread_foreach(void (*fn)(ftk_thread *, void *), void *arg);
 /* Hooks run at thread exit (defined by slots.c and reclaim.c). */
@@ -132,8 +143,34 @@ extern pthread_mutex_t ftk_orphan_lock; /* reclaim.c: limbo of exited threads */
 /* Enter/leave a read-side section: memory retired while any thread is inside
  * a section that began before the retire is not freed until it leaves.
  * Nestable. Cost: one TLS access and one seq_cst store. */
-void ftk_ebr_enter(void);
-void ftk_ebr_exit(void);
+#define FTK_EBR_SCAN_EVERY 32u /* retires between reclamation scans */
+extern _Atomic uint64_t ftk_ebr_epoch;
+extern _Atomic int ftk_ebr_asym; /* 1: asymmetric fences (see reclaim.c) */
+void ftk_ebr_scan_after_exit(ftk_thread *t);
+static inline void ftk_ebr_enter(void) {
+    ftk_thread *t = ftk_thread_self();
+    if (t->ebr_nest++ == 0) {
+        uint64_t e = atomic_load_explicit(&ftk_ebr_epoch, memory_order_relaxed);
+        if (atomic_load_explicit(&ftk_ebr_asym, memory_order_relaxed)) {
+            /* relaxed + compiler barrier: the scanner's membarrier supplies
+             * the store-load ordering (see reclaim.c) */
+            atomic_store_explicit(&t->ebr_state, (e << 1) | 1, memory_order_relaxed);
+            atomic_signal_fence(memory_order_seq_cst);
+        } else {
+            /* seq_cst: orders this announcement before the section's loads */
+            atomic_store(&t->ebr_state, (e << 1) | 1);
+        }
+    }
+}
+static inline void ftk_ebr_exit(void) {
+    ftk_thread *t = ftk_thread_self();
+    if (--t->ebr_nest == 0) {
+        /* release: the section's loads complete before we look inactive */
+        atomic_store_explicit(&t->ebr_state, 0, memory_order_release);
+        if (__builtin_expect(t->ebr_since_scan >= FTK_EBR_SCAN_EVERY, 0))
+            ftk_ebr_scan_after_exit(t);
+    }
+}
 /* Free ptr with fn(ptr) once no section that could see it is active. */
 void ftk_ebr_retire(void *ptr, void (*fn)(void *));
 

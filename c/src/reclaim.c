@@ -21,6 +21,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -38,11 +39,17 @@
 #endif
 #endif
 
-/* Scans cost a syscall in asymmetric mode: amortise it over more retires. */
-#define SCAN_EVERY (asym_fences ? 256u : 32u)
+/* Retires between scans. In asymmetric mode a scan also costs a membarrier
+ * (an IPI to the other CPUs running our threads), so scans are additionally
+ * rate-limited in time (see collect). */
+#define SCAN_EVERY FTK_EBR_SCAN_EVERY
+#define HEAVY_FENCE_MIN_NS 1000000 /* at most ~1000 membarriers per second */
+#define LIMBO_FORCE 8192           /* ...unless a thread's limbo grows this big */
 
 /* 1 once membarrier private-expedited is registered for this process. */
-static _Atomic int asym_fences; /* relaxed: set once at load time */
+_Atomic int ftk_ebr_asym; /* relaxed: set once at load time */
+#define asym_fences ftk_ebr_asym
+static _Atomic int64_t last_heavy_ns;
 
 __attribute__((constructor)) static void ftk_reclaim_init(void) {
 #if defined(__linux__) && !defined(FTK_TSAN)
@@ -65,41 +72,19 @@ static void heavy_fence(void) {
 #endif
 }
 
-static _Atomic uint64_t global_epoch = 2;
+_Atomic uint64_t ftk_ebr_epoch = 2;
+#define global_epoch ftk_ebr_epoch
 pthread_mutex_t ftk_orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 #define orphan_lock ftk_orphan_lock
 static ftk_retired *orphans; /* limbo of exited threads */
 static _Atomic size_t pending; /* retired, not yet freed */
 
-void ftk_ebr_enter(void) {
-    ftk_thread *t = ftk_thread_self();
-    if (t->ebr_nest++ == 0) {
-        uint64_t e = atomic_load_explicit(&global_epoch, memory_order_relaxed);
-        if (asym_fences) {
-            /* relaxed + compiler barrier: heavy_fence() in the scanner supplies
-             * the store-load ordering (see the top of this file) */
-            atomic_store_explicit(&t->ebr_state, (e << 1) | 1, memory_order_relaxed);
-            atomic_signal_fence(memory_order_seq_cst);
-        } else {
-            /* seq_cst: orders this announcement before the section's loads */
-            atomic_store(&t->ebr_state, (e << 1) | 1);
-        }
-    }
-}
+static void collect(ftk_thread *t, bool force);
 
-static void collect(ftk_thread *t);
-
-void ftk_ebr_exit(void) {
-    ftk_thread *t = ftk_thread_self();
-    if (--t->ebr_nest == 0) {
-        /* release: the section's loads complete before we look inactive */
-        atomic_store_explicit(&t->ebr_state, 0, memory_order_release);
-        /* retires made inside the section scan here, once we are outside */
-        if (t->ebr_since_scan >= SCAN_EVERY) {
-            t->ebr_since_scan = 0;
-            collect(t);
-        }
-    }
+void ftk_ebr_scan_after_exit(ftk_thread *t) {
+    /* retires made inside the section scan here, once we are outside */
+    t->ebr_since_scan = 0;
+    collect(t, false);
 }
 
 struct scan { uint64_t epoch; bool ok; };
@@ -159,7 +144,21 @@ static void collect_orphans(uint64_t safe) {
     }
 }
 
-static void collect(ftk_thread *t) {
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void collect(ftk_thread *t, bool force) {
+    if (asym_fences && !force && t->limbo_len < LIMBO_FORCE) {
+        /* relaxed: a rate limit, not a synchronisation */
+        int64_t now = now_ns();
+        if (now - atomic_load_explicit(&last_heavy_ns, memory_order_relaxed) <
+            HEAVY_FENCE_MIN_NS)
+            return;
+        atomic_store_explicit(&last_heavy_ns, now, memory_order_relaxed);
+    }
     uint64_t e = try_advance();
     t->limbo_len -= free_list(&t->limbo, e - 2);
     collect_orphans(e - 2);
@@ -181,7 +180,7 @@ void ftk_ebr_retire(void *ptr, void (*fn)(void *)) {
     atomic_fetch_add_explicit(&pending, 1, memory_order_relaxed);
     if (++t->ebr_since_scan >= SCAN_EVERY && t->ebr_nest == 0) {
         t->ebr_since_scan = 0;
-        collect(t);
+        collect(t, false);
     }
 }
 
@@ -202,7 +201,7 @@ size_t ftk_reclaim_collect(void) {
     if (t->ebr_nest == 0) {
         /* Three advances move everything retired so far past the safe line
          * when no other thread sits inside a section. */
-        for (int i = 0; i < 3; i++) collect(t);
+        for (int i = 0; i < 3; i++) collect(t, true);
     }
     return atomic_load_explicit(&pending, memory_order_relaxed);
 }

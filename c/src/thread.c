@@ -9,7 +9,8 @@
 
 #include "internal.h"
 
-static _Thread_local ftk_thread self;
+_Thread_local ftk_thread ftk_tls_self;
+#define self ftk_tls_self
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static ftk_thread *registry;
 static pthread_key_t exit_key;
@@ -72,9 +73,8 @@ __attribute__((constructor)) static void ftk_thread_init(void) {
     pthread_once(&exit_key_once, make_exit_key);
 }
 
-ftk_thread *ftk_thread_self(void) {
-    ftk_thread *t = &self;
-    if (__builtin_expect(!t->registered, 0)) {
+ftk_thread *ftk_thread_register(ftk_thread *t) {
+    {
         pthread_once(&exit_key_once, make_exit_key);
         (void)pthread_setspecific(exit_key, t);
         pthread_mutex_lock(&registry_lock);
