@@ -42,6 +42,4 @@ def refuse_pickle(self: Any, protocol: int = 2) -> NoReturn:
     )
 
 
-NULL = ffi.NULL
-__all__ = ["as_int64", "new_handle", "refuse_pickle", "NULL", "lib", "ffi",
-           "INT64_MIN", "INT64_MAX"]
+__all__ = ["as_int64", "new_handle", "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX"]

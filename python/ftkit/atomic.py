@@ -13,9 +13,9 @@ import types
 from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import INT64_MAX, INT64_MIN, NULL, as_int64, lib, new_handle, refuse_pickle
+from ._common import INT64_MAX, INT64_MIN, as_int64, lib, new_handle, refuse_pickle
 from ._keepalive import INDEX_MASK, SlotTable
-from ._lib import raise_status
+from ._lib import ffi, raise_status
 
 __all__ = ["AtomicInt64", "AtomicFlag", "AtomicReference"]
 
@@ -347,13 +347,7 @@ def _install_binary_operators() -> None:
 _install_binary_operators()
 
 
-def _out_proto() -> Callable[[], Any]:
-    from ._lib import ffi
-
-    return partial(ffi.new, "int64_t *")
-
-
-_OUT_PROTO = _out_proto()
+_OUT_PROTO = partial(ffi.new, "int64_t *")
 
 
 class AtomicFlag:
@@ -505,5 +499,3 @@ class AtomicReference(Generic[T]):
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
-
-del NULL
