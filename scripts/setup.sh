@@ -24,10 +24,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PY=${FTKIT_PYTHON:-python3}
-if ! "$PY" -c 'import cffi, pytest, scikit_build_core, hypothesis' >/dev/null 2>&1; then
+if ! "$PY" -c 'import cffi, pytest, scikit_build_core, hypothesis, mypy' >/dev/null 2>&1; then
     log "installing Python tools for $PY"
     "$PY" -m pip install -q --disable-pip-version-check "cffi>=1.17" pytest \
-        "scikit-build-core>=0.10" "hypothesis==6.155.2" >&2
+        "scikit-build-core>=0.10" "hypothesis==6.155.2" mypy >&2
 fi
 
 FT_PY=$(bash "$ROOT/scripts/ft-python.sh")

@@ -37,7 +37,7 @@ GEN = 1 << 32
 INDEX_MASK = GEN - 1
 WORD_MASK = (1 << 64) - 1
 MISSING: Any = object()
-_consume = deque(maxlen=0).extend  # runs an iterator to the end, in C
+_consume: Any = deque(maxlen=0).extend  # runs an iterator to the end, in C
 _NONES: list[list[None]] = [[None] * n for n in range(257)]
 
 

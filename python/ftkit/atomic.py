@@ -422,7 +422,7 @@ class AtomicReference(Generic[T]):
     cost as much as the operation.
     """
 
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: Any = classmethod(types.GenericAlias)
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, obj: T | None = None) -> None:

@@ -96,7 +96,7 @@ class ConcurrentDict(Generic[K, V]):
     """
 
     ABSENT = ABSENT
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: Any = classmethod(types.GenericAlias)
 
     def __init__(self, initial_capacity: int = 0, dictionary: Any = None, *,
                  scaling: int | None = None) -> None:
@@ -489,6 +489,7 @@ class ConcurrentDict(Generic[K, V]):
                     raise TypeError(f"cannot convert dictionary update sequence element "
                                     f"#{n} to a sequence") from None
                 except ValueError:
+                    size: Any
                     try:
                         size = len(item)
                     except TypeError:
@@ -496,8 +497,8 @@ class ConcurrentDict(Generic[K, V]):
                     raise ValueError(f"dictionary update sequence element #{n} has length "
                                      f"{size}; 2 is required") from None
                 self[k] = v
-        for k, v in kwargs.items():
-            self[k] = v
+        for name, v in kwargs.items():
+            self[name] = v  # type: ignore[index]  # keyword keys are str
 
     def reduce(self, pairs: Iterable[tuple[K, Any]], fn: Callable[[Any, Any], Any]) -> None:
         """Fold many (key, value) pairs into the dict: for each pair, the key's

@@ -19,6 +19,8 @@ from __future__ import annotations
 import operator
 from typing import Any, Generic, TypeVar
 
+from ._common import refuse_pickle
+
 __all__ = ["LocalWrapper"]
 
 T = TypeVar("T")
@@ -153,7 +155,7 @@ class LocalWrapper(Generic[T]):
     def __invert__(self) -> Any:
         return ~self._wrapped  # type: ignore[operator]
 
-    from ._common import refuse_pickle as __reduce_ex__  # noqa: N813
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
 
 def _unwrap(x: Any) -> Any:

@@ -46,7 +46,7 @@ _unpack = ffi.unpack
 
 def _new_runs(n: int) -> Any:
     return ffi.new("uint64_t[]", 2 * n)
-_consume = deque(maxlen=0).extend
+_consume: Any = deque(maxlen=0).extend
 
 _OK = lib.FTK_OK
 _EEMPTY = lib.FTK_EEMPTY
@@ -137,7 +137,7 @@ class _QueueBase:
             _free(h)
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
-    __class_getitem__ = classmethod(types.GenericAlias)
+    __class_getitem__: Any = classmethod(types.GenericAlias)
 
     # -- taking words back out ------------------------------------------------
     def _take(self, w: int) -> Any:
