@@ -21,7 +21,7 @@ from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from ._common import lib, new_handle, refuse_pickle
 from ._compat import Empty, Full, ShutDown
-from ._keepalive import SlotTable, nones
+from ._keepalive import _NONES, SlotTable, nones
 from ._lib import BadHandleError, ffi, raise_status
 
 __all__ = ["ConcurrentQueue", "StdConcurrentQueue", "WAIT_SLICE"]
@@ -129,6 +129,7 @@ class _QueueBase:
         self._slots = slots = SlotTable(versioned=False, capacity=64)
         # the table's lists, for the hot paths (they grow in place, never swap)
         self._objs, self._free = slots.objs, slots.free
+        self._run_bufs: list = []  # pop_many result buffers, reused across calls
         self._h = new_handle(lib.ftk_queue_new, capacity)
 
     def __del__(self, _free: Callable[[Any], int] = lib.ftk_queue_free) -> None:
@@ -348,7 +349,15 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         if n == 0:
             return
         slots = self._slots
-        first = slots.take_run(n)
+        try:  # slots.take_run(n), inline fast path
+            first, count = slots.runs.pop()
+            if count > n:
+                slots.runs.append((first + n, count - n))
+            elif count < n:
+                slots.runs.append((first, count))
+                first = slots.take_run(n)
+        except IndexError:
+            first = slots.take_run(n)
         objs = slots.objs
         objs[first:first + n] = items
         done = _push_range(self._h, first, n, _NO_WAIT)
@@ -373,35 +382,48 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         h = self._h
         deadline: float | None = None
         first_try = True
-        while len(out) < max_items:
-            want = min(max_items - len(out), _RUNS_MAX)
-            runs = _new_runs(want)
-            ns = _NO_WAIT if (first_try or out) else _slice(deadline)
-            k = _pop_runs(h, runs, want, ns)
-            if k:
-                slots = self._slots
-                objs = slots.objs
-                r = _unpack(runs, 2 * k)
-                for j in range(0, 2 * k, 2):
-                    a, c = r[j], r[j + 1]
-                    out += objs[a:a + c]
-                    objs[a:a + c] = nones(c)
-                    slots.release_run(a, c)
-                continue
-            if out:
-                return out  # took what was available
-            st = _last()
-            if st == _ECLOSED:
-                raise ShutDown("the queue was shut down")
-            if st not in (_EEMPTY, _ETIMEDOUT, _EINTR):
-                raise_status(st, "pop_many")
-            if first_try:
-                first_try = False
-                deadline = _deadline(timeout)
-                continue
-            if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
-                raise Empty()
-        return out
+        bufs = self._run_bufs  # result buffers, reused: ffi.new costs more than the pop
+        try:
+            runs = bufs.pop()
+        except IndexError:
+            runs = _new_runs(_RUNS_MAX)
+        try:
+            while len(out) < max_items:
+                want = min(max_items - len(out), _RUNS_MAX)
+                ns = _NO_WAIT if (first_try or out) else _slice(deadline)
+                k = _pop_runs(h, runs, want, ns)
+                if k:
+                    slots = self._slots
+                    objs = slots.objs
+                    r = _unpack(runs, 2 * k)
+                    for j in range(0, 2 * k, 2):
+                        a, c = r[j], r[j + 1]
+                        if out:
+                            out += objs[a:a + c]
+                        else:
+                            out = objs[a:a + c]
+                        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+                        if c >= 8:  # slots.release_run, inline
+                            slots.runs.append((a, c))
+                        else:
+                            slots.free.extend(range(a + c - 1, a - 1, -1))
+                    continue
+                if out:
+                    return out  # took what was available
+                st = _last()
+                if st == _ECLOSED:
+                    raise ShutDown("the queue was shut down")
+                if st not in (_EEMPTY, _ETIMEDOUT, _EINTR):
+                    raise_status(st, "pop_many")
+                if first_try:
+                    first_try = False
+                    deadline = _deadline(timeout)
+                    continue
+                if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
+                    raise Empty()
+            return out
+        finally:
+            bufs.append(runs)
 
     def size(self) -> int:
         """Number of items inside (a snapshot)."""
