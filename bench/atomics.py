@@ -18,6 +18,21 @@ def _ftkit_shared() -> dict:
     return {"x": x, "h": x._h, "lib": lib, "r": r, "rh": r._h, "obj": object()}
 
 
+def _int_handle_shared() -> dict:
+    """The same load through a binding that declares the handle as uint64_t:
+    the measurement behind making ftk_handle_t pointer-typed (design.md 2)."""
+    import cffi
+
+    import ftkit
+    from ftkit._lib import ffi as ftk_ffi
+
+    ffi = cffi.FFI()
+    ffi.cdef("int64_t ftk_int64_load_v(uint64_t h);")
+    lib = ffi.dlopen(ftkit.library_path)
+    x = ftkit.AtomicInt64()
+    return {"x": x, "hu": int(ftk_ffi.cast("uintptr_t", x._h)), "lib_u64": lib}
+
+
 def _lock_shared() -> dict:
     import threading
 
@@ -53,6 +68,9 @@ def cases() -> list[Case]:
         Case(F, "get", "ftkit x.get()", "x.get()", shared=_ftkit_shared),
         Case(F, "get", "ftkit raw cffi load(h)", "load(h)", "load = lib.ftk_int64_load_v",
              shared=_ftkit_shared),
+        Case(F, "get", "ftkit raw cffi load(h), handle declared uint64_t", "load(hu)",
+             "load = lib_u64.ftk_int64_load_v", shared=_int_handle_shared,
+             note="why ftk_handle_t is a pointer type"),
         Case(F, "get", "stdlib Lock + int", "with box.lock: box.value", shared=_lock_shared),
         Case(F, "set", "ftkit x.set(5)", "x.set(5)", shared=_ftkit_shared),
         Case(F, "set", "ftkit raw cffi store(h, 5)", "store(h, 5)",

@@ -203,11 +203,13 @@ def test_close_is_idempotent_and_use_after_close_is_clear():
 # -- concurrency ---------------------------------------------------------------
 
 def test_mpmc_every_item_once_in_producer_order(threads):
-    """4 producers x 4 consumers x 250,000 items (scaled by the harness)."""
+    """4 producers x 4 consumers x 250,000 items each: every item popped
+    exactly once, and every consumer sees each producer's items in order."""
+    from ftkit import AtomicInt64
+
     producers, consumers, per = 4, 4, 250_000
     q = ConcurrentQueue()
-    done = threading.Event()
-    results: list[list] = [[] for _ in range(consumers)]
+    finished = AtomicInt64()  # producers done
 
     def body(i):
         if i < producers:
@@ -215,36 +217,27 @@ def test_mpmc_every_item_once_in_producer_order(threads):
             k = 0
             while k < per:  # mix single and batch pushes
                 if k % 3 == 0:
-                    q.push_many(range(base + k, base + min(k + 16, per)))
-                    k = min(k + 16, per)
+                    end = min(k + 16, per)
+                    q.push_many(range(base + k, base + end))
+                    k = end
                 else:
                     q.push(base + k)
                     k += 1
-            return None
-        out = results[i - producers]
+            finished.incr()
+            return []
+        out = []
         while True:
             try:
                 out.extend(q.pop_many(32, timeout=0.05) if i % 2 else [q.pop(timeout=0.05)])
             except Empty:
-                if done.is_set() and q.empty():
-                    return None
+                if finished.get() == producers and q.empty():
+                    return out
 
-    def run(i):
-        r = body(i)
-        return r
-
-    ts = [threading.Thread(target=run, args=(i,)) for i in range(producers + consumers)]
-    for t in ts:
-        t.start()
-    for t in ts[:producers]:
-        t.join()
-    done.set()
-    for t in ts[producers:]:
-        t.join(120)
+    results = threads(producers + consumers, body)
     allv = [v for r in results for v in r]
     assert len(allv) == producers * per
     assert sorted(allv) == list(range(producers * per))
-    for r in results:  # each consumer sees each producer's items in order
+    for r in results:
         last = [-1] * producers
         for v in r:
             p = v // per
@@ -252,7 +245,7 @@ def test_mpmc_every_item_once_in_producer_order(threads):
             last[p] = v
 
 
-def test_shutdown_while_many_threads_push_and_pop(threads):
+def test_shutdown_while_many_threads_push_and_pop():
     q = ConcurrentQueue()
     popped, pushed = [], []
 
