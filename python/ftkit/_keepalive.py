@@ -7,8 +7,13 @@ Every ftkit container that stores Python objects owns one :class:`SlotTable`:
   free). The list belongs to the container object, so the cycle collector
   sees container -> list -> object: cycles through a container are
   collectable, and collecting a container releases everything it holds.
-* ``free``: a list of free indices (``list.pop``/``list.append`` are atomic
-  per list in free-threaded CPython, so no lock on the per-item path).
+* ``free``: indices ready to be taken; ``back``: indices released since the
+  last refill. Takers pop from ``free`` and releasers append to ``back``
+  (``list.pop``/``list.append`` are atomic per list in free-threaded CPython),
+  so a producer and a consumer of one queue do not contend on one list's
+  lock and cache lines for every item; a taker that finds ``free`` empty
+  moves ``back`` into it under a lock, once per many items (measured:
+  1 producer + 1 consumer 0.64 -> 0.74 M items/s on 3.13t).
 * the word of index ``i`` is ``gen << 32 | i``. In a *versioned* table
   (containers whose words are read by threads that do not own them:
   AtomicReference, ConcurrentDict) ``words[i]`` holds the current word and a
@@ -47,7 +52,8 @@ def nones(n: int) -> list[None]:
 
 
 class SlotTable:
-    __slots__ = ("objs", "words", "free", "runs", "versioned", "_lock", "__weakref__")
+    __slots__ = ("objs", "words", "free", "back", "runs", "versioned", "_lock",
+                 "__weakref__")
 
     def __init__(self, versioned: bool = True, capacity: int = 16) -> None:
         capacity = max(2, capacity)
@@ -55,6 +61,7 @@ class SlotTable:
         self.objs: list[Any] = [None] * capacity
         self.words: list[int] = list(range(capacity))
         self.free: list[int] = list(range(capacity - 1, 0, -1))  # index 0 unused
+        self.back: list[int] = []  # released, waiting for the next refill
         # Free *runs* (first, count) of consecutive indices, for batch
         # operations of unversioned tables: a batch moves objects with one
         # slice assignment instead of a loop per item.
@@ -63,11 +70,25 @@ class SlotTable:
 
     # -- capacity -----------------------------------------------------------
     def grow(self, at_least: int = 1) -> None:
-        """Add free indices (doubling). Rare; serialised by a lock."""
+        """Make at least ``at_least`` indices free: move the released ones
+        back, and add new ones (doubling) if that is not enough. Once per
+        many items; serialised by a lock."""
         with self._lock:
-            if len(self.free) >= at_least:
-                return  # another thread grew it meanwhile
+            free = self.free
+            if len(free) >= at_least:
+                return  # another thread refilled it meanwhile
+            back = self.back
+            n = len(back)
+            if n:
+                # Only releasers append to back and only this locked code
+                # removes from it, so its first n items stay put meanwhile.
+                free.extend(back[:n])
+                del back[:n]
             n = len(self.objs)
+            # Grow unless the refill gave an eighth of the table: otherwise a
+            # nearly full table would refill (and lock) every few items.
+            if len(free) >= max(at_least, n >> 3):
+                return
             add = max(n, at_least * 2)
             # extend words before objs, and objs before publishing the indices
             self.words.extend(range(n, n + add))
@@ -100,7 +121,7 @@ class SlotTable:
         if self.versioned:
             self.words[i] = (w + GEN) & WORD_MASK  # before the index can be reused
         objs[i] = None
-        self.free.append(i)
+        self.back.append(i)
         return obj
 
     def peek(self, w: int) -> Any:
@@ -143,7 +164,7 @@ class SlotTable:
             idx = words
         out = list(map(objs.__getitem__, idx))
         _consume(map(objs.__setitem__, idx, repeat(None)))
-        self.free.extend(idx)
+        self.back.extend(idx)
         return out
 
     # -- runs of consecutive indices (unversioned tables) ---------------------
@@ -177,7 +198,7 @@ class SlotTable:
         if n >= 8:
             self.runs.append((first, n))
         else:  # short runs would only fragment the run pool
-            self.free.extend(range(first + n - 1, first - 1, -1))
+            self.back.extend(range(first + n - 1, first - 1, -1))
 
     def clear(self) -> list[Any]:
         """Drop every object (the container is closing); return them."""
@@ -189,12 +210,13 @@ class SlotTable:
                 self.words[:] = [(w + GEN) & WORD_MASK for w in self.words]
             objs[:] = repeat(None, n)
             self.free[:] = range(n - 1, 0, -1)
+            self.back.clear()
             self.runs.clear()
         return held
 
     def live(self) -> int:
         """Number of objects held (approximate under concurrent use)."""
-        return (len(self.objs) - 1 - len(self.free)
+        return (len(self.objs) - 1 - len(self.free) - len(self.back)
                 - sum(count for _, count in list(self.runs)))
 
     def __iter__(self) -> Iterable[Any]:  # for debugging and tests

@@ -116,6 +116,7 @@ class ConcurrentDict(Generic[K, V]):
                                         capacity=max(16, 2 * initial_capacity + 2))
         # the table's lists, for the hot paths (they grow in place, never swap)
         self._objs, self._words, self._free = slots.objs, slots.words, slots.free
+        self._back = slots.back
         self._pop_hint = 0  # where popitem resumes its scan
         self._h = new_handle(lib.ftk_map_new, initial_capacity)
         if dictionary is not None:
@@ -338,7 +339,7 @@ class ConcurrentDict(Generic[K, V]):
                         i = old & INDEX_MASK
                         words[i] = (old + _GEN) & _M64
                         objs[i] = None
-                        free.append(i)
+                        self._back.append(i)
                         return
                     objs[j] = None  # removed meanwhile: give the slot back
                     free.append(j)
@@ -542,7 +543,7 @@ class ConcurrentDict(Generic[K, V]):
             raise_status(st, "reduce")
         slots = self._slots
         objs, words = slots.objs, slots.words
-        free = slots.free
+        free, back = slots.free, slots.back
         ncand = ffi.unpack(nbuf, n)  # Python lists: indexing cdata costs more
         vwords = ffi.unpack(vbuf, n)
         cas_i: list[int] = []    # batch positions to compare-and-set
@@ -605,7 +606,7 @@ class ConcurrentDict(Generic[K, V]):
                     j = old & INDEX_MASK
                     words[j] = (old + _GEN) & _M64
                     objs[j] = None
-                    free.append(j)
+                    back.append(j)
                 else:
                     slots.release(cas_new[t])
                     retry.append(cas_i[t])

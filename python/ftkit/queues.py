@@ -81,7 +81,7 @@ def _take_word(slots: SlotTable, w: int) -> Any:
     objs = slots.objs
     obj = objs[w]
     objs[w] = None
-    slots.free.append(w)
+    slots.back.append(w)
     return obj
 
 
@@ -114,10 +114,109 @@ def _pop_slow(h: Any, slots: SlotTable, timeout: float | None) -> Any:
 
 def _push_failed(slots: SlotTable, i: int, st: int) -> None:
     slots.objs[i] = None
-    slots.free.append(i)
+    slots.back.append(i)
     if st == _ECLOSED:
         raise ShutDown("the queue was shut down")
     raise_status(st, "push")
+
+
+def _take_runs(slots: SlotTable, runs: Any, k: int) -> list:
+    """The objects of k popped runs (pairs first, count in ``runs``), in
+    queue order; their slots released."""
+    r = _unpack(runs, 2 * k)
+    objs = slots.objs
+    out: list = []
+    for j in range(0, 2 * k, 2):
+        a, c = r[j], r[j + 1]
+        out += objs[a:a + c]
+        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+        slots.release_run(a, c)
+    return out
+
+
+def _pop_many(h: Any, slots: SlotTable, bufs: list, max_items: Any,
+              timeout: float | None) -> list:
+    """ConcurrentQueue.pop_many (the method and the installed fast path)."""
+    if type(max_items) is not int or not 0 < max_items <= _RUNS_MAX:
+        return _pop_many_checked(h, slots, max_items, timeout)
+    try:  # a result buffer, reused: ffi.new costs more than the pop
+        runs = bufs.pop()
+    except IndexError:
+        runs = _new_runs(_RUNS_MAX)
+    k = _pop_runs(h, runs, max_items, _NO_WAIT)
+    if k == 1:  # the common case: one run of consecutive slots
+        a = runs[0]
+        c = runs[1]
+        bufs.append(runs)  # read: another thread may take it now
+        objs = slots.objs
+        out = objs[a:a + c]
+        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+        if c >= 8:  # slots.release_run, inline
+            slots.runs.append((a, c))
+        else:
+            slots.back.extend(range(a + c - 1, a - 1, -1))
+        return out
+    if k:
+        out = _take_runs(slots, runs, k)
+        bufs.append(runs)  # only once read: another thread may take it now
+        return out
+    bufs.append(runs)
+    return _pop_many_wait(h, slots, max_items, timeout)
+
+
+def _pop_many_checked(h: Any, slots: SlotTable, max_items: Any,
+                      timeout: float | None) -> list:
+    if not isinstance(max_items, int) or isinstance(max_items, bool):
+        raise TypeError(f"max_items must be an int, not {type(max_items).__name__}")
+    if max_items < 0:
+        raise ValueError("max_items must be >= 0")
+    if max_items == 0:
+        return []
+    return _pop_many_wait(h, slots, int(max_items), timeout)
+
+
+def _pop_many_wait(h: Any, slots: SlotTable, max_items: int,
+                   timeout: float | None) -> list:
+    """pop_many's general path: waits in slices for the first item, then
+    takes what is available, up to max_items (in C-sized chunks)."""
+    out: list = []
+    deadline: float | None = None
+    first_try = True
+    runs = _new_runs(_RUNS_MAX)
+    while len(out) < max_items:
+        want = min(max_items - len(out), _RUNS_MAX)
+        ns = _NO_WAIT if (first_try or out) else _slice(deadline)
+        k = _pop_runs(h, runs, want, ns)
+        if k:
+            got = _take_runs(slots, runs, k)
+            out += got
+            if len(got) < want:
+                return out  # drained what was available
+            continue
+        if out:
+            return out  # took what was available
+        st = _last()
+        if st == _ECLOSED:
+            raise ShutDown("the queue was shut down")
+        if st not in (_EEMPTY, _ETIMEDOUT, _EINTR):
+            raise_status(st, "pop_many")
+        if first_try:
+            first_try = False
+            deadline = _deadline(timeout)
+            continue
+        if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
+            raise Empty()
+    return out
+
+
+def _push_range_failed(slots: SlotTable, first: int, n: int) -> None:
+    """push_many stopped before slot ``first``: release the n slots left."""
+    st = _last()
+    slots.objs[first:first + n] = nones(n)
+    slots.release_run(first, n)
+    if st == _ECLOSED:
+        raise ShutDown("the queue was shut down")
+    raise_status(st, "push_many")
 
 
 class _QueueBase:
@@ -128,7 +227,8 @@ class _QueueBase:
     def _init_queue(self, capacity: int) -> None:
         self._slots = slots = SlotTable(versioned=False, capacity=64)
         # the table's lists, for the hot paths (they grow in place, never swap)
-        self._objs, self._free = slots.objs, slots.free
+        self._objs, self._free, self._back = slots.objs, slots.free, slots.back
+        self._runs = slots.runs
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
         self._h = new_handle(lib.ftk_queue_new, capacity)
 
@@ -145,7 +245,7 @@ class _QueueBase:
         slots = self._slots
         obj = slots.objs[w]
         slots.objs[w] = None
-        slots.free.append(w)
+        slots.back.append(w)
         return obj
 
     def _pop_wait(self, deadline: float | None, closed_exc: type[BaseException],
@@ -162,7 +262,7 @@ class _QueueBase:
         st = _push(self._h, i, timeout_ns)
         if st:
             slots.objs[i] = None
-            slots.free.append(i)
+            slots.back.append(i)
         return st
 
     def _push_wait(self, value: Any, deadline: float | None) -> None:
@@ -270,7 +370,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         subclass that overrides push or pop keeps its override.
         """
         cls = type(self)
-        h, slots, objs, free = self._h, self._slots, self._objs, self._free
+        h, slots, objs, free, back = self._h, self._slots, self._objs, self._free, self._back
         take_index = slots.take_index
 
         if cls.push is ConcurrentQueue.push:
@@ -293,12 +393,71 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                 if w:
                     obj = objs[w]
                     objs[w] = None
-                    free.append(w)
+                    back.append(w)
                     return obj
                 return _pop_slow(h, slots, timeout)
 
             pop.__doc__ = ConcurrentQueue.pop.__doc__
             self.__dict__["pop"] = pop
+
+        if cls.push_many is ConcurrentQueue.push_many:
+            runs, take_run = slots.runs, slots.take_run
+
+            def push_many(items: Iterable[Any]) -> None:
+                if type(items) is not list:
+                    items = list(items)
+                n = len(items)
+                if n == 0:
+                    return
+                try:  # slots.take_run(n), inline fast path
+                    first, count = runs.pop()
+                    if count > n:
+                        runs.append((first + n, count - n))
+                    elif count < n:
+                        runs.append((first, count))
+                        first = take_run(n)
+                except IndexError:
+                    first = take_run(n)
+                objs[first:first + n] = items
+                done = _push_range(h, first, n, _NO_WAIT)
+                if done != n:
+                    _push_range_failed(slots, first + done, n - done)
+
+            push_many.__doc__ = ConcurrentQueue.push_many.__doc__
+            self.__dict__["push_many"] = push_many
+
+        if cls.pop_many is ConcurrentQueue.pop_many:
+            bufs = self._run_bufs
+
+            def pop_many(max_items: int, timeout: float | None = None) -> list:
+                # _pop_many's common case, inline (a call costs ~100 ns)
+                if type(max_items) is int and 0 < max_items <= _RUNS_MAX:
+                    try:
+                        r = bufs.pop()
+                    except IndexError:
+                        r = _new_runs(_RUNS_MAX)
+                    k = _pop_runs(h, r, max_items, _NO_WAIT)
+                    if k == 1:
+                        a = r[0]
+                        c = r[1]
+                        bufs.append(r)  # read: another thread may take it now
+                        out = objs[a:a + c]
+                        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+                        if c >= 8:
+                            runs.append((a, c))
+                        else:
+                            back.extend(range(a + c - 1, a - 1, -1))
+                        return out
+                    if k:
+                        out = _take_runs(slots, r, k)
+                        bufs.append(r)
+                        return out
+                    bufs.append(r)
+                    return _pop_many_wait(h, slots, max_items, timeout)
+                return _pop_many_checked(h, slots, max_items, timeout)
+
+            pop_many.__doc__ = ConcurrentQueue.pop_many.__doc__
+            self.__dict__["pop_many"] = pop_many
 
     def push(self, value: T) -> None:
         """Append ``value``. Raises ShutDown after ``shutdown()``."""
@@ -310,7 +469,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         st = _try_push(self._h, i)
         if st:
             self._objs[i] = None
-            self._free.append(i)
+            self._back.append(i)
             if st == _ECLOSED:
                 raise ShutDown("the queue was shut down")
             raise_status(st, "push")
@@ -323,7 +482,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
             objs = self._objs
             obj = objs[w]
             objs[w] = None
-            self._free.append(w)
+            self._back.append(w)
             return obj
         st = _last()
         if st == _ECLOSED:
@@ -344,86 +503,31 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         The items get consecutive slot indices, stored with one slice
         assignment; C pushes the index range (no array crosses the FFI).
         """
-        items = items if isinstance(items, list) else list(items)
+        if type(items) is not list:
+            items = list(items)
         n = len(items)
         if n == 0:
             return
-        slots = self._slots
+        runs = self._runs
         try:  # slots.take_run(n), inline fast path
-            first, count = slots.runs.pop()
+            first, count = runs.pop()
             if count > n:
-                slots.runs.append((first + n, count - n))
+                runs.append((first + n, count - n))
             elif count < n:
-                slots.runs.append((first, count))
-                first = slots.take_run(n)
+                runs.append((first, count))
+                first = self._slots.take_run(n)
         except IndexError:
-            first = slots.take_run(n)
-        objs = slots.objs
+            first = self._slots.take_run(n)
+        objs = self._objs
         objs[first:first + n] = items
         done = _push_range(self._h, first, n, _NO_WAIT)
         if done != n:
-            st = _last()
-            objs[first + done:first + n] = nones(n - done)
-            slots.release_run(first + done, n - done)
-            if st == _ECLOSED:
-                raise ShutDown("the queue was shut down")
-            raise_status(st, "push_many")
+            _push_range_failed(self._slots, first + done, n - done)
 
     def pop_many(self, max_items: int, timeout: float | None = None) -> list[T]:
         """Wait for at least one item (up to ``timeout``), then remove and
         return up to ``max_items`` available items, oldest first."""
-        if not isinstance(max_items, int) or isinstance(max_items, bool):
-            raise TypeError(f"max_items must be an int, not {type(max_items).__name__}")
-        if max_items < 1:
-            if max_items == 0:
-                return []
-            raise ValueError("max_items must be >= 0")
-        out: list = []
-        h = self._h
-        deadline: float | None = None
-        first_try = True
-        bufs = self._run_bufs  # result buffers, reused: ffi.new costs more than the pop
-        try:
-            runs = bufs.pop()
-        except IndexError:
-            runs = _new_runs(_RUNS_MAX)
-        try:
-            while len(out) < max_items:
-                want = min(max_items - len(out), _RUNS_MAX)
-                ns = _NO_WAIT if (first_try or out) else _slice(deadline)
-                k = _pop_runs(h, runs, want, ns)
-                if k:
-                    slots = self._slots
-                    objs = slots.objs
-                    r = _unpack(runs, 2 * k)
-                    for j in range(0, 2 * k, 2):
-                        a, c = r[j], r[j + 1]
-                        if out:
-                            out += objs[a:a + c]
-                        else:
-                            out = objs[a:a + c]
-                        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-                        if c >= 8:  # slots.release_run, inline
-                            slots.runs.append((a, c))
-                        else:
-                            slots.free.extend(range(a + c - 1, a - 1, -1))
-                    continue
-                if out:
-                    return out  # took what was available
-                st = _last()
-                if st == _ECLOSED:
-                    raise ShutDown("the queue was shut down")
-                if st not in (_EEMPTY, _ETIMEDOUT, _EINTR):
-                    raise_status(st, "pop_many")
-                if first_try:
-                    first_try = False
-                    deadline = _deadline(timeout)
-                    continue
-                if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
-                    raise Empty()
-            return out
-        finally:
-            bufs.append(runs)
+        return _pop_many(self._h, self._slots, self._run_bufs, max_items, timeout)
 
     def size(self) -> int:
         """Number of items inside (a snapshot)."""

@@ -22,22 +22,38 @@ def test_put_release_roundtrip_and_index_zero_unused():
 
 
 def test_versioned_words_change_on_reuse_and_peek_detects_it():
-    t = SlotTable(versioned=True)
+    t = SlotTable(versioned=True, capacity=2)  # one usable index
     a, b = Obj(), Obj()
     w1 = t.put(a)
     assert t.peek(w1) is a
     assert t.release(w1) is a
     assert t.peek(w1) is MISSING
-    w2 = t.put(b)  # LIFO free list: same index, new generation
+    w2 = t.put(b)  # refilled from the released ones: same index, new generation
     assert w2 & INDEX_MASK == w1 & INDEX_MASK and w2 == w1 + GEN
     assert t.peek(w1) is MISSING and t.peek(w2) is b
 
 
 def test_unversioned_words_are_indices():
-    t = SlotTable(versioned=False)
+    t = SlotTable(versioned=False, capacity=2)
     w = t.put(Obj())
     t.release(w)
     assert t.put(Obj()) == w
+
+
+def test_released_indices_are_reused_and_a_full_table_grows():
+    # Takers use `free`, releasers fill `back`; an empty `free` is refilled
+    # from `back`, and the table doubles instead when the refill would give
+    # less than an eighth of it (else every few puts would take the lock).
+    t = SlotTable(versioned=False, capacity=64)
+    held = [t.put(Obj()) for _ in range(40)]
+    for _ in range(10_000):  # churn with 40 held: indices are recycled
+        t.release(t.put(Obj()))
+    assert len(t.objs) == 64 and t.live() == 40
+    held += [t.put(Obj()) for _ in range(23)]  # 63 held: table full
+    for _ in range(1_000):
+        t.release(t.put(Obj()))
+    assert len(t.objs) == 128 and t.live() == 63
+    assert sorted(set(held)) == sorted(held)
 
 
 def test_many():
@@ -109,4 +125,5 @@ def test_threads_never_share_an_index(threads):
     for w in words:
         t.release(w)
     assert t.live() == 0
-    assert sorted(t.free) == list(range(1, len(t.objs)))  # every index back exactly once
+    # every index back exactly once, either ready or waiting for a refill
+    assert sorted(t.free + t.back) == list(range(1, len(t.objs)))

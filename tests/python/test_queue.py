@@ -50,6 +50,30 @@ def test_push_many_pop_many():
         q.pop_many("3")
 
 
+def test_pop_many_across_runs_and_limits():
+    # Single pushes and batches interleave, so one pop_many meets many runs
+    # of slots (and single slots); the order and every object must survive.
+    q = ConcurrentQueue()
+    expected = []
+    for i in range(300):
+        if i % 3:
+            q.push(i)
+            expected.append(i)
+        else:
+            batch = [(i, j) for j in range(i % 7 + 1)]
+            q.push_many(batch)
+            expected += batch
+    assert q.pop_many(2) == expected[:2]
+    assert q.pop_many(5000) == expected[2:]  # more than one C chunk (1024)
+    big = list(range(3000))
+    q.push_many(big)
+    assert q.pop_many(3000) == big
+    with pytest.raises(TypeError):
+        q.pop_many(True)
+    q.push_many([1, 2])
+    assert q.pop_many(max_items=10, timeout=None) == [1, 2]
+
+
 def test_pop_timeout_waits_at_least_timeout():
     q = ConcurrentQueue()
     for timeout in (0, 0.05, 0.2):
