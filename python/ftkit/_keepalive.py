@@ -82,8 +82,12 @@ class SlotTable:
             if n:
                 # Only releasers append to back and only this locked code
                 # removes from it, so its first n items stay put meanwhile.
-                free.extend(back[:n])
+                chunk = back[:n]
                 del back[:n]
+                # Highest first, so pops hand out ascending neighbours: single
+                # pushes then pop (and come back) as runs, which batches reuse.
+                chunk.sort(reverse=True)
+                free.extend(chunk)
             n = len(self.objs)
             # Grow unless the refill gave an eighth of the table: otherwise a
             # nearly full table would refill (and lock) every few items.
@@ -169,7 +173,11 @@ class SlotTable:
 
     # -- runs of consecutive indices (unversioned tables) ---------------------
     def take_run(self, n: int) -> int:
-        """First index of n consecutive free indices (unversioned tables)."""
+        """First index of n consecutive free indices (unversioned tables), or
+        -1 when there is no such run but enough free single indices: then the
+        caller takes n scattered ones (take_indices). The table grows only
+        when it is short of indices, so batches of any size, popped in any
+        slices, never make it grow without bound."""
         runs = self.runs
         while True:
             try:
@@ -181,11 +189,13 @@ class SlotTable:
                     runs.append((first + n, count - n))
                 return first
             # too short for this batch: its indices serve single operations
-            self.free.extend(range(first + count - 1, first - 1, -1))
+            self.back.extend(range(first + count - 1, first - 1, -1))
 
     def _grow_run(self, n: int) -> int:
         with self._lock:
             first = len(self.objs)
+            if len(self.free) + len(self.back) >= n + (first >> 3):
+                return -1  # enough spare indices, just not consecutive
             add = max(n, first // 2, 64)
             self.words.extend(range(first, first + add))
             self.objs.extend(repeat(None, add))

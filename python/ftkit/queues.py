@@ -209,6 +209,24 @@ def _pop_many_wait(h: Any, slots: SlotTable, max_items: int,
     return out
 
 
+def _push_scattered(h: Any, slots: SlotTable, items: list) -> None:
+    """push_many when no run of consecutive slots is free: n single slots,
+    pushed in one C call from an array of their words."""
+    n = len(items)
+    idx = slots.take_indices(n)
+    objs = slots.objs
+    _consume(map(objs.__setitem__, idx, items))
+    pushed = ffi.new("size_t *")
+    st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
+    if st:
+        rest = idx[pushed[0]:]
+        _consume(map(objs.__setitem__, rest, repeat(None)))
+        slots.back.extend(rest)
+        if st == _ECLOSED:
+            raise ShutDown("the queue was shut down")
+        raise_status(st, "push_many")
+
+
 def _push_range_failed(slots: SlotTable, first: int, n: int) -> None:
     """push_many stopped before slot ``first``: release the n slots left."""
     st = _last()
@@ -418,6 +436,8 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                         first = take_run(n)
                 except IndexError:
                     first = take_run(n)
+                if first < 0:
+                    return _push_scattered(h, slots, items)
                 objs[first:first + n] = items
                 done = _push_range(h, first, n, _NO_WAIT)
                 if done != n:
@@ -518,6 +538,8 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                 first = self._slots.take_run(n)
         except IndexError:
             first = self._slots.take_run(n)
+        if first < 0:
+            return _push_scattered(self._h, self._slots, items)
         objs = self._objs
         objs[first:first + n] = items
         done = _push_range(self._h, first, n, _NO_WAIT)

@@ -74,6 +74,25 @@ def test_pop_many_across_runs_and_limits():
     assert q.pop_many(max_items=10, timeout=None) == [1, 2]
 
 
+def test_batches_popped_in_slices_do_not_grow_the_table():
+    # Batches take runs of consecutive slots; popped in short slices they come
+    # back as single slots. The table must reuse those (scattered batches)
+    # instead of growing: it once grew to 280,000 slots for 64 items in flight.
+    q = ConcurrentQueue()
+    batch = list(range(64))
+    for _ in range(2000):
+        q.push_many(batch)
+        out = []
+        while len(out) < 64:
+            out += q.pop_many(5)
+        assert out == batch
+    for i in range(5000):
+        q.push_many([i])
+        assert q.pop_many(1) == [i]
+    assert len(q._slots.objs) <= 512
+    assert q._slots.live() == 0
+
+
 def test_pop_timeout_waits_at_least_timeout():
     q = ConcurrentQueue()
     for timeout in (0, 0.05, 0.2):
