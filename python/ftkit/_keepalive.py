@@ -179,19 +179,22 @@ class SlotTable:
         when it is short of indices, so batches of any size, popped in any
         slices, never make it grow without bound."""
         runs = self.runs
-        while True:
+        while runs:  # (an exception costs more than this test)
             try:
                 first, count = runs.pop()
             except IndexError:
-                return self._grow_run(n)
+                break
             if count >= n:
                 if count > n:
                     runs.append((first + n, count - n))
                 return first
             # too short for this batch: its indices serve single operations
             self.back.extend(range(first + count - 1, first - 1, -1))
+        return self._grow_run(n)
 
     def _grow_run(self, n: int) -> int:
+        if len(self.free) + len(self.back) >= n + (len(self.objs) >> 3):
+            return -1  # the common answer, without the lock
         with self._lock:
             first = len(self.objs)
             if len(self.free) + len(self.back) >= n + (first >> 3):
@@ -205,9 +208,9 @@ class SlotTable:
 
     def release_run(self, first: int, n: int) -> None:
         """Give back n consecutive indices whose objects were cleared."""
-        if n >= 8:
+        if n >= 2:
             self.runs.append((first, n))
-        else:  # short runs would only fragment the run pool
+        else:  # a single index serves single pushes
             self.back.extend(range(first + n - 1, first - 1, -1))
 
     def clear(self) -> list[Any]:

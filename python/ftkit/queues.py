@@ -151,7 +151,7 @@ def _pop_many(h: Any, slots: SlotTable, bufs: list, max_items: Any,
         objs = slots.objs
         out = objs[a:a + c]
         objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-        if c >= 8:  # slots.release_run, inline
+        if c >= 2:  # slots.release_run, inline
             slots.runs.append((a, c))
         else:
             slots.back.extend(range(a + c - 1, a - 1, -1))
@@ -213,8 +213,23 @@ def _push_scattered(h: Any, slots: SlotTable, items: list) -> None:
     """push_many when no run of consecutive slots is free: n single slots,
     pushed in one C call from an array of their words."""
     n = len(items)
+    if n == 1:  # no array needed
+        i = slots.take_index()
+        slots.objs[i] = items[0]
+        st = _try_push(h, i)
+        if st:
+            _push_failed(slots, i, st)
+        return
     idx = slots.take_indices(n)
     objs = slots.objs
+    if idx[-1] - idx[0] == n - 1 and idx == list(range(idx[0], idx[0] + n)):
+        # consecutive after all (refills sort the free list): a range push
+        first = idx[0]
+        objs[first:first + n] = items
+        done = _push_range(h, first, n, _NO_WAIT)
+        if done != n:
+            _push_range_failed(slots, first + done, n - done)
+        return
     _consume(map(objs.__setitem__, idx, items))
     pushed = ffi.new("size_t *")
     st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
@@ -425,16 +440,28 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                 if type(items) is not list:
                     items = list(items)
                 n = len(items)
-                if n == 0:
+                if n < 2:
+                    if n:  # one item: the single push
+                        try:
+                            i = free.pop()
+                        except IndexError:
+                            i = take_index()
+                        objs[i] = items[0]
+                        st = _try_push(h, i)
+                        if st:
+                            _push_failed(slots, i, st)
                     return
-                try:  # slots.take_run(n), inline fast path
-                    first, count = runs.pop()
-                    if count > n:
-                        runs.append((first + n, count - n))
-                    elif count < n:
-                        runs.append((first, count))
+                if runs:  # slots.take_run(n), inline fast path
+                    try:
+                        first, count = runs.pop()
+                        if count > n:
+                            runs.append((first + n, count - n))
+                        elif count < n:
+                            runs.append((first, count))
+                            first = take_run(n)
+                    except IndexError:  # raced for the last run
                         first = take_run(n)
-                except IndexError:
+                else:  # (an exception costs more than this test)
                     first = take_run(n)
                 if first < 0:
                     return _push_scattered(h, slots, items)
@@ -463,7 +490,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                         bufs.append(r)  # read: another thread may take it now
                         out = objs[a:a + c]
                         objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-                        if c >= 8:
+                        if c >= 2:
                             runs.append((a, c))
                         else:
                             back.extend(range(a + c - 1, a - 1, -1))
