@@ -8,7 +8,8 @@ Every ftkit container that stores Python objects owns one :class:`SlotTable`:
   sees container -> list -> object: cycles through a container are
   collectable, and collecting a container releases everything it holds.
 * ``free``: indices ready to be taken; ``back``: indices released since the
-  last refill. Takers pop from ``free`` and releasers append to ``back``
+  last refill (unversioned tables; in versioned ones ``back`` is ``free``).
+  Takers pop from ``free`` and releasers append to ``back``
   (``list.pop``/``list.append`` are atomic per list in free-threaded CPython),
   so a producer and a consumer of one queue do not contend on one list's
   lock and cache lines for every item; a taker that finds ``free`` empty
@@ -61,7 +62,12 @@ class SlotTable:
         self.objs: list[Any] = [None] * capacity
         self.words: list[int] = list(range(capacity))
         self.free: list[int] = list(range(capacity - 1, 0, -1))  # index 0 unused
-        self.back: list[int] = []  # released, waiting for the next refill
+        # Released indices wait in `back` for the next refill in unversioned
+        # tables (queues: one thread takes, another releases). In versioned
+        # tables (AtomicReference, ConcurrentDict) the thread that takes a
+        # slot usually releases one at once, so there `back` *is* `free`:
+        # LIFO reuse, no refills.
+        self.back: list[int] = self.free if versioned else []
         # Free *runs* (first, count) of consecutive indices, for batch
         # operations of unversioned tables: a batch moves objects with one
         # slice assignment instead of a loop per item.
@@ -78,7 +84,7 @@ class SlotTable:
             if len(free) >= at_least:
                 return  # another thread refilled it meanwhile
             back = self.back
-            n = len(back)
+            n = len(back) if back is not free else 0
             if n:
                 # Only releasers append to back and only this locked code
                 # removes from it, so its first n items stay put meanwhile.
@@ -223,13 +229,15 @@ class SlotTable:
                 self.words[:] = [(w + GEN) & WORD_MASK for w in self.words]
             objs[:] = repeat(None, n)
             self.free[:] = range(n - 1, 0, -1)
-            self.back.clear()
+            if self.back is not self.free:
+                self.back.clear()
             self.runs.clear()
         return held
 
     def live(self) -> int:
         """Number of objects held (approximate under concurrent use)."""
-        return (len(self.objs) - 1 - len(self.free) - len(self.back)
+        back = len(self.back) if self.back is not self.free else 0
+        return (len(self.objs) - 1 - len(self.free) - back
                 - sum(count for _, count in list(self.runs)))
 
     def __iter__(self) -> Iterable[Any]:  # for debugging and tests

@@ -258,7 +258,7 @@ class _QueueBase:
     __hash__ = object.__hash__
 
     def _init_queue(self, capacity: int) -> None:
-        self._slots = slots = SlotTable(versioned=False, capacity=64)
+        self._slots = slots = SlotTable(versioned=False, capacity=256)
         # the table's lists, for the hot paths (they grow in place, never swap)
         self._objs, self._free, self._back = slots.objs, slots.free, slots.back
         self._runs = slots.runs
