@@ -136,7 +136,8 @@ def _take_runs(slots: SlotTable, runs: Any, k: int) -> list:
 
 def _pop_many(h: Any, slots: SlotTable, bufs: list, max_items: Any,
               timeout: float | None) -> list:
-    """ConcurrentQueue.pop_many (the method and the installed fast path)."""
+    """ConcurrentQueue.pop_many for subclasses that override it (the
+    installed closure inlines the one-run case of this)."""
     if type(max_items) is not int or not 0 < max_items <= _RUNS_MAX:
         return _pop_many_checked(h, slots, max_items, timeout)
     try:  # a result buffer, reused: ffi.new costs more than the pop
@@ -144,24 +145,9 @@ def _pop_many(h: Any, slots: SlotTable, bufs: list, max_items: Any,
     except IndexError:
         runs = _new_runs(_RUNS_MAX)
     k = _pop_runs(h, runs, max_items, _NO_WAIT)
-    if k == 1:  # the common case: one run of consecutive slots
-        a = runs[0]
-        c = runs[1]
-        bufs.append(runs)  # read: another thread may take it now
-        objs = slots.objs
-        out = objs[a:a + c]
-        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-        if c >= 2:  # slots.release_run, inline
-            slots.runs.append((a, c))
-        else:
-            slots.back.extend(range(a + c - 1, a - 1, -1))
-        return out
-    if k:
-        out = _take_runs(slots, runs, k)
-        bufs.append(runs)  # only once read: another thread may take it now
-        return out
-    bufs.append(runs)
-    return _pop_many_wait(h, slots, max_items, timeout)
+    out = _take_runs(slots, runs, k) if k else None
+    bufs.append(runs)  # only once read: another thread may take it now
+    return out if k else _pop_many_wait(h, slots, max_items, timeout)
 
 
 def _pop_many_checked(h: Any, slots: SlotTable, max_items: Any,
@@ -224,12 +210,7 @@ def _push_scattered(h: Any, slots: SlotTable, items: list) -> None:
     objs = slots.objs
     if idx[-1] - idx[0] == n - 1 and idx == list(range(idx[0], idx[0] + n)):
         # consecutive after all (refills sort the free list): a range push
-        first = idx[0]
-        objs[first:first + n] = items
-        done = _push_range(h, first, n, _NO_WAIT)
-        if done != n:
-            _push_range_failed(slots, first + done, n - done)
-        return
+        return _push_run(h, slots, idx[0], items)
     _consume(map(objs.__setitem__, idx, items))
     pushed = ffi.new("size_t *")
     st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
@@ -240,6 +221,15 @@ def _push_scattered(h: Any, slots: SlotTable, items: list) -> None:
         if st == _ECLOSED:
             raise ShutDown("the queue was shut down")
         raise_status(st, "push_many")
+
+
+def _push_run(h: Any, slots: SlotTable, first: int, items: list) -> None:
+    """Store items in the free run starting at slot ``first`` and push it."""
+    n = len(items)
+    slots.objs[first:first + n] = items
+    done = _push_range(h, first, n, _NO_WAIT)
+    if done != n:
+        _push_range_failed(slots, first + done, n - done)
 
 
 def _push_range_failed(slots: SlotTable, first: int, n: int) -> None:
@@ -550,28 +540,14 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         The items get consecutive slot indices, stored with one slice
         assignment; C pushes the index range (no array crosses the FFI).
         """
-        if type(items) is not list:
-            items = list(items)
-        n = len(items)
-        if n == 0:
-            return
-        runs = self._runs
-        try:  # slots.take_run(n), inline fast path
-            first, count = runs.pop()
-            if count > n:
-                runs.append((first + n, count - n))
-            elif count < n:
-                runs.append((first, count))
-                first = self._slots.take_run(n)
-        except IndexError:
-            first = self._slots.take_run(n)
-        if first < 0:
-            return _push_scattered(self._h, self._slots, items)
-        objs = self._objs
-        objs[first:first + n] = items
-        done = _push_range(self._h, first, n, _NO_WAIT)
-        if done != n:
-            _push_range_failed(self._slots, first + done, n - done)
+        items = items if type(items) is list else list(items)
+        if len(items) == 1:
+            self.push(items[0])
+        elif items:
+            first = self._slots.take_run(len(items))
+            if first < 0:
+                return _push_scattered(self._h, self._slots, items)
+            _push_run(self._h, self._slots, first, items)
 
     def pop_many(self, max_items: int, timeout: float | None = None) -> list[T]:
         """Wait for at least one item (up to ``timeout``), then remove and

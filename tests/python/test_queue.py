@@ -495,3 +495,31 @@ def test_std_blocked_put_and_get_wake_on_shutdown():
     for t in ts:
         t.join(5)
     assert sorted(raised) == ["get", "put"]
+
+
+def test_push_many_pop_many_methods_of_a_subclass():
+    # A subclass that overrides push_many/pop_many gets the class methods
+    # (not the installed closures) through super(): same results.
+    class Q(ConcurrentQueue):
+        def push_many(self, items):
+            super().push_many(items)
+
+        def pop_many(self, max_items, timeout=None):
+            return super().pop_many(max_items, timeout)
+
+    q = Q()
+    q.push_many([1])
+    q.push_many(range(2, 40))
+    q.push_many([])
+    q.push(40)
+    assert q.pop_many(5) == [1, 2, 3, 4, 5]
+    assert q.pop_many(100) == list(range(6, 41))
+    for _ in range(200):  # slices: the scattered path, bounded table
+        q.push_many(list(range(64)))
+        got = []
+        while len(got) < 64:
+            got += q.pop_many(7)
+        assert got == list(range(64))
+    assert len(q._slots.objs) <= 512 and q._slots.live() == 0
+    with pytest.raises(Empty):
+        q.pop_many(3, timeout=0)
