@@ -145,7 +145,7 @@ def _pop_many(h: Any, slots: SlotTable, bufs: list, max_items: Any,
     except IndexError:
         runs = _new_runs(_RUNS_MAX)
     k = _pop_runs(h, runs, max_items, _NO_WAIT)
-    out = _take_runs(slots, runs, k) if k else None
+    out = _take_runs(slots, runs, k) if k else []
     bufs.append(runs)  # only once read: another thread may take it now
     return out if k else _pop_many_wait(h, slots, max_items, timeout)
 
