@@ -17,14 +17,31 @@ def run(cmd, **kw):
     return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True, **kw)
 
 
-@pytest.fixture(scope="module")
+_INSTALLED: Path | None = None
+
+
+@pytest.fixture(scope="session")
 def prefix(tmp_path_factory):
+    """libftkit installed with `cmake --install --prefix P` into a prefix that
+    differs from the configure-time CMAKE_INSTALL_PREFIX, as a packager or a
+    user relocating the tree would: nothing installed may point back at the
+    configure-time prefix (which never exists). test_rust.py imports this
+    fixture; the install is made once per session either way."""
+    global _INSTALLED
+    if _INSTALLED is not None:
+        return _INSTALLED
     base = tmp_path_factory.mktemp("install")
     build, prefix = base / "build", base / "prefix"
+    configured = base / "configure-time-prefix"
     run(["cmake", "-S", ROOT, "-B", build, "-DFTKIT_BUILD_TESTS=OFF",
-         "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_INSTALL_PREFIX={prefix}"])
+         "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_INSTALL_PREFIX={configured}"])
     run(["cmake", "--build", build])
-    run(["cmake", "--install", build])
+    run(["cmake", "--install", build, "--prefix", prefix])
+    assert not configured.exists()
+    for f in prefix.rglob("*"):
+        if f.is_file() and f.suffix in (".pc", ".cmake"):
+            assert str(configured) not in f.read_text(), f"{f} names the configure-time prefix"
+    _INSTALLED = prefix
     return prefix
 
 
@@ -61,6 +78,12 @@ def test_pkg_config(prefix, tmp_path):
     env = dict(os.environ, PKG_CONFIG_PATH=str(libdir(prefix) / "pkgconfig"))
     flags = run(["pkg-config", "--cflags", "--libs", "ftkit"], env=env).stdout.split()
     assert any(f.startswith("-I") for f in flags) and "-lftkit" in flags
+    # The flags point into the prefix given at install time (ftkit.pc is
+    # relocatable), not at the configure-time prefix.
+    incdirs = {Path(f[2:]).resolve() for f in flags if f.startswith("-I")}
+    libdirs = {Path(f[2:]).resolve() for f in flags if f.startswith("-L")}
+    assert (prefix / "include").resolve() in incdirs, flags
+    assert libdir(prefix).resolve() in libdirs, flags
     exe = tmp_path / "consumer"
     cc = os.environ.get("CC") or shutil.which("cc") or "gcc"
     run([cc, "-std=c11", "-Wall", "-Werror", CONSUMER / "main.c", "-o", exe, *flags, "-pthread"])
