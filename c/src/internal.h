@@ -177,5 +177,9 @@ void ftk_ebr_retire(void *ptr, void (*fn)(void *));
 /* Per-thread "last status" for the value-style (_v) functions. */
 extern _Thread_local int ftk_tls_last_status;
 static inline void ftk_set_last(int st) { ftk_tls_last_status = st; }
+/* Per-thread "last result" of the value-style calls that hand words out
+ * (see ftk_last_result in common.h). */
+extern _Thread_local uint64_t ftk_tls_last_result;
+static inline void ftk_set_last_result(uint64_t v) { ftk_tls_last_result = v; }
 
 #endif /* FTKIT_INTERNAL_H */

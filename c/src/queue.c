@@ -78,6 +78,14 @@ typedef struct qslot {
     uint32_t pad_;
 } qslot;
 
+/* A word given back by ftk_queue_unpop: a node of the front stack, which
+ * pops empty before the ring. Nodes are never pushed twice and are freed
+ * through EBR, so the Treiber stack has no ABA. */
+typedef struct qfront {
+    struct qfront *next;
+    uint64_t word;
+} qfront;
+
 typedef struct qblock {
     uint64_t id;                   /* holds positions [id*QB_CAP, (id+1)*QB_CAP) */
     _Atomic(struct qblock *) next; /* set once, before its first position is claimed */
@@ -104,6 +112,10 @@ typedef struct queue {
     _Alignas(FTK_CACHE_LINE) _Atomic uint64_t head; /* pos << 1 | Q_IMMEDIATE */
     _Atomic(qblock *) head_blk;
     _Atomic uint64_t tail_seen; /* a past tail position */
+    /* Words given back by ftk_queue_unpop (rare): popped before the ring.
+     * On the consumers' line, which every pop reads anyway. */
+    _Atomic(qfront *) front;
+    _Atomic uint64_t nfront;
 
     /* task accounting: written by task_done/drain and (rarely) skips */
     _Alignas(FTK_CACHE_LINE) _Atomic uint64_t done;
@@ -181,6 +193,13 @@ static void queue_destroy(void *p) {
         qblock *nx = atomic_load_explicit(&b->next, memory_order_acquire);
         free(b);
         b = nx;
+    }
+    /* relaxed: as above, no other thread can reach q */
+    qfront *f = atomic_load_explicit(&q->front, memory_order_relaxed);
+    while (f) {
+        qfront *nx = f->next;
+        free(f);
+        f = nx;
     }
     free(q);
 }
@@ -432,12 +451,42 @@ static bool slot_take(queue *q, qslot *s, uint64_t *out) {
     }
 }
 
+/* Take up to max words from the front stack (words given back by
+ * ftk_queue_unpop). Caller is inside an EBR section: a node it loaded stays
+ * allocated until it leaves, and nodes are never re-pushed, so no ABA. */
+static size_t front_take(queue *q, uint64_t *out, size_t max) {
+    size_t n = 0;
+    while (n < max) {
+        /* acquire: pairs with unpop's publishing CAS (node initialised) */
+        qfront *f = atomic_load_explicit(&q->front, memory_order_acquire);
+        if (f == NULL) break;
+        /* acq_rel: another taker that acquires the new top sees our read */
+        if (atomic_compare_exchange_weak_explicit(&q->front, &f, f->next, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            out[n++] = f->word;
+            /* relaxed: a size estimate only */
+            atomic_fetch_sub_explicit(&q->nfront, 1, memory_order_relaxed);
+            ftk_ebr_retire(f, free);
+        }
+    }
+    return n;
+}
+
 /* Take up to max words without waiting. FTK_OK with *got >= 1, or
  * FTK_EEMPTY/FTK_ECLOSED with *got = 0 (drain: FTK_OK with *got >= 0). */
 static int pop_some(queue *q, uint64_t *out, size_t max, size_t *got, bool drain,
                     qblock **retire) {
     size_t n = 0;
     int st = FTK_OK;
+    /* seq_cst: part of a waiting pop's eventcount condition (unpop pushes
+     * with a seq_cst CAS before it notifies); a plain load on x86 */
+    if (__builtin_expect(atomic_load(&q->front) != NULL, 0)) {
+        if (!drain && (atomic_load(&q->head) & Q_IMMEDIATE)) {
+            *got = 0;
+            return FTK_ECLOSED;
+        }
+        n = front_take(q, out, max);
+    }
     while (n < max) {
         uint64_t p, k;
         qblock *b;
@@ -559,6 +608,8 @@ int ftk_queue_new(size_t capacity, ftk_handle_t *out) {
     atomic_init(&q->head_blk, b);
     atomic_init(&q->head_seen, 0);
     atomic_init(&q->tail_seen, 0);
+    atomic_init(&q->front, NULL);
+    atomic_init(&q->nfront, 0);
     atomic_init(&q->done, 0);
     atomic_init(&q->skipped, 0);
     ftk_ec_init(&q->not_empty);
@@ -686,6 +737,8 @@ int ftk_queue_size_approx(ftk_handle_t h, size_t *out) {
     uint64_t tp = atomic_load_explicit(&q->tail, memory_order_acquire) >> 1;
     uint64_t sz = tp > hp ? tp - hp : 0;
     if (q->cap && sz > q->cap) sz = q->cap;
+    /* relaxed: an estimate; words given back by unpop count too */
+    sz += atomic_load_explicit(&q->nfront, memory_order_relaxed);
     ftk_ebr_exit();
     *out = sz > SIZE_MAX ? SIZE_MAX : (size_t)sz;
     return FTK_OK;
@@ -741,4 +794,43 @@ int ftk_queue_wake(ftk_handle_t h) {
     ftk_ec_notify(&q->idle, FTK_EC_ALL);
     ftk_ebr_exit();
     return FTK_OK;
+}
+
+int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n) {
+    if (w == NULL && n > 0) return FTK_EINVAL;
+    ENTER_OR_FAIL(h);
+    int st = FTK_OK;
+    if (atomic_load(&q->head) & Q_IMMEDIATE) {
+        st = FTK_ECLOSED;
+    } else if (n > 0) {
+        /* a private chain with w[0] on top, then one CAS publishes it */
+        qfront *top = NULL, *bottom = NULL;
+        for (size_t i = n; i-- > 0;) {
+            qfront *f = malloc(sizeof *f);
+            if (f == NULL) {
+                while (top) {
+                    qfront *nx = top->next;
+                    free(top);
+                    top = nx;
+                }
+                ftk_ebr_exit();
+                return FTK_ENOMEM;
+            }
+            f->word = w[i];
+            f->next = top;
+            top = f;
+            if (bottom == NULL) bottom = f;
+        }
+        /* relaxed: a size estimate; counted before the words are visible */
+        atomic_fetch_add_explicit(&q->nfront, n, memory_order_relaxed);
+        qfront *old = atomic_load_explicit(&q->front, memory_order_relaxed);
+        do {
+            bottom->next = old;
+            /* seq_cst: publishes the chain (release) and makes the poppers'
+             * eventcount condition true before the notify */
+        } while (!atomic_compare_exchange_weak(&q->front, &old, top));
+        ftk_ec_notify(&q->not_empty, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
+    }
+    ftk_ebr_exit();
+    return st;
 }

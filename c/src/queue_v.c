@@ -4,6 +4,7 @@
 uint64_t ftk_queue_try_pop_v(ftk_handle_t h) {
     uint64_t w = 0;
     int st = ftk_queue_try_pop(h, &w);
+    ftk_set_last_result(w);
     if (st != FTK_OK) {
         ftk_set_last(st);
         return 0;
@@ -15,6 +16,7 @@ uint64_t ftk_queue_try_pop_v(ftk_handle_t h) {
 uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns) {
     uint64_t w = 0;
     int st = ftk_queue_pop(h, &w, timeout_ns);
+    ftk_set_last_result(w);
     if (st != FTK_OK) {
         ftk_set_last(st);
         return 0;
@@ -43,6 +45,7 @@ size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n, int64_t 
 size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
                             int64_t timeout_ns) {
     uint64_t buf[FTK_QUEUE_RUNS_MAX];
+    ftk_set_last_result(0);
     if (ftk_entry_get(h, FTK_KIND_QUEUE) == NULL) {
         ftk_set_last(FTK_EBADHANDLE);
         return 0;
@@ -71,5 +74,6 @@ size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
             runs[2 * k + 1] = 1;
         }
     }
+    ftk_set_last_result(k + 1);
     return k + 1;
 }

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 _Thread_local int ftk_tls_last_status;
+_Thread_local uint64_t ftk_tls_last_result;
 
 unsigned int ftk_version(void) {
     return (FTK_VERSION_MAJOR << 16) | (FTK_VERSION_MINOR << 8) | FTK_VERSION_PATCH;
@@ -12,6 +13,8 @@ const char *ftk_version_string(void) { return FTK_VERSION_STRING; }
 int ftk_abi_version(void) { return FTK_ABI_VERSION; }
 
 int ftk_last_status(void) { return ftk_tls_last_status; }
+
+uint64_t ftk_last_result(void) { return ftk_tls_last_result; }
 
 static const struct {
     const char *name;

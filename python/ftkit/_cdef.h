@@ -28,6 +28,7 @@ int ftk_abi_version(void);
 const char *ftk_strerror(int status);
 const char *ftk_err_name(int status);
 int ftk_last_status(void);
+uint64_t ftk_last_result(void);
 size_t ftk_live_handles(void);
 size_t ftk_reclaim_collect(void);
 /* c/include/ftkit/slots.h */
@@ -152,6 +153,7 @@ int ftk_queue_task_done(ftk_handle_t h);
 int ftk_queue_unfinished(ftk_handle_t h, uint64_t *out);
 int ftk_queue_join(ftk_handle_t h, int64_t timeout_ns);
 int ftk_queue_wake(ftk_handle_t h);
+int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n);
 uint64_t ftk_queue_try_pop_v(ftk_handle_t h);
 uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);
 #define FTK_QUEUE_RUNS_MAX 1024

@@ -5,6 +5,7 @@
  * also with FTKIT_QUEUE_PATIENCE=0 so that consumers skip slots of producers
  * that are a little late and the retry path runs constantly. Public API only.
  */
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -898,6 +899,143 @@ static void run_mpmc(size_t cap, uint64_t per_producer) {
     free_q(c.h);
 }
 
+
+/* ---- unpop: giving words back to the front ---------------------------------- */
+
+START_TEST(test_unpop_front_order) {
+    ftk_handle_t h = new_q(0);
+    for (uint64_t i = 1; i <= 5; i++) ck_assert_int_eq(ftk_queue_try_push(h, i), FTK_OK);
+    uint64_t w = 0;
+    ck_assert_int_eq(ftk_queue_try_pop(h, &w), FTK_OK);
+    ck_assert_uint_eq(w, 1);
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 2);
+    ck_assert_uint_eq(ftk_last_result(), 2);
+    uint64_t back[2] = {1, 2};
+    ck_assert_int_eq(ftk_queue_unpop(h, back, 2), FTK_OK);
+    ck_assert_uint_eq(qsize(h), 5);
+    ck_assert_uint_eq(qunfinished(h), 5); /* never finished: unchanged */
+    for (uint64_t i = 1; i <= 5; i++) {
+        ck_assert_int_eq(ftk_queue_try_pop(h, &w), FTK_OK);
+        ck_assert_uint_eq(w, i);
+    }
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 0);
+    ck_assert_uint_eq(ftk_last_result(), 0);
+    ck_assert_int_eq(ftk_queue_unpop(h, NULL, 0), FTK_OK);
+    ck_assert_int_eq(ftk_queue_unpop(h, NULL, 1), FTK_EINVAL);
+    ck_assert_int_eq(ftk_queue_unpop(H(12345), back, 1), FTK_EBADHANDLE);
+    /* pop_many / runs take given-back words first, and record k */
+    ck_assert_int_eq(ftk_queue_try_push(h, 10), FTK_OK);
+    uint64_t b3[3] = {7, 8, 9};
+    ck_assert_int_eq(ftk_queue_unpop(h, b3, 3), FTK_OK);
+    uint64_t runs[8];
+    ck_assert_uint_eq(ftk_queue_pop_runs_v(h, runs, 4, 0), 1);
+    ck_assert_uint_eq(ftk_last_result(), 1);
+    ck_assert_uint_eq(runs[0], 7);
+    ck_assert_uint_eq(runs[1], 4);
+    free_q(h);
+}
+END_TEST
+
+START_TEST(test_unpop_close) {
+    ftk_handle_t h = new_q(2);
+    uint64_t w[3] = {1, 2, 3};
+    ck_assert_int_eq(ftk_queue_try_push(h, 4), FTK_OK);
+    ck_assert_int_eq(ftk_queue_unpop(h, w, 3), FTK_OK); /* past the capacity */
+    ck_assert_uint_eq(qsize(h), 4);
+    ck_assert_int_eq(ftk_queue_close(h, 0), FTK_OK); /* graceful: pops take them */
+    ck_assert_int_eq(ftk_queue_unpop(h, w, 1), FTK_OK);
+    uint64_t out[8];
+    size_t n = 0;
+    ck_assert_int_eq(ftk_queue_pop_many(h, out, 8, &n, 0), FTK_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(out[0], 1);
+    ck_assert_uint_eq(out[3], 3);
+    ck_assert_uint_eq(out[4], 4);
+    ck_assert_int_eq(ftk_queue_unpop(h, w, 2), FTK_OK);
+    ck_assert_int_eq(ftk_queue_close(h, 1), FTK_OK); /* immediate: only drain */
+    ck_assert_int_eq(ftk_queue_try_pop(h, out), FTK_ECLOSED);
+    ck_assert_int_eq(ftk_queue_unpop(h, w, 1), FTK_ECLOSED);
+    ck_assert_int_eq(ftk_queue_drain(h, out, 8, &n), FTK_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(out[0], 1);
+    ck_assert_uint_eq(out[1], 2);
+    /* freeing with given-back words inside frees them too (ASan checks) */
+    ftk_handle_t g = new_q(0);
+    ck_assert_int_eq(ftk_queue_unpop(g, w, 3), FTK_OK);
+    free_q(g);
+    free_q(h);
+}
+END_TEST
+
+static void *unpop_later(void *arg) {
+    sleep_ms(50);
+    uint64_t w = 42;
+    TCHECK(ftk_queue_unpop(*(ftk_handle_t *)arg, &w, 1) == FTK_OK);
+    return NULL;
+}
+
+START_TEST(test_unpop_wakes_popper) {
+    ftk_handle_t h = new_q(0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, unpop_later, &h), 0);
+    uint64_t w = 0;
+    ck_assert_int_eq(ftk_queue_pop(h, &w, 5000 * MS), FTK_OK);
+    ck_assert_uint_eq(w, 42);
+    pthread_join(t, NULL);
+    ASSERT_NO_THREAD_FAILURES();
+    free_q(h);
+}
+END_TEST
+
+/* Consumers give back every other word they pop; every word still comes out
+ * exactly once in the end (a consumer that gives back takes again). */
+typedef struct {
+    ftk_handle_t h;
+    uint64_t n;
+    _Atomic uint64_t popped;
+    _Atomic uint8_t *seen;
+} unpop_ctx;
+
+static void unpop_worker(void *arg, int i) {
+    unpop_ctx *c = arg;
+    if (i < NTHREADS / 2) {
+        for (uint64_t k = 0; k < c->n; k++) {
+            uint64_t w = (uint64_t)i * c->n + k + 1;
+            while (ftk_queue_try_push(c->h, w) != FTK_OK) sched_yield();
+        }
+        return;
+    }
+    uint64_t total = c->n * (NTHREADS / 2), turn = 0;
+    while (atomic_load(&c->popped) < total) {
+        uint64_t w = ftk_queue_try_pop_v(c->h);
+        if (w == 0) {
+            sched_yield();
+            continue;
+        }
+        TCHECK(ftk_last_result() == w);
+        if ((++turn & 1) == 0) {
+            TCHECK(ftk_queue_unpop(c->h, &w, 1) == FTK_OK);
+            continue;
+        }
+        TCHECK(atomic_fetch_add(&c->seen[w], 1) == 0);
+        atomic_fetch_add(&c->popped, 1);
+    }
+}
+
+START_TEST(test_stress_unpop) {
+    unpop_ctx c = {.h = new_q(0), .n = FTK_SCALED(50000)};
+    uint64_t total = c.n * (NTHREADS / 2);
+    c.seen = calloc(total + 1, 1);
+    ck_assert_ptr_nonnull(c.seen);
+    ftk_test_run_threads(NTHREADS, unpop_worker, &c);
+    ASSERT_NO_THREAD_FAILURES();
+    for (uint64_t w = 1; w <= total; w++) REQUIRE(atomic_load(&c.seen[w]) == 1);
+    ck_assert_uint_eq(qsize(c.h), 0);
+    free(c.seen);
+    free_q(c.h);
+}
+END_TEST
+
 START_TEST(test_stress_mpmc) { run_mpmc(0, FTK_SCALED(250000)); }
 END_TEST
 
@@ -1082,6 +1220,8 @@ static Suite *queue_suite(void) {
     tcase_add_test(single, test_task_done_join);
     tcase_add_test(single, test_many);
     tcase_add_test(single, test_wake_no_waiters);
+    tcase_add_test(single, test_unpop_front_order);
+    tcase_add_test(single, test_unpop_close);
     suite_add_tcase(s, single);
 
     TCase *conc = ftk_test_tcase("concurrent");
@@ -1094,6 +1234,7 @@ static Suite *queue_suite(void) {
     tcase_add_test(conc, test_wake_cancels_waiters);
     tcase_add_test(conc, test_free_wakes_waiters);
     tcase_add_test(conc, test_timed_pop_woken);
+    tcase_add_test(conc, test_unpop_wakes_popper);
     suite_add_tcase(s, conc);
 
     TCase *stress = ftk_test_tcase("stress");
@@ -1102,6 +1243,7 @@ static Suite *queue_suite(void) {
     tcase_add_test(stress, test_stress_mpmc_skipping);
     tcase_add_test(stress, test_stress_close);
     tcase_add_test(stress, test_stress_join);
+    tcase_add_test(stress, test_stress_unpop);
     suite_add_tcase(s, stress);
     return s;
 }

@@ -66,7 +66,7 @@ def _bad_args(fn):
 # Functions that take no handle and whose zero/NULL call is legitimately OK.
 _NO_HANDLE_OK = {
     "ftk_version", "ftk_version_string", "ftk_abi_version", "ftk_strerror", "ftk_err_name",
-    "ftk_last_status", "ftk_live_handles", "ftk_reclaim_collect", "ftk_slot_capacity",
+    "ftk_last_status", "ftk_last_result", "ftk_live_handles", "ftk_reclaim_collect", "ftk_slot_capacity",
     "ftk_slot_live_approx", "ftk_slot_is_live", "ftk_slot_alloc_v",
 }
 

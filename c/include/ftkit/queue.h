@@ -201,11 +201,30 @@ FTK_API int ftk_queue_join(ftk_handle_t h, int64_t timeout_ns);
 FTK_API int ftk_queue_wake(ftk_handle_t h);
 
 /*
+ * Give words taken by a pop back to the front of the queue: the next pops
+ * return w[0], w[1], ... before anything else (also before words pushed
+ * earlier that are still inside). For a binding whose caller was
+ * interrupted after a pop took words out of C but before it could hand them
+ * over (ftk_last_result recovers them): the pop then had no effect. The
+ * words count as inside for size, drain and close (a graceful close lets
+ * pops take them; ftk_queue_drain takes them after an immediate one); task
+ * accounting is unchanged (they were never finished). They may take a
+ * bounded queue past its capacity until popped. FTK_OK; FTK_ECLOSED if the
+ * queue was closed immediately (nothing was given back: the caller owns the
+ * words); FTK_ENOMEM (nothing given back). n == 0 is FTK_OK; w may be NULL
+ * only then. Order: a pop that returns a given-back word happens-after the
+ * unpop. Lock-free (one CAS to publish; pops take given-back words with a
+ * CAS each); MPMC, may run concurrently with every other queue call.
+ */
+FTK_API int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n);
+
+/*
  * Value-style pops for FFI hot paths (an out-parameter costs a binding more
  * than the call): return the word, or 0 with the reason in ftk_last_status()
  * (FTK_EEMPTY, FTK_ETIMEDOUT, FTK_ECLOSED, FTK_EINTR, FTK_EBADHANDLE).
  * ftk_last_status() is FTK_OK after a genuine 0 word. Same guarantees as
- * ftk_queue_try_pop / ftk_queue_pop.
+ * ftk_queue_try_pop / ftk_queue_pop. Both also record the word (0 if none)
+ * for ftk_last_result().
  */
 FTK_API uint64_t ftk_queue_try_pop_v(ftk_handle_t h);
 FTK_API uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);
@@ -226,7 +245,8 @@ FTK_API uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);
  * consecutive words, in queue order, in runs[0..2k). Returns k, the number of
  * pairs; runs must hold 2 * min(max_items, FTK_QUEUE_RUNS_MAX) words. 0 means
  * nothing was popped and ftk_last_status() says why (FTK_EEMPTY,
- * FTK_ETIMEDOUT, FTK_ECLOSED, FTK_EINTR, FTK_EINVAL).
+ * FTK_ETIMEDOUT, FTK_ECLOSED, FTK_EINTR, FTK_EINVAL). k is also recorded
+ * for ftk_last_result() (0 when nothing was popped).
  */
 #define FTK_QUEUE_RUNS_MAX 1024
 FTK_API size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n,
