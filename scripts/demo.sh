@@ -11,3 +11,7 @@ echo "### free-threaded CPython, GIL disabled"
 echo
 echo "### GIL CPython"
 "$FTKIT_PY" -m ftkit "$@"
+echo
+echo "### to run it again (from $ROOT):"
+echo '  . build/env.sh && "$FTKIT_FT_PY" -X gil=0 -m ftkit    # free-threaded 3.13t, GIL disabled'
+echo '  . build/env.sh && "$FTKIT_PY" -m ftkit                 # GIL CPython'
