@@ -728,9 +728,15 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *val
     return st;
 }
 
-int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values, size_t max,
-                  size_t *n) {
+/* Remove up to max entries bucket by bucket from position p. cursor NULL:
+ * start at the shared drain hint and stop after one whole sweep (drain);
+ * otherwise start at *cursor and stop at the end of hash space, storing
+ * the position reached (FTK_MAP_CURSOR_END at the end): one pass. */
+static int drain_impl(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *values,
+                      size_t max, size_t *n) {
     if (n == NULL || (max > 0 && (keys == NULL || values == NULL))) return FTK_EINVAL;
+    *n = 0;
+    if (cursor && *cursor == FTK_MAP_CURSOR_END) return FTK_OK;
     size_t got = 0;
     int st = FTK_OK;
     uint64_t start = 0, p = 0;
@@ -746,7 +752,8 @@ int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values, size_t max,
         }
         if (first) {
             /* relaxed: a hint; any start position is correct */
-            start = p = atomic_load_explicit(&m->drain_pos, memory_order_relaxed);
+            start = p = cursor ? *cursor
+                               : atomic_load_explicit(&m->drain_pos, memory_order_relaxed);
             first = 0;
         }
         table *t = writer_table(m, &cx);
@@ -771,7 +778,7 @@ int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values, size_t max,
             p = e;
         }
         /* relaxed: hint only */
-        atomic_store_explicit(&m->drain_pos, p, memory_order_relaxed);
+        if (cursor == NULL) atomic_store_explicit(&m->drain_pos, p, memory_order_relaxed);
         ftk_ebr_exit();
         ctx_flush(&cx);
         for (size_t i = 0; i < k; i++) {
@@ -779,11 +786,26 @@ int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values, size_t max,
             ftk_ebr_retire(seg, free);
             seg = next;
         }
+        if (cursor && wrapped) break;     /* the pass reached the end */
         if (wrapped && p >= start) break; /* a whole sweep done */
     }
+    if (cursor && st == FTK_OK) *cursor = wrapped ? FTK_MAP_CURSOR_END : p;
     *n = got;
     return st;
 }
+
+int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values, size_t max,
+                  size_t *n) {
+    return drain_impl(h, NULL, keys, values, max, n);
+}
+
+int ftk_map_drain_pass(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *values,
+                       size_t max, size_t *n) {
+    if (cursor == NULL) return FTK_EINVAL;
+    return drain_impl(h, cursor, keys, values, max, n);
+}
+
+
 
 /* ---- lifetime ------------------------------------------------------------ */
 

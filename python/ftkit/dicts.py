@@ -52,6 +52,7 @@ _ENOTFOUND = lib.FTK_ENOTFOUND
 _EOVERFLOW = lib.FTK_EOVERFLOW
 _EAGAIN = lib.FTK_EAGAIN
 _EBADHANDLE = lib.FTK_EBADHANDLE
+_CURSOR_END = lib.FTK_MAP_CURSOR_END
 
 
 class _Absent:
@@ -647,22 +648,25 @@ class ConcurrentDict(Generic[K, V]):
         return False
 
     def clear(self) -> None:
-        """Remove every entry (entries added concurrently may remain)."""
+        """Remove every entry present when the call began.
+
+        One pass over the table (``ftk_map_drain_pass``): it ends even while
+        other threads keep inserting; entries they add meanwhile may remain.
+        """
         h = self._h
         slots = self._slots
         keys = ffi.new("uint64_t[]", 256)
         vals = ffi.new("uint64_t[]", 256)
+        cursor = ffi.new("uint64_t *", 0)
         n = ffi.new("size_t *")
-        while True:
-            st = lib.ftk_map_drain(h, keys, vals, 256, n)
+        while cursor[0] != _CURSOR_END:
+            st = lib.ftk_map_drain_pass(h, cursor, keys, vals, 256, n)
             if st:
                 raise_status(st, "clear")
             got = n[0]
             if got:
                 slots.release_many(ffi.unpack(vals, got))
                 slots.release_many(ffi.unpack(keys, got))
-            if got < 256:
-                return
 
     # -- iteration -------------------------------------------------------------
     def _iter_words(self) -> Iterator[tuple[list, list]]:

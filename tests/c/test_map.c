@@ -406,6 +406,79 @@ START_TEST(test_iter_and_drain_api) {
 }
 END_TEST
 
+
+/* drain_pass: one pass removes everything present, exactly once, and ends
+ * even while another thread keeps inserting (clear() must terminate). */
+typedef struct {
+    ftk_handle_t m;
+    _Atomic int stop;
+} pass_ctx;
+
+static void pass_inserter(void *arg, int i) {
+    pass_ctx *c = arg;
+    uint64_t id = 1000000 + (uint64_t)i * 100000000ULL;
+    while (!atomic_load(&c->stop)) {
+        int st = ftk_map_insert(c->m, splitmix(id), id, id, FTK_MAP_STAMP_ANY);
+        TCHECK(st == FTK_OK);
+        id++;
+    }
+}
+
+static void pass_clearer(void *arg, int i) {
+    pass_ctx *c = arg;
+    if (i != 0) {
+        pass_inserter(arg, i);
+        return;
+    }
+    uint64_t k[32], v[32];
+    for (int round = 0; round < 3; round++) {
+        uint64_t cur = 0;
+        size_t n = 0, calls = 0;
+        while (cur != FTK_MAP_CURSOR_END) {
+            TCHECK(ftk_map_drain_pass(c->m, &cur, k, v, 32, &n) == FTK_OK);
+            for (size_t j = 0; j < n; j++) TCHECK(k[j] == v[j]);
+            TCHECK(++calls < 10000000);
+        }
+    }
+    atomic_store(&c->stop, 1);
+}
+
+START_TEST(test_drain_pass) {
+    ftk_handle_t m = new_map(0);
+    uint64_t k[16], v[16], cur = 0;
+    size_t n = 9;
+    ck_assert_int_eq(ftk_map_drain_pass(m, NULL, k, v, 16, &n), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_drain_pass(m, &cur, NULL, v, 16, &n), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_drain_pass(H(77), &cur, k, v, 16, &n), FTK_EBADHANDLE);
+    ck_assert_int_eq(ftk_map_drain_pass(m, &cur, k, v, 16, &n), FTK_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(cur, FTK_MAP_CURSOR_END);
+    for (uint64_t i = 1; i <= 500; i++) ck_assert_int_eq(ftk_map_insert(m, splitmix(i), i, i * 3, 0), FTK_OK);
+    uint8_t seen[501] = {0};
+    size_t total = 0;
+    cur = 0;
+    while (cur != FTK_MAP_CURSOR_END) {
+        ck_assert_int_eq(ftk_map_drain_pass(m, &cur, k, v, 16, &n), FTK_OK);
+        for (size_t j = 0; j < n; j++) {
+            ck_assert_uint_eq(v[j], k[j] * 3);
+            seen[k[j]]++;
+        }
+        total += n;
+    }
+    ck_assert_uint_eq(total, 500);
+    for (int i = 1; i <= 500; i++) ck_assert_uint_eq(seen[i], 1);
+    ck_assert_uint_eq(map_size(m), 0);
+    pass_ctx c = {.m = m};
+    ftk_test_run_threads(3, pass_clearer, &c);
+    ASSERT_NO_THREAD_FAILURES();
+    /* drain what the inserters left, then free */
+    do {
+        ck_assert_int_eq(ftk_map_drain(m, k, v, 16, &n), FTK_OK);
+    } while (n == 16);
+    free_and_reclaim(m);
+}
+END_TEST
+
 START_TEST(test_capacity_hint) {
     size_t c;
     ftk_handle_t m = new_map(0);
@@ -1224,6 +1297,7 @@ static Suite *map_suite(void) {
     suite_add_tcase(s, single);
 
     TCase *conc = ftk_test_tcase("concurrent");
+    tcase_add_test(conc, test_drain_pass);
     tcase_add_test(conc, test_equal_keys_one_entry);
     tcase_add_test(conc, test_racing_insert_remove_cas);
     tcase_add_test(conc, test_resize_under_readers);

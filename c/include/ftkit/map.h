@@ -235,6 +235,19 @@ FTK_API int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
 FTK_API int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
                           size_t max, size_t *n);
 
+/* One pass of removal: like ftk_map_drain, but from a cursor (start at 0)
+ * that walks hash space once, as ftk_map_iter's does, and is stored back
+ * (FTK_MAP_CURSOR_END when the pass is over; a call with END returns FTK_OK
+ * and *n == 0). Guarantee: every entry present from the first call to the
+ * last is removed, and returned to the caller, exactly once; entries added
+ * concurrently may or may not be. So a clear() that loops until the cursor
+ * is END terminates even while other threads keep inserting. *n may be less
+ * than max before the end. FTK_EINVAL for a NULL cursor or n, or NULL arrays
+ * with max > 0. Writer (one bucket at a time); may run concurrently with
+ * every other call. */
+FTK_API int ftk_map_drain_pass(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
+                               uint64_t *values, size_t max, size_t *n);
+
 /* ---- value-style calls for FFI hot paths ---------------------------------
  * These return the result word directly (an out-parameter costs an FFI
  * binding more than the call). A return of 0 means "see ftk_last_status()":
