@@ -10,5 +10,6 @@
 #include "ftkit/atomic.h"
 #include "ftkit/map.h"
 #include "ftkit/queue.h"
+#include "ftkit/deque.h"
 
 #endif /* FTKIT_H */

@@ -22,6 +22,7 @@ enum ftk_kind {
     FTK_KIND_QUEUE = 4,
     FTK_KIND_MAP = 5,
     FTK_KIND_LOCK = 6,
+    FTK_KIND_DEQUE = 7,
     FTK_KIND_MAX = 255
 };
 

@@ -163,3 +163,41 @@ size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n,
 int64_t timeout_ns);
 size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
 int64_t timeout_ns);
+/* c/include/ftkit/deque.h */
+#define FTK_DEQUE_UNBOUNDED 0xffffffffffffffff
+#define FTK_DEQUE_EVICTED 1
+enum {
+FTK_DEQUE_BACK = 0,
+FTK_DEQUE_FRONT = 1
+};
+int ftk_deque_new(size_t maxlen, ftk_handle_t *out);
+int ftk_deque_free(ftk_handle_t h);
+int ftk_deque_close(ftk_handle_t h);
+int ftk_deque_maxlen(ftk_handle_t h, size_t *out);
+int ftk_deque_size(ftk_handle_t h, size_t *out);
+int64_t ftk_deque_size_v(ftk_handle_t h);
+int ftk_deque_push(ftk_handle_t h, int side, uint64_t w, uint64_t *evicted);
+int ftk_deque_push_back(ftk_handle_t h, uint64_t w);
+int ftk_deque_push_front(ftk_handle_t h, uint64_t w);
+uint64_t ftk_deque_last_evicted(void);
+int ftk_deque_push_many(ftk_handle_t h, int side, const uint64_t *w, size_t n,
+uint64_t *evicted, size_t *n_evicted);
+int ftk_deque_pop(ftk_handle_t h, int side, uint64_t *w, int64_t timeout_ns);
+uint64_t ftk_deque_pop_back_v(ftk_handle_t h);
+uint64_t ftk_deque_pop_front_v(ftk_handle_t h);
+uint64_t ftk_deque_pop_v(ftk_handle_t h, int side, int64_t timeout_ns);
+int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max,
+size_t *popped, int64_t timeout_ns);
+size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max);
+size_t ftk_deque_last_popped(ftk_handle_t h, uint64_t *w);
+int ftk_deque_wake(ftk_handle_t h);
+int ftk_deque_get(ftk_handle_t h, int64_t index, uint64_t *w);
+uint64_t ftk_deque_get_v(ftk_handle_t h, int64_t index);
+int ftk_deque_set(ftk_handle_t h, int64_t index, uint64_t w, uint64_t *old);
+int ftk_deque_insert(ftk_handle_t h, int64_t index, uint64_t w);
+int ftk_deque_remove_at(ftk_handle_t h, int64_t index, uint64_t *w);
+int ftk_deque_remove_word(ftk_handle_t h, uint64_t w);
+int ftk_deque_rotate(ftk_handle_t h, int64_t n);
+int ftk_deque_reverse(ftk_handle_t h);
+int ftk_deque_snapshot(ftk_handle_t h, uint64_t *out, size_t max, size_t *n);
+int ftk_deque_clear(ftk_handle_t h, uint64_t *out, size_t max, size_t *n);
