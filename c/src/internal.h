@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ftkit.h"
+#include "os.h"
 
 /* Destructive interference size; 128 covers adjacent-line prefetch pairs. */
 #define FTK_CACHE_LINE 128
@@ -21,8 +22,9 @@ enum ftk_kind {
     FTK_KIND_REF = 3,
     FTK_KIND_QUEUE = 4,
     FTK_KIND_MAP = 5,
-    FTK_KIND_LOCK = 6,
+    FTK_KIND_LOCK = 6, /* ftk_rwlock (sync.c) */
     FTK_KIND_DEQUE = 7,
+    FTK_KIND_ILOCK = 8, /* ftk_ilock (sync.c) */
     FTK_KIND_MAX = 255
 };
 
@@ -85,6 +87,24 @@ static inline ftk_entry *ftk_entry_get(ftk_handle_t h, unsigned kind) {
 
 /* ---- per-thread state (thread.c) --------------------------------------- */
 
+/* Read holds of ftk_rwlocks (sync.c): a small open-addressed table in each
+ * thread's record. `vis` is what writers look for when they revoke the
+ * readers' fast path (they scan every registered record); everything else
+ * is private to the owner thread. */
+#define FTK_RD_SLOTS 8
+typedef struct ftk_rd {
+    _Atomic uint64_t vis;    /* lock handle while read-held on the fast path */
+    uint64_t id;             /* lock handle while read-held (any path), 0 = free */
+    _Atomic uint32_t count;  /* nesting depth; owner writes, queries read */
+    uint32_t central;        /* 1: held through the lock's shared counter */
+} ftk_rd;
+/* Read holds beyond FTK_RD_SLOTS distinct locks (always on the shared
+ * counter; private to the owner). */
+typedef struct ftk_rd_more {
+    uint32_t n, cap;
+    ftk_rd *v;
+} ftk_rd_more;
+
 #define FTK_SLOT_CACHE_MAX (2 * FTK_SLOT_BATCH)
 
 typedef struct ftk_retired {
@@ -111,6 +131,10 @@ typedef struct ftk_thread {
     uint32_t slot_n;
     uint32_t slot_idx[FTK_SLOT_CACHE_MAX];
     _Atomic int64_t slot_live; /* allocs - frees by this thread (owner writes) */
+    /* rwlock read holds (sync.c) */
+    ftk_rd rd[FTK_RD_SLOTS];
+    ftk_rd_more rd_more;
+    uint64_t id; /* unique, never reused, > 0: lock owner identity */
     struct ftk_thread *prev, *next;
     bool registered;
 } ftk_thread;
@@ -126,19 +150,40 @@ static inline ftk_thread *ftk_thread_self(void) {
 }
 /* Call fn(t) for every registered thread under the registry lock. */
 void ftk_thread_foreach(void (*fn)(ftk_thread *, void *), void *arg);
-/* Hooks run at thread exit (defined by slots.c and reclaim.c). */
-void ftk_slots_thread_exit(ftk_thread *t);
-void ftk_reclaim_thread_exit(ftk_thread *t);
-/* Sum of slot_live of exited threads (slots.c bookkeeping). */
-extern _Atomic int64_t ftk_slots_exited_live;
 
-/* Process-wide mutexes (never on a hot path). thread.c holds all of them
- * across fork() (pthread_atfork) so a child never inherits one locked by a
- * thread that does not exist there. */
+/*
+ * Per-thread hooks. A module that keeps per-thread state or a process-wide
+ * mutex registers one of these (from a constructor, with static storage)
+ * instead of being called by name from thread.c:
+ *   exit         runs on the exiting thread while its record is still
+ *                registered (it may use EBR and handles); in `order`, lower
+ *                first (reclaim.c runs last: the others may retire memory)
+ *   exit_locked  runs under the registry lock as the record is unlinked
+ *                (for statistics that must move atomically with it)
+ *   fork_gone    in a fork child, once for each record of a thread that does
+ *                not exist there, before it is dropped from the registry
+ *                (single-threaded, registry lock held: no EBR, no locks)
+ *   fork_lock    a process-wide mutex held across fork() (pthread_atfork),
+ *                so a child never inherits it locked by a thread it lacks
+ * Any of them may be NULL.
+ */
 #include <pthread.h>
-extern pthread_mutex_t ftk_table_lock;  /* handle.c: entry free list */
-extern pthread_mutex_t ftk_depot_lock;  /* slots.c: batches of free slots */
-extern pthread_mutex_t ftk_orphan_lock; /* reclaim.c: limbo of exited threads */
+typedef struct ftk_thread_hooks {
+    const char *name;
+    int order;
+    void (*exit)(ftk_thread *t);
+    void (*exit_locked)(ftk_thread *t);
+    void (*fork_gone)(ftk_thread *t);
+    pthread_mutex_t *fork_lock;
+    struct ftk_thread_hooks *next; /* thread.c's list */
+} ftk_thread_hooks;
+void ftk_thread_hooks_add(ftk_thread_hooks *h);
+/* Hook orders in use. */
+enum { FTK_HOOKS_SYNC = 10, FTK_HOOKS_SLOTS = 20, FTK_HOOKS_RECLAIM = 90 };
+
+/* The handle table's mutex (handle.c; never on a hot path), held across
+ * fork() by thread.c itself. */
+extern pthread_mutex_t ftk_table_lock;
 
 /* ---- epoch-based reclamation (reclaim.c) ------------------------------- */
 /* Enter/leave a read-side section: memory retired while any thread is inside
@@ -146,15 +191,14 @@ extern pthread_mutex_t ftk_orphan_lock; /* reclaim.c: limbo of exited threads */
  * Nestable. Cost: one TLS access and one seq_cst store. */
 #define FTK_EBR_SCAN_EVERY 32u /* retires between reclamation scans */
 extern _Atomic uint64_t ftk_ebr_epoch;
-extern _Atomic int ftk_ebr_asym; /* 1: asymmetric fences (see reclaim.c) */
 void ftk_ebr_scan_after_exit(ftk_thread *t);
 static inline void ftk_ebr_enter(void) {
     ftk_thread *t = ftk_thread_self();
     if (t->ebr_nest++ == 0) {
         uint64_t e = atomic_load_explicit(&ftk_ebr_epoch, memory_order_relaxed);
-        if (atomic_load_explicit(&ftk_ebr_asym, memory_order_relaxed)) {
-            /* relaxed + compiler barrier: the scanner's membarrier supplies
-             * the store-load ordering (see reclaim.c) */
+        if (atomic_load_explicit(&ftk_os_asym, memory_order_relaxed)) {
+            /* relaxed + compiler barrier: the scanner's heavy fence supplies
+             * the store-load ordering (see reclaim.c, os.h) */
             atomic_store_explicit(&t->ebr_state, (e << 1) | 1, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst);
         } else {
@@ -174,6 +218,35 @@ static inline void ftk_ebr_exit(void) {
 }
 /* Free ptr with fn(ptr) once no section that could see it is active. */
 void ftk_ebr_retire(void *ptr, void (*fn)(void *));
+
+/* ---- entering an object ------------------------------------------------ */
+/*
+ * Every heap-allocated object (queue, map, locks, ...) starts with its own
+ * handle, so that a call can tell its object from another one that recycled
+ * the entry between the lookup and the read of `obj` (a free racing the
+ * call: a caller bug, which must still be memory safe).
+ */
+typedef struct ftk_obj {
+    ftk_handle_t handle;
+} ftk_obj;
+
+/* Enter an EBR section and validate a handle of `kind`: the object, valid
+ * until ftk_obj_exit(), or NULL (section already left) for a NULL,
+ * destroyed or wrong-kind handle. Lock-free: the entry lookup, one acquire
+ * load of obj (pairs with the release store that published it, so the
+ * object is initialised even if the entry was recycled under us) and a
+ * compare. */
+static inline void *ftk_obj_enter(ftk_handle_t h, unsigned kind) {
+    ftk_ebr_enter();
+    ftk_entry *e = ftk_entry_get(h, kind);
+    if (__builtin_expect(e != NULL, 1)) {
+        ftk_obj *o = atomic_load_explicit(&e->obj, memory_order_acquire);
+        if (__builtin_expect(o != NULL && o->handle == h, 1)) return o;
+    }
+    ftk_ebr_exit();
+    return NULL;
+}
+static inline void ftk_obj_exit(void) { ftk_ebr_exit(); }
 
 /* Per-thread "last status" for the value-style (_v) functions. */
 extern _Thread_local int ftk_tls_last_status;

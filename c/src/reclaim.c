@@ -13,31 +13,16 @@
  * bench/c: half the fixed cost of a queue or map call). On Linux we make it
  * asymmetric, as liburcu's "memb" flavour does: readers store relaxed behind
  * a compiler barrier, and the rare scanner (every SCAN_EVERY retires) runs
- * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) first, which executes a full
- * fence on every CPU running one of our threads, so every announcement made
- * before it is visible to the scan. Where membarrier is unavailable, and
- * under ThreadSanitizer (which cannot see the fences membarrier implies),
- * readers use the seq_cst store.
+ * ftk_os_heavy_fence() first (membarrier PRIVATE_EXPEDITED, os.c), which
+ * executes a full fence on every CPU running one of our threads, so every
+ * announcement made before it is visible to the scan. Where membarrier is
+ * unavailable, and under ThreadSanitizer (which cannot see the fences
+ * membarrier implies), ftk_os_asym is 0 and readers use the seq_cst store.
  */
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
-
-#if defined(__linux__)
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define FTK_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FTK_TSAN 1
-#endif
-#endif
 
 /* Retires between scans. In asymmetric mode a scan also costs a membarrier
  * (an IPI to the other CPUs running our threads), so scans are additionally
@@ -46,36 +31,10 @@
 #define HEAVY_FENCE_MIN_NS 1000000 /* at most ~1000 membarriers per second */
 #define LIMBO_FORCE 8192           /* ...unless a thread's limbo grows this big */
 
-/* 1 once membarrier private-expedited is registered for this process. */
-_Atomic int ftk_ebr_asym; /* relaxed: set once at load time */
-#define asym_fences ftk_ebr_asym
 static _Atomic int64_t last_heavy_ns;
 
-__attribute__((constructor)) static void ftk_reclaim_init(void) {
-#if defined(__linux__) && !defined(FTK_TSAN)
-    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-        asym_fences = 1;
-#endif
-}
-
-/* The scanner's half of the asymmetric fence. In symmetric mode nothing is
- * needed: readers' seq_cst stores and the scanner's seq_cst loads are
- * totally ordered already. */
-static void heavy_fence(void) {
-#if defined(__linux__)
-    if (asym_fences &&
-        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
-        /* Cannot fail once registered. If it ever did, readers still using
-         * relaxed stores could be missed: refuse to run unsafely. */
-        abort();
-    }
-#endif
-}
-
 _Atomic uint64_t ftk_ebr_epoch = 2;
-#define global_epoch ftk_ebr_epoch
-pthread_mutex_t ftk_orphan_lock = PTHREAD_MUTEX_INITIALIZER;
-#define orphan_lock ftk_orphan_lock
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static ftk_retired *orphans; /* limbo of exited threads */
 static _Atomic size_t pending; /* retired, not yet freed */
 
@@ -98,14 +57,16 @@ static void check_thread(ftk_thread *t, void *arg) {
 /* Advance the epoch if every active thread has seen the current one.
  * Returns the (possibly new) epoch. */
 static uint64_t try_advance(void) {
-    heavy_fence(); /* make every reader's announcement visible before we look */
-    struct scan s = {atomic_load(&global_epoch), true};
+    /* make every reader's announcement visible before we look (in
+     * symmetric mode the readers' seq_cst stores already are) */
+    ftk_os_heavy_fence();
+    struct scan s = {atomic_load(&ftk_ebr_epoch), true};
     ftk_thread_foreach(check_thread, &s);
     if (s.ok) {
         uint64_t e = s.epoch;
-        atomic_compare_exchange_strong(&global_epoch, &e, s.epoch + 1);
+        atomic_compare_exchange_strong(&ftk_ebr_epoch, &e, s.epoch + 1);
     }
-    return atomic_load(&global_epoch);
+    return atomic_load(&ftk_ebr_epoch);
 }
 
 /* Free the entries of *list retired at or before `safe`; keep the rest. */
@@ -144,16 +105,11 @@ static void collect_orphans(uint64_t safe) {
     }
 }
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void collect(ftk_thread *t, bool force) {
-    if (asym_fences && !force && t->limbo_len < LIMBO_FORCE) {
+    if (atomic_load_explicit(&ftk_os_asym, memory_order_relaxed) && !force &&
+        t->limbo_len < LIMBO_FORCE) {
         /* relaxed: a rate limit, not a synchronisation */
-        int64_t now = now_ns();
+        int64_t now = ftk_now_ns();
         if (now - atomic_load_explicit(&last_heavy_ns, memory_order_relaxed) <
             HEAVY_FENCE_MIN_NS)
             return;
@@ -173,7 +129,7 @@ void ftk_ebr_retire(void *ptr, void (*fn)(void *)) {
     }
     r->fn = fn;
     r->ptr = ptr;
-    r->epoch = atomic_load(&global_epoch);
+    r->epoch = atomic_load(&ftk_ebr_epoch);
     r->next = t->limbo;
     t->limbo = r;
     t->limbo_len++;
@@ -184,7 +140,7 @@ void ftk_ebr_retire(void *ptr, void (*fn)(void *)) {
     }
 }
 
-void ftk_reclaim_thread_exit(ftk_thread *t) {
+static void reclaim_thread_exit(ftk_thread *t) {
     if (t->limbo == NULL) return;
     ftk_retired *tail = t->limbo;
     while (tail->next) tail = tail->next;
@@ -204,4 +160,22 @@ size_t ftk_reclaim_collect(void) {
         for (int i = 0; i < 3; i++) collect(t, true);
     }
     return atomic_load_explicit(&pending, memory_order_relaxed);
+}
+
+/* A fork child: threads that do not exist there are no longer inside a
+ * section (and their records leave the registry right after this). */
+static void reclaim_fork_gone(ftk_thread *t) {
+    atomic_store_explicit(&t->ebr_state, 0, memory_order_relaxed);
+}
+
+static ftk_thread_hooks reclaim_hooks = {
+    .name = "reclaim",
+    .order = FTK_HOOKS_RECLAIM, /* last: the other exit hooks may retire */
+    .exit = reclaim_thread_exit,
+    .fork_gone = reclaim_fork_gone,
+    .fork_lock = &orphan_lock,
+};
+
+__attribute__((constructor)) static void ftk_reclaim_init(void) {
+    ftk_thread_hooks_add(&reclaim_hooks);
 }

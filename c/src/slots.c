@@ -106,7 +106,7 @@ static int fresh_take(uint32_t *idx) {
     return FTK_OK;
 }
 
-void ftk_slots_thread_exit(ftk_thread *c) {
+static void slots_thread_exit(ftk_thread *c) {
     while (c->slot_n > 0) {
         uint32_t k = c->slot_n < FTK_SLOT_BATCH ? c->slot_n : FTK_SLOT_BATCH;
         c->slot_n -= k;
@@ -237,3 +237,22 @@ size_t ftk_slot_live_approx(void) {
         s.total += atomic_load_explicit(&ftk_slots_exited_live, memory_order_relaxed);
     return s.total > 0 ? (size_t)s.total : 0;
 }
+
+/* Thread exit, under the registry lock as the record is unlinked: move the
+ * thread's live count to the exited tally (see sum_live). */
+static void slots_exit_locked(ftk_thread *t) {
+    atomic_fetch_add_explicit(&ftk_slots_exited_live,
+                              atomic_load_explicit(&t->slot_live, memory_order_relaxed),
+                              memory_order_relaxed);
+    atomic_store_explicit(&t->slot_live, 0, memory_order_relaxed);
+}
+
+static ftk_thread_hooks slots_hooks = {
+    .name = "slots",
+    .order = FTK_HOOKS_SLOTS,
+    .exit = slots_thread_exit,
+    .exit_locked = slots_exit_locked,
+    .fork_lock = &ftk_depot_lock,
+};
+
+__attribute__((constructor)) static void ftk_slots_init(void) { ftk_thread_hooks_add(&slots_hooks); }

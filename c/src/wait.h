@@ -18,16 +18,18 @@
  * re-check sees the condition. A notifier that finds no waiter costs one
  * load: no syscall, no write to a shared line.
  *
- * Linux: futex on the 32-bit `seq` (FUTEX_WAIT_BITSET with an absolute
- * CLOCK_MONOTONIC deadline). Elsewhere (or with -DFTK_WAIT_PORTABLE): a
- * fixed table of mutex/condvar pairs hashed by address; `seq` is re-checked
- * under the bucket mutex, which the notifier takes after bumping it.
+ * Sleeping is ftk_os_wait/ftk_os_wake on the 32-bit `seq` (os.h: a Linux
+ * futex with an absolute CLOCK_MONOTONIC deadline, or a condvar emulation).
+ * Objects that block build on this through block.h (sleeper references,
+ * deadlines, wake generations, the attempt-or-wait loop).
  */
 #ifndef FTKIT_WAIT_H
 #define FTKIT_WAIT_H
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "os.h"
 
 typedef struct ftk_ec {
     _Atomic uint32_t seq;     /* bumped by each notify that finds waiters */
@@ -36,8 +38,6 @@ typedef struct ftk_ec {
 
 /* Wake every waiter. */
 #define FTK_EC_ALL UINT32_MAX
-/* A deadline that never expires (timeout_ns < 0). */
-#define FTK_DEADLINE_NEVER INT64_MAX
 
 void ftk_ec_init(ftk_ec *ec);
 
@@ -65,20 +65,8 @@ static inline void ftk_ec_notify(ftk_ec *ec, uint32_t n) {
     if (atomic_load(&ec->waiters) != 0) ftk_ec_notify_slow(ec, n);
 }
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t ftk_now_ns(void);
-/* now + timeout_ns; FTK_DEADLINE_NEVER when timeout_ns < 0 or on overflow. */
+/* now + timeout_ns; FTK_DEADLINE_NEVER when timeout_ns < 0 or on overflow
+ * (FTK_DEADLINE_NEVER, ftk_now_ns and ftk_cpu_relax come from os.h). */
 int64_t ftk_deadline_after(int64_t timeout_ns);
-
-/* Spin-wait hint. */
-static inline void ftk_cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
 
 #endif /* FTKIT_WAIT_H */
