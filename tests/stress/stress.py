@@ -48,7 +48,7 @@ import ftkit
 from ftkit import BadHandleError, Empty, Full, ShutDown
 
 GRACE = 10.0          # s a thread may outlive its round's deadline before "hang"
-CLEAR_LIMIT = 3.0     # s one ConcurrentDict.clear() may take while others insert
+CLEAR_LIMIT = 10.0    # s one ConcurrentDict.clear() may take while others insert
 INFLIGHT = 4096       # producers pause while a queue holds more than this
 PUSH_BATCHES = (2, 3, 5, 16, 64, 100, 300)
 POP_BATCHES = (1, 2, 7, 32, 64, 257, 1000, 2000)
