@@ -650,10 +650,12 @@ int ftk_queue_free(ftk_handle_t h) {
 }
 
 int ftk_queue_try_push(ftk_handle_t h, uint64_t w) {
+    ftk_set_last_result(0);
     ENTER_OR_FAIL(h);
     size_t k;
     int st = push_some(q, &w, 1, &k);
     ftk_ebr_exit();
+    ftk_set_last_result(k); /* 1 when the word went in (see ftk_last_result) */
     return st;
 }
 
@@ -663,6 +665,7 @@ int ftk_queue_push(ftk_handle_t h, uint64_t w, int64_t timeout_ns) {
 
 int ftk_queue_push_many(ftk_handle_t h, const uint64_t *w, size_t n, size_t *pushed,
                         int64_t timeout_ns) {
+    ftk_set_last_result(0);
     if (pushed == NULL || (w == NULL && n > 0)) return FTK_EINVAL;
     *pushed = 0;
     ENTER_OR_FAIL(h);
@@ -670,6 +673,7 @@ int ftk_queue_push_many(ftk_handle_t h, const uint64_t *w, size_t n, size_t *pus
     int st = wait_until(q, &q->not_full, &a, timeout_ns);
     ftk_ebr_exit();
     *pushed = a.done;
+    ftk_set_last_result(a.done); /* how many went in (see ftk_last_result) */
     return st;
 }
 

@@ -36,9 +36,11 @@ size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n, int64_t 
         done += pushed;
         if (st != FTK_OK) {
             ftk_set_last(st);
+            ftk_set_last_result(done);
             return done;
         }
     }
+    ftk_set_last_result(done);
     return done;
 }
 

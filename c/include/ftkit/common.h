@@ -89,13 +89,16 @@ FTK_API const char *ftk_err_name(int status);
  * by the calling thread, or FTK_OK. Thread-local. */
 FTK_API int ftk_last_status(void);
 
-/* What the calling thread's last value-style call that hands words out
- * returned: the word of ftk_queue_try_pop_v / ftk_queue_pop_v (0 when it
- * took nothing), the run count of ftk_queue_pop_runs_v. Thread-local;
- * set by those calls only. For bindings whose caller can be interrupted
- * (a signal handler raising) between such a call's return and the use of
- * its result: the binding recovers the words it took and gives them back
- * (ftk_queue_unpop), so an interrupted pop has no effect. Wait-free. */
+/* What the calling thread's last call that moves words in or out of a
+ * queue did, for bindings whose caller can be interrupted (a signal handler
+ * raising) between such a call's return and the use of its result: the
+ * word of ftk_queue_try_pop_v / ftk_queue_pop_v (0 when it took nothing),
+ * the run count of ftk_queue_pop_runs_v, how many words went in for
+ * ftk_queue_try_push (0 or 1), ftk_queue_push, ftk_queue_push_many and
+ * ftk_queue_push_range_v. Thread-local; set by those calls only. A binding
+ * recovers the words an interrupted pop took and gives them back
+ * (ftk_queue_unpop), so the pop had no effect, and learns whether an
+ * interrupted push completed. Wait-free. */
 FTK_API uint64_t ftk_last_result(void);
 
 /* Number of live handles of any kind (for leak checks in tests). */
