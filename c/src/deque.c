@@ -84,6 +84,7 @@ static _Thread_local struct {
     uint64_t handle;
     size_t n;
     uint64_t w;
+    uint64_t ev_handle;
     uint64_t evicted;
 } dq_tls;
 
@@ -364,7 +365,7 @@ int ftk_deque_size(ftk_handle_t h, size_t *out) {
     return FTK_OK;
 }
 
-int64_t ftk_deque_size_v(ftk_handle_t h) {
+int64_t ftk_deque_len(ftk_handle_t h) {
     ENTER_OR_FAIL(h);
     /* relaxed: see publish_len */
     size_t n = atomic_load_explicit(&d->len_pub, memory_order_relaxed);
@@ -402,6 +403,7 @@ static int push_impl(deque *d, int side, uint64_t w, uint64_t *evicted) {
     dq_unlock(d);
     wake_poppers(d, waiters, 1);
     if (did) {
+        dq_tls.ev_handle = ftk_h2u(d->handle);
         dq_tls.evicted = ev;
         if (evicted) *evicted = ev;
         return FTK_DEQUE_EVICTED;
@@ -431,7 +433,18 @@ int ftk_deque_push_front(ftk_handle_t h, uint64_t w) {
     return st;
 }
 
-uint64_t ftk_deque_last_evicted(void) { return dq_tls.evicted; }
+uint64_t ftk_deque_evicted_v(ftk_handle_t h) {
+    if (ftk_entry_get(h, FTK_KIND_DEQUE) == NULL) {
+        ftk_set_last(FTK_EBADHANDLE);
+        return 0;
+    }
+    if (dq_tls.ev_handle != ftk_h2u(h)) {
+        ftk_set_last(FTK_ENOTFOUND);
+        return 0;
+    }
+    if (dq_tls.evicted == 0) ftk_set_last(FTK_OK);
+    return dq_tls.evicted;
+}
 
 int ftk_deque_push_many(ftk_handle_t h, int side, const uint64_t *w, size_t n,
                         uint64_t *evicted, size_t *n_evicted) {
@@ -601,6 +614,10 @@ int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max, size
 
 size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max) {
     note_pop_begin(h);
+    if (ftk_entry_get(h, FTK_KIND_DEQUE) == NULL) {
+        ftk_set_last(FTK_EBADHANDLE);
+        return 0;
+    }
     if (out == NULL || max == 0 || bad_side(side)) {
         ftk_set_last(FTK_EINVAL);
         return 0;
@@ -611,10 +628,15 @@ size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max)
     return got;
 }
 
-size_t ftk_deque_last_popped(ftk_handle_t h, uint64_t *w) {
-    if (h == FTK_NULL_HANDLE || dq_tls.handle != ftk_h2u(h)) return 0;
-    if (w) *w = dq_tls.w;
-    return dq_tls.n;
+int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n) {
+    if (n == NULL) return FTK_EINVAL;
+    *n = 0;
+    if (ftk_entry_get(h, FTK_KIND_DEQUE) == NULL) return FTK_EBADHANDLE;
+    if (dq_tls.handle == ftk_h2u(h)) {
+        *n = dq_tls.n;
+        if (w) *w = dq_tls.w;
+    }
+    return FTK_OK;
 }
 
 int ftk_deque_wake(ftk_handle_t h) {

@@ -175,11 +175,11 @@ int ftk_deque_free(ftk_handle_t h);
 int ftk_deque_close(ftk_handle_t h);
 int ftk_deque_maxlen(ftk_handle_t h, size_t *out);
 int ftk_deque_size(ftk_handle_t h, size_t *out);
-int64_t ftk_deque_size_v(ftk_handle_t h);
+int64_t ftk_deque_len(ftk_handle_t h);
 int ftk_deque_push(ftk_handle_t h, int side, uint64_t w, uint64_t *evicted);
 int ftk_deque_push_back(ftk_handle_t h, uint64_t w);
 int ftk_deque_push_front(ftk_handle_t h, uint64_t w);
-uint64_t ftk_deque_last_evicted(void);
+uint64_t ftk_deque_evicted_v(ftk_handle_t h);
 int ftk_deque_push_many(ftk_handle_t h, int side, const uint64_t *w, size_t n,
 uint64_t *evicted, size_t *n_evicted);
 int ftk_deque_pop(ftk_handle_t h, int side, uint64_t *w, int64_t timeout_ns);
@@ -189,7 +189,7 @@ uint64_t ftk_deque_pop_v(ftk_handle_t h, int side, int64_t timeout_ns);
 int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max,
 size_t *popped, int64_t timeout_ns);
 size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max);
-size_t ftk_deque_last_popped(ftk_handle_t h, uint64_t *w);
+int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n);
 int ftk_deque_wake(ftk_handle_t h);
 int ftk_deque_get(ftk_handle_t h, int64_t index, uint64_t *w);
 uint64_t ftk_deque_get_v(ftk_handle_t h, int64_t index);

@@ -30,7 +30,14 @@ static ftk_handle_t new_d(size_t maxlen) {
 static size_t dsize(ftk_handle_t h) {
     size_t n = 99;
     ck_assert_int_eq(ftk_deque_size(h, &n), FTK_OK);
-    ck_assert_int_eq(ftk_deque_size_v(h), (int64_t)n);
+    ck_assert_int_eq(ftk_deque_len(h), (int64_t)n);
+    return n;
+}
+
+/* ftk_deque_last_popped's count (status asserted OK). */
+static size_t lastp(ftk_handle_t h, uint64_t *w) {
+    size_t n = 99;
+    REQUIRE(ftk_deque_last_popped(h, w, &n) == FTK_OK);
     return n;
 }
 
@@ -97,7 +104,7 @@ static void check_all_bad(ftk_handle_t h) {
     ck_assert_int_eq(ftk_deque_close(h), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_maxlen(h, &n), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_size(h, &n), FTK_EBADHANDLE);
-    ck_assert_int_eq(ftk_deque_size_v(h), FTK_EBADHANDLE);
+    ck_assert_int_eq(ftk_deque_len(h), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_push(h, BACK, 1, &w), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_push_back(h, 1), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_push_front(h, 1), FTK_EBADHANDLE);
@@ -114,7 +121,10 @@ static void check_all_bad(ftk_handle_t h) {
     ck_assert_uint_eq(n, 0);
     ck_assert_uint_eq(ftk_deque_pop_many_v(h, BACK, buf, 4), 0);
     ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
-    ck_assert_uint_eq(ftk_deque_last_popped(h, &w), 0);
+    ck_assert_int_eq(ftk_deque_last_popped(h, &w, &n), FTK_EBADHANDLE);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_uint_eq(ftk_deque_evicted_v(h), 0);
+    ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_wake(h), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_get(h, 0, &w), FTK_EBADHANDLE);
     ck_assert_uint_eq(ftk_deque_get_v(h, 0), 0);
@@ -277,7 +287,7 @@ static void model_run(size_t maxlen, uint64_t seed, int steps) {
             int st = op == 0 ? ftk_deque_push(h, side, next, &dev)
                              : (side == BACK ? ftk_deque_push_back(h, next)
                                              : ftk_deque_push_front(h, next));
-            if (op != 0 && st == FTK_DEQUE_EVICTED) dev = ftk_deque_last_evicted();
+            if (op != 0 && st == FTK_DEQUE_EVICTED) dev = ftk_deque_evicted_v(h);
             REQUIRE(st == (me ? FTK_DEQUE_EVICTED : FTK_OK));
             if (me) REQUIRE(dev == mev);
             next++;
@@ -289,10 +299,10 @@ static void model_run(size_t maxlen, uint64_t seed, int steps) {
             uint64_t got = side == BACK ? ftk_deque_pop_back_v(h) : ftk_deque_pop_front_v(h);
             if (m.n == 0) {
                 REQUIRE(got == 0 && ftk_last_status() == FTK_EEMPTY);
-                REQUIRE(ftk_deque_last_popped(h, &w) == 0);
+                REQUIRE(lastp(h, &w) == 0);
             } else {
                 REQUIRE(got == m_remove(&m, side == BACK ? m.n - 1 : 0));
-                REQUIRE(ftk_deque_last_popped(h, &w) == 1 && w == got);
+                REQUIRE(lastp(h, &w) == 1 && w == got);
             }
             break;
         }
@@ -319,7 +329,7 @@ static void model_run(size_t maxlen, uint64_t seed, int steps) {
                 REQUIRE(st == FTK_OK && n == (k < m.n ? k : m.n));
                 for (size_t i = 0; i < n; i++)
                     REQUIRE(buf[i] == m_remove(&m, side == BACK ? m.n - 1 : 0));
-                REQUIRE(ftk_deque_last_popped(h, NULL) == n);
+                REQUIRE(lastp(h, NULL) == n);
             }
             break;
         }
@@ -465,9 +475,13 @@ START_TEST(test_maxlen) {
     for (uint64_t i = 1; i <= 3; i++) ck_assert_int_eq(ftk_deque_push_back(h, i), FTK_OK);
     ck_assert_int_eq(ftk_deque_push(h, BACK, 4, &ev), FTK_DEQUE_EVICTED);
     ck_assert_uint_eq(ev, 1);
-    ck_assert_uint_eq(ftk_deque_last_evicted(), 1);
+    ck_assert_uint_eq(ftk_deque_evicted_v(h), 1);
     ck_assert_int_eq(ftk_deque_push_front(h, 0), FTK_DEQUE_EVICTED); /* evicts 4 */
-    ck_assert_uint_eq(ftk_deque_last_evicted(), 4);
+    ck_assert_uint_eq(ftk_deque_evicted_v(h), 4);
+    ftk_handle_t other = new_d(UNB);
+    ck_assert_uint_eq(ftk_deque_evicted_v(other), 0); /* no eviction on that one */
+    ck_assert_int_eq(ftk_last_status(), FTK_ENOTFOUND);
+    free_d(other);
     expect_words(h, (uint64_t[]){0, 2, 3}, 3);
     ck_assert_int_eq(ftk_deque_insert(h, 1, 9), FTK_EFULL);
     ck_assert_int_eq(ftk_deque_push(h, FRONT, 5, NULL), FTK_DEQUE_EVICTED); /* NULL ok */
@@ -595,17 +609,20 @@ START_TEST(test_pop_record) {
     ck_assert_int_eq(ftk_deque_push_many(a, BACK, (uint64_t[]){1, 2, 3, 4}, 4, NULL, NULL),
                      FTK_OK);
     ck_assert_uint_eq(ftk_deque_pop_back_v(a), 4);
-    ck_assert_uint_eq(ftk_deque_last_popped(a, &w), 1);
+    ck_assert_uint_eq(lastp(a, &w), 1);
     ck_assert_uint_eq(w, 4);
-    ck_assert_uint_eq(ftk_deque_last_popped(b, &w), 0); /* another deque */
-    ck_assert_uint_eq(ftk_deque_last_popped(FTK_NULL_HANDLE, &w), 0);
+    ck_assert_uint_eq(lastp(b, &w), 0); /* another deque */
+    n = 7;
+    ck_assert_int_eq(ftk_deque_last_popped(FTK_NULL_HANDLE, &w, &n), FTK_EBADHANDLE);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(ftk_deque_last_popped(a, &w, NULL), FTK_EINVAL);
     ck_assert_int_eq(ftk_deque_pop_many(a, FRONT, buf, 2, &n, 0), FTK_OK);
-    ck_assert_uint_eq(ftk_deque_last_popped(a, NULL), 2);
+    ck_assert_uint_eq(lastp(a, NULL), 2);
     ck_assert_uint_eq(ftk_deque_pop_back_v(b), 0); /* empty: the record moves to b */
-    ck_assert_uint_eq(ftk_deque_last_popped(a, &w), 0);
-    ck_assert_uint_eq(ftk_deque_last_popped(b, &w), 0);
+    ck_assert_uint_eq(lastp(a, &w), 0);
+    ck_assert_uint_eq(lastp(b, &w), 0);
     ck_assert_uint_eq(ftk_deque_pop_v(a, FRONT, 0), 3);
-    ck_assert_uint_eq(ftk_deque_last_popped(a, &w), 1);
+    ck_assert_uint_eq(lastp(a, &w), 1);
     ck_assert_uint_eq(w, 3);
     free_d(a);
     free_d(b);
@@ -784,7 +801,7 @@ static void mpmc_worker(void *arg, int i) {
         }
         uint64_t done = atomic_fetch_add(&c->consumed, n) + n;
         if (done >= total) return;
-        if (n == 0 && atomic_load(&c->producers_left) == 0 && ftk_deque_size_v(c->h) == 0 &&
+        if (n == 0 && atomic_load(&c->producers_left) == 0 && ftk_deque_len(c->h) == 0 &&
             atomic_load(&c->consumed) >= total)
             return;
     }

@@ -94,27 +94,29 @@ FTK_API int ftk_deque_maxlen(ftk_handle_t h, size_t *out);
  * close. Wait-free (one atomic load). */
 FTK_API int ftk_deque_size(ftk_handle_t h, size_t *out);
 
-/* ftk_deque_size as a value: the size (>= 0), or a negative status
- * (FTK_EBADHANDLE). Wait-free. */
-FTK_API int64_t ftk_deque_size_v(ftk_handle_t h);
+/* ftk_deque_size as a return value for FFI hot paths (len()): the size
+ * (>= 0), or a negative status (FTK_EBADHANDLE). Wait-free. */
+FTK_API int64_t ftk_deque_len(ftk_handle_t h);
 
 /*
  * Push one word at `side`. FTK_OK; FTK_DEQUE_EVICTED (bounded and full: the
  * word went in and the word at the other end was removed; it is stored in
  * *evicted unless evicted is NULL, and also recorded for
- * ftk_deque_last_evicted); FTK_ENOMEM (nothing changed); FTK_ECLOSED (the
+ * ftk_deque_evicted_v); FTK_ENOMEM (nothing changed); FTK_ECLOSED (the
  * word was not pushed). Blocking (the lock), O(1) amortised.
  */
 FTK_API int ftk_deque_push(ftk_handle_t h, int side, uint64_t w, uint64_t *evicted);
 
 /* ftk_deque_push at the back / the front without an out-parameter (for FFI
- * hot paths): an evicted word is read with ftk_deque_last_evicted. */
+ * hot paths): an evicted word is read with ftk_deque_evicted_v. */
 FTK_API int ftk_deque_push_back(ftk_handle_t h, uint64_t w);
 FTK_API int ftk_deque_push_front(ftk_handle_t h, uint64_t w);
 
-/* The word evicted by the calling thread's most recent push that returned
- * FTK_DEQUE_EVICTED (thread-local; 0 if none yet). */
-FTK_API uint64_t ftk_deque_last_evicted(void);
+/* The word evicted by the calling thread's most recent push on h that
+ * returned FTK_DEQUE_EVICTED (a per-thread record), or 0 with the reason in
+ * ftk_last_status(): FTK_ENOTFOUND (that push was on another deque, or there
+ * was none), FTK_EBADHANDLE; FTK_OK after a genuine 0 word. Wait-free. */
+FTK_API uint64_t ftk_deque_evicted_v(ftk_handle_t h);
 
 /*
  * Push n words at `side`, in order, as one atomic step (no other operation
@@ -167,14 +169,14 @@ FTK_API size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, siz
  * Interrupt recovery for bindings. Every pop (all the forms above) records,
  * per thread, which deque it popped from and how many words it delivered
  * (0 when it delivered none). If the calling thread's most recent pop was on
- * h, this returns that count and stores the word of a single-word pop in *w
- * (w may be NULL; the words of a pop_many are in the caller's out array);
- * otherwise 0. A binding whose language can raise an asynchronous exception
+ * h, *n receives that count and *w the word of a single-word pop (w may be
+ * NULL; the words of a pop_many are in the caller's out array); otherwise
+ * *n = 0. A binding whose language can raise an asynchronous exception
  * (Python's KeyboardInterrupt) right after a pop returned, before the result
  * was stored, uses it to push the words back instead of losing them.
- * Thread-local; wait-free; never fails (a bad handle gives 0).
+ * FTK_OK; FTK_EINVAL (n is NULL); FTK_EBADHANDLE. Wait-free.
  */
-FTK_API size_t ftk_deque_last_popped(ftk_handle_t h, uint64_t *w);
+FTK_API int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n);
 
 /*
  * Cancel every pop blocked on this deque when wake is called: each returns
