@@ -10,6 +10,7 @@
 #include "ftkit/atomic.h"
 #include "ftkit/map.h"
 #include "ftkit/queue.h"
+#include "ftkit/sync.h"
 #include "ftkit/deque.h"
 
 #endif /* FTKIT_H */

@@ -98,12 +98,6 @@ typedef struct ftk_rd {
     _Atomic uint32_t count;  /* nesting depth; owner writes, queries read */
     uint32_t central;        /* 1: held through the lock's shared counter */
 } ftk_rd;
-/* Read holds beyond FTK_RD_SLOTS distinct locks (always on the shared
- * counter; private to the owner). */
-typedef struct ftk_rd_more {
-    uint32_t n, cap;
-    ftk_rd *v;
-} ftk_rd_more;
 
 #define FTK_SLOT_CACHE_MAX (2 * FTK_SLOT_BATCH)
 
@@ -133,7 +127,9 @@ typedef struct ftk_thread {
     _Atomic int64_t slot_live; /* allocs - frees by this thread (owner writes) */
     /* rwlock read holds (sync.c) */
     ftk_rd rd[FTK_RD_SLOTS];
-    ftk_rd_more rd_more;
+    uint32_t rd_used;            /* slots of rd[] with an id */
+    uint32_t rd_more_n, rd_more_cap;
+    ftk_rd *rd_more;             /* holds of more locks (shared counter only) */
     uint64_t id; /* unique, never reused, > 0: lock owner identity */
     struct ftk_thread *prev, *next;
     bool registered;

@@ -87,18 +87,10 @@ void ftk_os_wake(_Atomic uint32_t *addr, uint32_t n);
  * side of the Dekker pair calls ftk_os_heavy_fence() between its store and
  * its load: that runs a full fence on every CPU running a thread of this
  * process (membarrier PRIVATE_EXPEDITED; an IPI, microseconds). When
- * ftk_os_asym is 0 both sides must use seq_cst and the heavy fence is a
- * plain seq_cst fence.
+ * ftk_os_asym is 0 both sides must use seq_cst operations (the heavy fence
+ * is then a no-op).
  */
 extern _Atomic int ftk_os_asym; /* relaxed: set once at load time */
 void ftk_os_heavy_fence(void);
-/* The hot side's half: a compiler barrier when asymmetric, else a full
- * fence. */
-static inline void ftk_os_light_fence(void) {
-    if (atomic_load_explicit(&ftk_os_asym, memory_order_relaxed))
-        atomic_signal_fence(memory_order_seq_cst);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
-}
 
 #endif /* FTKIT_OS_H */

@@ -163,6 +163,28 @@ size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n,
 int64_t timeout_ns);
 size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
 int64_t timeout_ns);
+/* c/include/ftkit/sync.h */
+int ftk_rwlock_new(ftk_handle_t *out);
+int ftk_rwlock_free(ftk_handle_t h);
+int ftk_rwlock_read_lock(ftk_handle_t h, int64_t timeout_ns);
+int ftk_rwlock_read_unlock(ftk_handle_t h);
+int ftk_rwlock_write_lock(ftk_handle_t h, int64_t timeout_ns);
+int ftk_rwlock_write_unlock(ftk_handle_t h);
+int ftk_rwlock_wake(ftk_handle_t h);
+int64_t ftk_rwlock_readers(ftk_handle_t h);
+int64_t ftk_rwlock_writers_waiting(ftk_handle_t h);
+int ftk_rwlock_writer_locked(ftk_handle_t h);
+int64_t ftk_rwlock_read_held(ftk_handle_t h);
+int ftk_rwlock_write_held(ftk_handle_t h);
+int ftk_ilock_new(int64_t interval_ns, ftk_handle_t *out);
+int ftk_ilock_free(ftk_handle_t h);
+int ftk_ilock_lock(ftk_handle_t h, int64_t timeout_ns);
+int ftk_ilock_unlock(ftk_handle_t h);
+int ftk_ilock_poll(ftk_handle_t h, int64_t timeout_ns);
+int ftk_ilock_cede(ftk_handle_t h, int64_t timeout_ns);
+int ftk_ilock_wake(ftk_handle_t h);
+int ftk_ilock_locked(ftk_handle_t h);
+int ftk_ilock_held(ftk_handle_t h);
 /* c/include/ftkit/deque.h */
 #define FTK_DEQUE_UNBOUNDED 0xffffffffffffffff
 #define FTK_DEQUE_EVICTED 1
