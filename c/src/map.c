@@ -193,6 +193,15 @@ static inline map *get_map(ftk_handle_t h) {
     return m;
 }
 
+/* FTK_OK for a live map handle, else FTK_EBADHANDLE: for calls that have
+ * nothing to do (0 items) but must still report a bad handle. */
+static int check_map(ftk_handle_t h) {
+    ftk_ebr_enter();
+    int st = get_map(h) ? FTK_OK : FTK_EBADHANDLE;
+    ftk_ebr_exit();
+    return st;
+}
+
 static void ctx_flush(opctx *cx) {
     if (cx->dead) ftk_ebr_retire(cx->dead, free);
     for (int i = 0; i < cx->nold; i++) ftk_ebr_retire(cx->old[i], table_destroy);
@@ -563,6 +572,7 @@ int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes, const uint64_t *
                         int *status) {
     if (count > 0 && (hashes == NULL || keys == NULL || values == NULL || stamps == NULL))
         return FTK_EINVAL;
+    if (count == 0) return check_map(h);
     int first = FTK_OK;
     for (size_t i = 0; i < count; i++) {
         /* One section per item: a resize completed by item i is retired
@@ -649,6 +659,7 @@ int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes, const uint64_
                            uint64_t *actual, int *status) {
     if (count > 0 && (hashes == NULL || keys == NULL || expected == NULL || desired == NULL))
         return FTK_EINVAL;
+    if (count == 0) return check_map(h);
     int first = FTK_OK;
     for (size_t i = 0; i < count; i++) {
         int st = entry_call(h, OP_CAS, hashes[i], keys[i], expected[i], desired[i],
@@ -736,7 +747,8 @@ static int drain_impl(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t
                       size_t max, size_t *n) {
     if (n == NULL || (max > 0 && (keys == NULL || values == NULL))) return FTK_EINVAL;
     *n = 0;
-    if (cursor && *cursor == FTK_MAP_CURSOR_END) return FTK_OK;
+    /* nothing to do (the cursor stays): still report a bad handle */
+    if (max == 0 || (cursor && *cursor == FTK_MAP_CURSOR_END)) return check_map(h);
     size_t got = 0;
     int st = FTK_OK;
     uint64_t start = 0, p = 0;
