@@ -72,6 +72,7 @@ typedef struct node {
     _Atomic uint64_t value;
     _Atomic(struct node *) next;
     uint64_t ver;
+    uint64_t gen; /* the map's clear_gen when inserted (drain passes) */
 } node;
 
 typedef struct bucket {
@@ -100,6 +101,7 @@ typedef struct map {
     ftk_handle_t handle;
     _Atomic(cell *) cells;       /* NULL until the base counter is contended */
     _Atomic uint64_t drain_pos;  /* where the last drain stopped (hint) */
+    _Atomic uint64_t clear_gen;  /* bumped by each drain pass (read-mostly) */
     char pad0[FTK_CACHE_LINE];
     _Atomic int64_t base;        /* size counter while uncontended */
     char pad1[FTK_CACHE_LINE];
@@ -303,6 +305,7 @@ static void migrate_bucket(table *t, table *nt, size_t i) {
             c->hash = n->hash;
             c->key = n->key;
             c->ver = n->ver;
+            c->gen = n->gen;
             atomic_init(&c->value, atomic_load_explicit(&n->value, memory_order_relaxed));
             atomic_init(&c->next, NULL);
             size_t j = (size_t)(mixh(n->hash) >> nt->shift) - base;
@@ -525,6 +528,8 @@ static int do_insert(map *m, uint64_t hash, uint64_t key, uint64_t value,
     if (nn == NULL) return FTK_ENOMEM;
     nn->hash = hash;
     nn->key = key;
+    /* relaxed: a pass that starts concurrently may or may not take it */
+    nn->gen = atomic_load_explicit(&m->clear_gen, memory_order_relaxed);
     atomic_init(&nn->value, value);
     table *t = writer_table(m, cx);
     uint64_t mh = mixh(hash);
@@ -739,19 +744,22 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *val
     return st;
 }
 
-/* Remove up to max entries bucket by bucket from position p. cursor NULL:
- * start at the shared drain hint and stop after one whole sweep (drain);
- * otherwise start at *cursor and stop at the end of hash space, storing
- * the position reached (FTK_MAP_CURSOR_END at the end): one pass. */
-static int drain_impl(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *values,
+/* Remove up to max entries bucket by bucket. pass NULL: from the shared
+ * drain hint, stopping after one whole sweep (drain). Otherwise pass[0] is
+ * a cursor in hash space (as ftk_map_iter's) and pass[1] the generation
+ * limit: only entries inserted before the pass began (gen < limit) are
+ * removed, so the pass's work is bounded by what was there, not by what
+ * concurrent inserters add; pass[0] becomes FTK_MAP_CURSOR_END at the end. */
+#define DRAIN_CHUNK 64 /* nodes unlinked per bucket-lock hold in a pass */
+static int drain_impl(ftk_handle_t h, uint64_t *pass, uint64_t *keys, uint64_t *values,
                       size_t max, size_t *n) {
     if (n == NULL || (max > 0 && (keys == NULL || values == NULL))) return FTK_EINVAL;
     *n = 0;
     /* nothing to do (the cursor stays): still report a bad handle */
-    if (max == 0 || (cursor && *cursor == FTK_MAP_CURSOR_END)) return check_map(h);
+    if (max == 0 || (pass && pass[0] == FTK_MAP_CURSOR_END)) return check_map(h);
     size_t got = 0;
     int st = FTK_OK;
-    uint64_t start = 0, p = 0;
+    uint64_t start = 0, p = 0, limit = 0;
     int wrapped = 0, first = 1;
     while (got < max) {
         opctx cx = OPCTX_INIT;
@@ -763,45 +771,83 @@ static int drain_impl(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t
             break;
         }
         if (first) {
-            /* relaxed: a hint; any start position is correct */
-            start = p = cursor ? *cursor
-                               : atomic_load_explicit(&m->drain_pos, memory_order_relaxed);
+            if (pass) {
+                p = pass[0];
+                if (pass[1] == 0) /* a new pass: later inserts are not ours */
+                    /* relaxed: inserts racing with the start may go either way */
+                    pass[1] = atomic_fetch_add_explicit(&m->clear_gen, 1,
+                                                        memory_order_relaxed) + 1;
+                limit = pass[1];
+            } else {
+                /* relaxed: a hint; any start position is correct */
+                p = atomic_load_explicit(&m->drain_pos, memory_order_relaxed);
+            }
+            start = p;
             first = 0;
         }
         table *t = writer_table(m, &cx);
         node *head;
         bucket *b = lock_hash(t, p, &head, &t);
-        /* Detach the first k nodes: one store of the head. The detached
-         * segment keeps its links for readers and for the retire below. */
-        node *seg = head, *c = head;
+        node *c = head, *newhead = head, *prev = NULL;
+        node *dead[DRAIN_CHUNK];
         size_t k = 0;
-        while (c && got + k < max) {
-            keys[got + k] = c->key;
-            values[got + k] = atomic_load_explicit(&c->value, memory_order_relaxed);
-            k++;
-            c = atomic_load_explicit(&c->next, memory_order_relaxed); /* locked */
+        if (pass == NULL) {
+            /* Detach the first k nodes: one store of the head. The detached
+             * segment keeps its links for readers and for the retire below. */
+            while (c && got + k < max) {
+                keys[got + k] = c->key;
+                values[got + k] = atomic_load_explicit(&c->value, memory_order_relaxed);
+                k++;
+                c = atomic_load_explicit(&c->next, memory_order_relaxed); /* locked */
+            }
+            newhead = c;
+        } else {
+            /* Unlink the pass's nodes one by one (newer ones stay): a reader
+             * at the predecessor sees the node or its successor, both valid
+             * (the node is retired through EBR). */
+            while (c && got + k < max && k < DRAIN_CHUNK) {
+                node *nx = atomic_load_explicit(&c->next, memory_order_relaxed); /* locked */
+                if (c->gen < limit) {
+                    keys[got + k] = c->key;
+                    values[got + k] = atomic_load_explicit(&c->value, memory_order_relaxed);
+                    dead[k++] = c;
+                    if (prev)
+                        /* release: pairs with readers' acquire loads of next */
+                        atomic_store_explicit(&prev->next, nx, memory_order_release);
+                    else
+                        newhead = nx;
+                } else {
+                    prev = c;
+                }
+                c = nx;
+            }
         }
-        bucket_unlock(b, c);
+        node *seg = head; /* drain: the detached segment, linked */
+        bucket_unlock(b, newhead);
         if (k) count_add(m, -(int64_t)k);
         got += k;
-        if (c == NULL) { /* bucket emptied: move on */
+        if (c == NULL) { /* bucket done: move on */
             uint64_t e = range_end(t, p);
             if (e == 0) wrapped = 1;
             p = e;
         }
         /* relaxed: hint only */
-        if (cursor == NULL) atomic_store_explicit(&m->drain_pos, p, memory_order_relaxed);
+        if (pass == NULL) atomic_store_explicit(&m->drain_pos, p, memory_order_relaxed);
         ftk_ebr_exit();
         ctx_flush(&cx);
-        for (size_t i = 0; i < k; i++) {
-            node *next = atomic_load_explicit(&seg->next, memory_order_relaxed);
-            ftk_ebr_retire(seg, free);
-            seg = next;
+        if (pass) {
+            for (size_t i = 0; i < k; i++) ftk_ebr_retire(dead[i], free);
+        } else {
+            for (size_t i = 0; i < k; i++) {
+                node *next = atomic_load_explicit(&seg->next, memory_order_relaxed);
+                ftk_ebr_retire(seg, free);
+                seg = next;
+            }
         }
-        if (cursor && wrapped) break;     /* the pass reached the end */
+        if (pass && wrapped) break;       /* the pass reached the end */
         if (wrapped && p >= start) break; /* a whole sweep done */
     }
-    if (cursor && st == FTK_OK) *cursor = wrapped ? FTK_MAP_CURSOR_END : p;
+    if (pass && st == FTK_OK) pass[0] = wrapped ? FTK_MAP_CURSOR_END : p;
     *n = got;
     return st;
 }
@@ -811,10 +857,10 @@ int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values, size_t max,
     return drain_impl(h, NULL, keys, values, max, n);
 }
 
-int ftk_map_drain_pass(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *values,
+int ftk_map_drain_pass(ftk_handle_t h, uint64_t *pass, uint64_t *keys, uint64_t *values,
                        size_t max, size_t *n) {
-    if (cursor == NULL) return FTK_EINVAL;
-    return drain_impl(h, cursor, keys, values, max, n);
+    if (pass == NULL) return FTK_EINVAL;
+    return drain_impl(h, pass, keys, values, max, n);
 }
 
 
@@ -848,6 +894,7 @@ int ftk_map_new(size_t initial_capacity, ftk_handle_t *out) {
     atomic_init(&m->table, t);
     atomic_init(&m->cells, NULL);
     atomic_init(&m->drain_pos, 0);
+    atomic_init(&m->clear_gen, 0);
     atomic_init(&m->base, 0);
     m->handle = h;
     e->obj = m;

@@ -118,7 +118,7 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
 uint64_t *values, uint64_t *hashes, size_t max, size_t *n);
 int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
 size_t max, size_t *n);
-int ftk_map_drain_pass(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
+int ftk_map_drain_pass(ftk_handle_t h, uint64_t *pass, uint64_t *keys,
 uint64_t *values, size_t max, size_t *n);
 uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash);
 uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,

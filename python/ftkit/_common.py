@@ -27,12 +27,32 @@ def as_int64(value: Any, what: str = "value") -> int:
 
 
 def new_handle(fn: Any, *args: Any) -> Any:
-    """Call a ``ftk_*_new(args..., ftk_handle_t *out)`` and return the handle."""
+    """Call a ``ftk_*_new(args..., ftk_handle_t *out)`` and return the handle
+    (not owned: the caller frees it)."""
     out = ffi.new("ftk_handle_t *")
     st = fn(*args, out)
     if st:
         raise_status(st)
     return out[0]
+
+
+def owned_handle(new: Any, free: Any, *args: Any) -> Any:
+    """The one way a Python object owns a libftkit handle.
+
+    Returns the new handle as a cdata that frees it (``free(handle)``) when
+    the last reference to the cdata goes: the object, and every fast-path
+    callable bound to the handle (``incr = counter.incr``, ``pop = q.pop``),
+    so such a callable keeps the C object alive exactly as a bound method
+    keeps its instance alive. ``release_handle`` frees it earlier (close()).
+    """
+    return ffi.gc(new_handle(new, *args), free)
+
+
+def release_handle(h: Any) -> None:
+    """Free an owned handle now (idempotent; the collector will not free it
+    again). Later calls with it get FTK_EBADHANDLE (BadHandleError). Callers
+    serialise this per handle (cffi's release is not atomic)."""
+    ffi.release(h)
 
 
 def refuse_pickle(self: Any, protocol: int = 2) -> NoReturn:
@@ -42,4 +62,4 @@ def refuse_pickle(self: Any, protocol: int = 2) -> NoReturn:
     )
 
 
-__all__ = ["as_int64", "new_handle", "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX"]
+__all__ = ["as_int64", "new_handle", "owned_handle", "release_handle", "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX"]

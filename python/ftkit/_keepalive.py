@@ -34,7 +34,9 @@ allocator (with per-op or batched FFI calls) or for ``ffi.new_handle``.
 """
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import deque
 from itertools import repeat, starmap
 from typing import Any, Iterable
@@ -50,6 +52,39 @@ _NONES: list[list[None]] = [[None] * n for n in range(257)]
 def nones(n: int) -> list[None]:
     """A list of n Nones for clearing a slice (shared, never mutated)."""
     return _NONES[n] if n <= 256 else [None] * n
+
+
+# Fork: a child must not inherit a table lock held by a parent thread that
+# does not exist there (a grow in progress). Every lock is taken before
+# fork() and released in the parent; the child gets fresh locks (the state
+# they protect is consistent: the forking thread held them all).
+_TABLES: "weakref.WeakSet[SlotTable]" = weakref.WeakSet()
+_HELD: list = []
+
+
+def _before_fork() -> None:
+    tables = list(_TABLES)
+    for t in tables:
+        t._lock.acquire()
+    _HELD[:] = tables
+
+
+def _after_fork_parent() -> None:
+    tables = _HELD[:]
+    _HELD.clear()
+    for t in tables:
+        t._lock.release()
+
+
+def _after_fork_child() -> None:
+    _HELD.clear()
+    for t in list(_TABLES):
+        t._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent,
+                        after_in_child=_after_fork_child)
 
 
 class SlotTable:
@@ -73,6 +108,7 @@ class SlotTable:
         # slice assignment instead of a loop per item.
         self.runs: list[tuple[int, int]] = []
         self._lock = threading.Lock()
+        _TABLES.add(self)
 
     # -- capacity -----------------------------------------------------------
     def grow(self, at_least: int = 1) -> None:
@@ -146,13 +182,16 @@ class SlotTable:
         free = self.free
         if len(free) < n:
             self.grow(n)
+        out: list[int] = []
         try:
-            return list(starmap(free.pop, repeat((), n)))
+            # extend keeps what it appended when the iterator raises
+            out.extend(starmap(free.pop, repeat((), n)))
         except IndexError:
-            # Raced with other takers after growing; fall back one by one.
-            # (The indices popped by the failed attempt are lost to this
-            # table: a bounded leak of index space, never of objects.)
-            return [self.take_index() for _ in range(n)]
+            # Other takers emptied the list after we grew it: keep the
+            # indices already taken and take the rest one by one (growing).
+            while len(out) < n:
+                out.append(self.take_index())
+        return out
 
     def put_many(self, items: list[Any]) -> list[int]:
         """Keep each object alive under its own word; words in order."""

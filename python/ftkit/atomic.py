@@ -13,7 +13,7 @@ import types
 from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import INT64_MAX, INT64_MIN, as_int64, lib, new_handle, refuse_pickle
+from ._common import INT64_MAX, INT64_MIN, as_int64, lib, owned_handle, refuse_pickle
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import ffi, raise_status
 
@@ -86,7 +86,7 @@ class AtomicInt64:
 
     def __init__(self, value: int = 0) -> None:
         value = as_int64(value)
-        self._h = new_handle(lib.ftk_int64_new, value)
+        self._h = owned_handle(lib.ftk_int64_new, lib.ftk_int64_free, value)
         h = self._h
         fast = _fast_methods_for(type(self))
         d = self.__dict__
@@ -96,11 +96,6 @@ class AtomicInt64:
             d["decr"] = partial(_add, h, -1)
         if "get" in fast:
             d["get"] = partial(_load, h)
-
-    def __del__(self, _free: Callable[[Any], int] = lib.ftk_int64_free) -> None:
-        h = self.__dict__.get("_h")
-        if h is not None:
-            _free(h)
 
     # -- methods (the first three are replaced per instance by partials) ---
     def incr(self) -> int:
@@ -361,12 +356,7 @@ class AtomicFlag:
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, value: bool = False) -> None:
-        self._h = new_handle(lib.ftk_flag_new, 1 if value else 0)
-
-    def __del__(self, _free: Callable[[Any], int] = lib.ftk_flag_free) -> None:
-        h = self.__dict__.get("_h")
-        if h is not None:
-            _free(h)
+        self._h = owned_handle(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
 
     def set(self, value: bool) -> None:
         """Store ``bool(value)``."""
@@ -428,12 +418,7 @@ class AtomicReference(Generic[T]):
     def __init__(self, obj: T | None = None) -> None:
         self._slots = SlotTable(versioned=True, capacity=4)
         word = 0 if obj is None else self._slots.put(obj)
-        self._h = new_handle(lib.ftk_ref_new, word)
-
-    def __del__(self, _free: Callable[[Any], int] = lib.ftk_ref_free) -> None:
-        h = self.__dict__.get("_h")
-        if h is not None:
-            _free(h)
+        self._h = owned_handle(lib.ftk_ref_new, lib.ftk_ref_free, word)
 
     def get(self) -> T | None:
         """The current object."""

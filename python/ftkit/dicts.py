@@ -28,7 +28,7 @@ from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import lib, new_handle, refuse_pickle
+from ._common import lib, owned_handle, refuse_pickle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
@@ -119,14 +119,9 @@ class ConcurrentDict(Generic[K, V]):
         self._objs, self._words, self._free = slots.objs, slots.words, slots.free
         self._back = slots.back
         self._pop_hint = 0  # where popitem resumes its scan
-        self._h = new_handle(lib.ftk_map_new, initial_capacity)
+        self._h = owned_handle(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
         if dictionary is not None:
             self.update(dictionary)
-
-    def __del__(self, _free: Callable[[Any], int] = lib.ftk_map_free) -> None:
-        h = self.__dict__.get("_h")
-        if h is not None:
-            _free(h)
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
@@ -650,17 +645,19 @@ class ConcurrentDict(Generic[K, V]):
     def clear(self) -> None:
         """Remove every entry present when the call began.
 
-        One pass over the table (``ftk_map_drain_pass``): it ends even while
-        other threads keep inserting; entries they add meanwhile may remain.
+        One pass over the table (``ftk_map_drain_pass``) that removes only
+        what was there when it began: its work is bounded by that, and it
+        ends even while other threads keep inserting (their new entries
+        stay).
         """
         h = self._h
         slots = self._slots
         keys = ffi.new("uint64_t[]", 256)
         vals = ffi.new("uint64_t[]", 256)
-        cursor = ffi.new("uint64_t *", 0)
+        state = ffi.new("uint64_t[2]")  # cursor and the pass's start
         n = ffi.new("size_t *")
-        while cursor[0] != _CURSOR_END:
-            st = lib.ftk_map_drain_pass(h, cursor, keys, vals, 256, n)
+        while state[0] != _CURSOR_END:
+            st = lib.ftk_map_drain_pass(h, state, keys, vals, 256, n)
             if st:
                 raise_status(st, "clear")
             got = n[0]

@@ -5,32 +5,50 @@ SlotTable, see ftkit._keepalive); the objects live in that table. Each word
 has exactly one owner at a time (the pusher, the queue, then the popper), so
 no generation check is needed.
 
-Blocking calls never park inside C for long: they wait in slices of at most
-``WAIT_SLICE`` seconds (a real OS wait, woken by pushes, not a poll), and
-between slices the interpreter runs signal handlers, so Ctrl-C interrupts a
-blocked ``pop``/``get``/``join`` with or without the GIL, and timeouts are
-exact to the slice.
+Blocking calls wait in slices (ftkit._wait): Ctrl-C interrupts a blocked
+``pop``/``get``/``put``/``join`` with or without the GIL.
+
+Interrupts (issue 10, docs/design.md "Lifecycle contract"). CPython runs
+signal handlers right after a call returns (the eval-breaker check of the
+CALL instruction), so a KeyboardInterrupt can arrive after a pop took its
+word out of C and before the object reached the caller. Every pop therefore
+runs from the C call to its ``return`` in one Python frame, under a
+``try``, with its progress in a local that is set immediately before
+exactly one releasing call, so the handler knows what happened:
+
+* the word never reached Python: C recorded it (``ftk_last_result``); it
+  still sits in its slot, and goes back to the front of the queue
+  (``ftk_queue_unpop``), as if never popped;
+* the objects were taken and their slots released: they go back to the
+  front under fresh slots.
+
+Either way the interrupted pop had no effect. An interrupted push either
+went in (C records it; the exception says so in a note, because a push
+cannot be undone) or had no effect (its slot is released). These functions
+are the only implementations; instances get them bound to their state with
+``functools.partial`` (no extra frame, and no reference to the queue object,
+so no cycle), and the class attribute builds the same binding on demand
+(``super().pop()`` in a subclass).
 """
 from __future__ import annotations
 
-import time
 import types
 from collections import deque
+from functools import partial
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from ._common import lib, new_handle, refuse_pickle
+from ._common import lib, owned_handle, refuse_pickle, release_handle
 from ._compat import Empty, Full, ShutDown
 from ._keepalive import _NONES, SlotTable, nones
 from ._lib import BadHandleError, ffi, raise_status
+from ._wait import SLICE_NS, WAIT_SLICE, deadline as _deadline, expired as _expired
+from ._wait import check_timeout, slice_ns as _slice
 
 __all__ = ["ConcurrentQueue", "StdConcurrentQueue", "WAIT_SLICE"]
 
 T = TypeVar("T")
 
-#: Longest single wait inside C before returning to the interpreter (seconds).
-WAIT_SLICE = 0.05
-_SLICE_NS = int(WAIT_SLICE * 1e9)
 _NO_WAIT = 0
 
 _push = lib.ftk_queue_push
@@ -38,14 +56,12 @@ _try_push = lib.ftk_queue_try_push
 _try_pop_v = lib.ftk_queue_try_pop_v
 _pop_v = lib.ftk_queue_pop_v
 _last = lib.ftk_last_status
+_last_result = lib.ftk_last_result
+_unpop = lib.ftk_queue_unpop
 _push_range = lib.ftk_queue_push_range_v
 _pop_runs = lib.ftk_queue_pop_runs_v
 _RUNS_MAX = lib.FTK_QUEUE_RUNS_MAX
 _unpack = ffi.unpack
-
-
-def _new_runs(n: int) -> Any:
-    return ffi.new("uint64_t[]", 2 * n)
 _consume: Any = deque(maxlen=0).extend
 
 _OK = lib.FTK_OK
@@ -55,197 +71,403 @@ _ETIMEDOUT = lib.FTK_ETIMEDOUT
 _ECLOSED = lib.FTK_ECLOSED
 _EINTR = lib.FTK_EINTR
 _EBADHANDLE = lib.FTK_EBADHANDLE
+_WAIT_AGAIN = (_EEMPTY, _ETIMEDOUT, _EINTR)
 
 
-def _deadline(timeout: float | None) -> float | None:
-    if timeout is None:
-        return None
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool):
-        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
-    if timeout < 0:
-        raise ValueError("'timeout' must be a non-negative number")
-    return time.monotonic() + timeout
+def _new_runs(n: int) -> Any:
+    return ffi.new("uint64_t[]", 2 * n)
 
 
-def _slice(deadline: float | None) -> int:
-    """ns to wait in the next slice; -1 never happens (we always slice)."""
-    if deadline is None:
-        return _SLICE_NS
-    left = deadline - time.monotonic()
-    if left <= 0:
-        return 0
-    return min(_SLICE_NS, int(left * 1e9) + 1)
+def _shut_down(what: str = "the queue was shut down") -> ShutDown:
+    return ShutDown(what)
 
 
-def _take_word(slots: SlotTable, w: int) -> Any:
-    objs = slots.objs
-    obj = objs[w]
-    objs[w] = None
-    slots.back.append(w)
-    return obj
+def _closed_while_waiting(st: int) -> bool:
+    """A blocking call that began on a live handle sees FTK_EBADHANDLE only
+    when close() freed the queue meanwhile: that is a shutdown to it."""
+    return st == _ECLOSED or st == _EBADHANDLE
 
 
-def _pop_blocking(h: Any, slots: SlotTable, deadline: float | None,
-                  closed_exc: type[BaseException], empty_exc: type[BaseException]) -> Any:
-    """Blocking pop in slices (the fast non-blocking attempt failed)."""
-    while True:
-        ns = _slice(deadline)
-        w = _pop_v(h, ns)
-        if w:
-            return _take_word(slots, w)
-        st = _last()
-        if st == _ETIMEDOUT or st == _EEMPTY or st == _EINTR:
-            if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
-                raise empty_exc()
-            continue  # a slice ended: signal handlers run here
-        if st == _ECLOSED:
-            raise closed_exc()
-        raise_status(st, "pop")
+# -- interrupt recovery (rare paths) --------------------------------------------
+
+def _give_back(h: Any, slots: SlotTable, words: list) -> None:
+    """Words an interrupted pop took out of C, still in their slots: back to
+    the front of the queue. If the queue refuses them (closed immediately or
+    freed meanwhile), their objects are released, as the close would have."""
+    if words and _unpop(h, words, len(words)):
+        slots.release_many(words)
 
 
-def _pop_slow(h: Any, slots: SlotTable, timeout: float | None) -> Any:
-    st = _last()
-    if st == _ECLOSED:
-        raise ShutDown("the queue was shut down")
-    if st != _EEMPTY:
-        raise_status(st, "pop")
-    return _pop_blocking(h, slots, _deadline(timeout), ShutDown, Empty)
+def _give_back_objects(h: Any, slots: SlotTable, items: list) -> None:
+    """Objects an interrupted pop had already taken out of their (released)
+    slots: back to the front of the queue under fresh slots."""
+    if items:
+        idx = slots.take_indices(len(items))
+        _consume(map(slots.objs.__setitem__, idx, items))
+        _give_back(h, slots, idx)
 
 
-def _push_failed(slots: SlotTable, i: int, st: int) -> None:
-    slots.objs[i] = None
-    slots.back.append(i)
-    if st == _ECLOSED:
-        raise ShutDown("the queue was shut down")
-    raise_status(st, "push")
-
-
-def _take_runs(slots: SlotTable, runs: Any, k: int) -> list:
-    """The objects of k popped runs (pairs first, count in ``runs``), in
-    queue order; their slots released."""
+def _words_of_runs(runs: Any, k: int) -> list:
     r = _unpack(runs, 2 * k)
-    objs = slots.objs
-    out: list = []
+    words: list = []
     for j in range(0, 2 * k, 2):
-        a, c = r[j], r[j + 1]
-        out += objs[a:a + c]
-        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-        slots.release_run(a, c)
-    return out
+        words += range(r[j], r[j] + r[j + 1])
+    return words
 
 
-def _pop_many(h: Any, slots: SlotTable, bufs: list, max_items: Any,
-              timeout: float | None) -> list:
-    """ConcurrentQueue.pop_many for subclasses that override it (the
-    installed closure inlines the one-run case of this)."""
-    if type(max_items) is not int or not 0 < max_items <= _RUNS_MAX:
-        return _pop_many_checked(h, slots, max_items, timeout)
-    try:  # a result buffer, reused: ffi.new costs more than the pop
-        runs = bufs.pop()
-    except IndexError:
-        runs = _new_runs(_RUNS_MAX)
-    k = _pop_runs(h, runs, max_items, _NO_WAIT)
-    out = _take_runs(slots, runs, k) if k else []
-    bufs.append(runs)  # only once read: another thread may take it now
-    return out if k else _pop_many_wait(h, slots, max_items, timeout)
+def _note_completed(exc: BaseException, what: str) -> None:
+    """An interrupt arrived after a push had gone in (a push cannot be
+    undone): say so on the exception, which propagates."""
+    add_note = getattr(exc, "add_note", None)
+    if add_note is not None:  # 3.11+
+        add_note(f"ftkit: the {what} completed before the interrupt: "
+                 "the item is in the queue")
 
 
-def _pop_many_checked(h: Any, slots: SlotTable, max_items: Any,
-                      timeout: float | None) -> list:
-    if not isinstance(max_items, int) or isinstance(max_items, bool):
-        raise TypeError(f"max_items must be an int, not {type(max_items).__name__}")
-    if max_items < 0:
-        raise ValueError("max_items must be >= 0")
-    if max_items == 0:
-        return []
-    return _pop_many_wait(h, slots, int(max_items), timeout)
+# -- pops ----------------------------------------------------------------------------
 
-
-def _pop_many_wait(h: Any, slots: SlotTable, max_items: int,
-                   timeout: float | None) -> list:
-    """pop_many's general path: waits in slices for the first item, then
-    takes what is available, up to max_items (in C-sized chunks)."""
-    out: list = []
-    deadline: float | None = None
-    first_try = True
-    runs = _new_runs(_RUNS_MAX)
-    while len(out) < max_items:
-        want = min(max_items - len(out), _RUNS_MAX)
-        ns = _NO_WAIT if (first_try or out) else _slice(deadline)
-        k = _pop_runs(h, runs, want, ns)
-        if k:
-            got = _take_runs(slots, runs, k)
-            out += got
-            if len(got) < want:
-                return out  # drained what was available
-            continue
-        if out:
-            return out  # took what was available
+def _pop_impl(h: Any, objs: list, back: list, slots: SlotTable,
+              timeout: float | None = None) -> Any:
+    """ConcurrentQueue.pop (see the module docstring for the interrupt rule:
+    from the C call to the return, one frame; ``w`` < 0 once the slot was
+    released, set right before that one releasing call)."""
+    w = 0
+    try:
+        w = _try_pop_v(h)
+        if w:
+            obj = objs[w]
+            objs[w] = None
+            w = -w
+            back.append(-w)
+            return obj
         st = _last()
-        if st == _ECLOSED:
-            raise ShutDown("the queue was shut down")
-        if st not in (_EEMPTY, _ETIMEDOUT, _EINTR):
-            raise_status(st, "pop_many")
-        if first_try:
-            first_try = False
-            deadline = _deadline(timeout)
-            continue
-        if ns == 0 or (deadline is not None and time.monotonic() >= deadline):
-            raise Empty()
-    return out
+        if st != _EEMPTY:
+            if st == _ECLOSED:
+                raise _shut_down()
+            raise_status(st, "pop")
+        end = _deadline(timeout)
+        while True:
+            ns = _slice(end)
+            w = _pop_v(h, ns)
+            if w:
+                obj = objs[w]
+                objs[w] = None
+                w = -w
+                back.append(-w)
+                return obj
+            st = _last()
+            if st in _WAIT_AGAIN:
+                if ns == 0 or _expired(end):
+                    raise Empty()
+                continue  # a slice ended: signal handlers ran
+            if _closed_while_waiting(st):
+                raise _shut_down()
+            raise_status(st, "pop")
+    except BaseException:
+        if w < 0:
+            _give_back_objects(h, slots, [obj])
+        elif w == 0:
+            w = _last_result()
+            if w:
+                _give_back(h, slots, [w])
+        raise
 
 
-def _push_scattered(h: Any, slots: SlotTable, items: list) -> None:
-    """push_many when no run of consecutive slots is free: n single slots,
-    pushed in one C call from an array of their words."""
-    n = len(items)
-    if n == 1:  # no array needed
-        i = slots.take_index()
-        slots.objs[i] = items[0]
+def _pop_many_impl(h: Any, objs: list, back: list, runs: list, slots: SlotTable,
+                   bufs: list, max_items: Any, timeout: float | None = None) -> list:
+    """ConcurrentQueue.pop_many: waits (in slices) for the first item, then
+    takes what is available up to max_items, in C chunks of up to 1024.
+
+    Progress for the interrupt handler: ``k`` > 0 runs popped into ``r``,
+    still in their slots; ``phase`` 1: ``got`` (this chunk's objects) cleared
+    from their slots; 2: those slots released too; ``out`` holds the objects
+    of earlier chunks, which are fully taken.
+    """
+    if type(max_items) is not int:
+        if not isinstance(max_items, int) or isinstance(max_items, bool):
+            raise TypeError(f"max_items must be an int, not {type(max_items).__name__}")
+        max_items = int(max_items)
+    if max_items <= 0:
+        if max_items < 0:
+            raise ValueError("max_items must be >= 0")
+        return []
+    k = 0
+    phase = 0
+    out: list = []
+    got: list = []
+    try:  # a result buffer, reused: ffi.new costs more than the pop
+        r = bufs.pop()
+    except IndexError:
+        r = _new_runs(_RUNS_MAX)
+    try:
+        end: float | None = None
+        first = True
+        while True:
+            want = min(max_items - len(out), _RUNS_MAX)
+            ns = _NO_WAIT if (first or out) else _slice(end)
+            k = _pop_runs(h, r, want, ns)
+            if k == 1:  # one run of consecutive slots: slices (the common case)
+                a = r[0]
+                c = r[1]
+                got = objs[a:a + c]
+                objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+                phase = 2
+                if c >= 2:
+                    runs.append((a, c))
+                else:
+                    back.append(a)
+            elif k:
+                idx = _words_of_runs(r, k)
+                got = list(map(objs.__getitem__, idx))
+                clear = map(objs.__setitem__, idx, repeat(None))
+                phase = 1
+                _consume(clear)
+                phase = 2
+                back.extend(idx)
+            else:
+                if out:
+                    bufs.append(r)
+                    return out  # took what was available
+                st = _last()
+                if st not in _WAIT_AGAIN:
+                    if _closed_while_waiting(st) and (st == _ECLOSED or not first):
+                        raise _shut_down()
+                    raise_status(st, "pop_many")
+                if first:
+                    first = False
+                    end = _deadline(timeout)
+                    continue
+                if ns == 0 or _expired(end):
+                    raise Empty()
+                continue
+            out += got
+            got = []
+            k = phase = 0
+            if len(out) >= max_items or len(out) % _RUNS_MAX:
+                bufs.append(r)  # only once read: another thread may take it now
+                return out
+    except BaseException:
+        if phase == 0:
+            if k == 0:
+                k = _last_result()
+            if k > 0:
+                _give_back(h, slots, _words_of_runs(r, k))
+        elif phase == 1:
+            back.extend(idx)
+        _give_back_objects(h, slots, out + got)
+        raise
+
+
+# -- pushes --------------------------------------------------------------------------
+
+def _push_impl(h: Any, objs: list, free: list, slots: SlotTable, value: Any) -> None:
+    """ConcurrentQueue.push. ``i`` != 0 while the slot holds ``value`` and
+    the C push ran (nothing that can be interrupted lies between): an
+    interrupt then either finds the item in (C recorded it; a note says so,
+    since a push cannot be undone) or releases the slot: no effect. (An
+    interrupt between taking the index and storing it costs that index.)"""
+    i = 0
+    try:
+        try:
+            i = free.pop()
+        except IndexError:
+            i = slots.take_index()
+        objs[i] = value
         st = _try_push(h, i)
         if st:
-            _push_failed(slots, i, st)
-        return
-    idx = slots.take_indices(n)
-    objs = slots.objs
-    if idx[-1] - idx[0] == n - 1 and idx == list(range(idx[0], idx[0] + n)):
-        # consecutive after all (refills sort the free list): a range push
-        return _push_run(h, slots, idx[0], items)
-    _consume(map(objs.__setitem__, idx, items))
-    pushed = ffi.new("size_t *")
-    st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
-    if st:
-        rest = idx[pushed[0]:]
-        _consume(map(objs.__setitem__, rest, repeat(None)))
-        slots.back.extend(rest)
-        if st == _ECLOSED:
-            raise ShutDown("the queue was shut down")
-        raise_status(st, "push_many")
+            j = i
+            i = 0
+            objs[j] = None
+            slots.back.append(j)
+            if st == _ECLOSED:
+                raise _shut_down()
+            raise_status(st, "push")
+    except BaseException as exc:
+        if i:
+            if _last_result() == 1:
+                _note_completed(exc, "push")
+            else:
+                objs[i] = None
+                slots.back.append(i)
+        raise
 
 
-def _push_run(h: Any, slots: SlotTable, first: int, items: list) -> None:
-    """Store items in the free run starting at slot ``first`` and push it."""
+def _push_failed(exc: BaseException, done: int) -> BaseException:
+    exc.pushed = done  # type: ignore[attr-defined]
+    return exc
+
+
+def _push_many_impl(h: Any, objs: list, free: list, runs: list, slots: SlotTable,
+                    items: Iterable[Any]) -> None:
+    """ConcurrentQueue.push_many: the items get a run of consecutive slots
+    (one slice store) and C pushes the index range, or scattered slots pushed
+    from an array. If the queue is shut down meanwhile, the ShutDown carries
+    ``pushed``: how many leading items went in (they will be delivered); the
+    others were not pushed.
+
+    For the interrupt handler: ``first`` (a run) or ``idx`` (scattered) is
+    set while the slots hold the items; ``done`` is -1 before the C call,
+    -2 once it ran (C recorded how many went in), then the count.
+    """
+    if type(items) is not list:
+        items = list(items)
     n = len(items)
-    slots.objs[first:first + n] = items
-    done = _push_range(h, first, n, _NO_WAIT)
-    if done != n:
-        _push_range_failed(slots, first + done, n - done)
+    if n < 2:
+        if n:
+            _push_impl(h, objs, free, slots, items[0])
+        return
+    first = -1
+    idx: list = []
+    done = -1
+    cleared = 0  # scattered failure: 1 once the slots were cleared, 2 released
+    rest: list = []
+    try:
+        if runs:  # slots.take_run(n), inline fast path
+            try:
+                first, count = runs.pop()
+                if count > n:
+                    runs.append((first + n, count - n))
+                elif count < n:
+                    too_short = first
+                    first = -1
+                    runs.append((too_short, count))
+                    first = slots.take_run(n)
+            except IndexError:  # raced for the last run
+                first = -1
+                first = slots.take_run(n)
+        else:  # (an exception costs more than this test)
+            first = slots.take_run(n)
+        if first >= 0:
+            objs[first:first + n] = items
+            done = -2
+            done = _push_range(h, first, n, _NO_WAIT)
+            if done == n:
+                return
+            st = _last()
+            rest_first, left = first + done, n - done
+            blank = nones(left)
+            first = -1
+            objs[rest_first:rest_first + left] = blank
+            if left >= 2:
+                runs.append((rest_first, left))
+            else:
+                slots.back.append(rest_first)
+        else:
+            first = -1
+            idx = slots.take_indices(n)
+            _consume(map(objs.__setitem__, idx, items))
+            pushed = ffi.new("size_t *")
+            done = -2
+            st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
+            done = pushed[0]
+            if done == n:
+                return
+            rest = idx[done:]
+            clear = map(objs.__setitem__, rest, repeat(None))
+            idx = []
+            cleared = 1
+            _consume(clear)
+            cleared = 2
+            slots.back.extend(rest)
+        if st == _ECLOSED:
+            raise _push_failed(_shut_down(), done)
+        try:
+            raise_status(st, "push_many")
+        except BaseException as e:  # noqa: BLE001 - the same, with the count
+            raise _push_failed(e, done) from None
+    except BaseException as exc:
+        if cleared == 1:
+            slots.back.extend(rest)
+        if first >= 0 or idx:
+            if done == -2:
+                done = _last_result()
+            elif done < 0:
+                done = 0
+            if first >= 0:
+                if done < n:
+                    objs[first + done:first + n] = nones(n - done)
+                    slots.release_run(first + done, n - done)
+            else:
+                rest = idx[done:]
+                _consume(map(objs.__setitem__, rest, repeat(None)))
+                slots.back.extend(rest)
+            if done:
+                _note_completed(exc, f"push of {done} of {n} items")
+            if not hasattr(exc, "pushed"):
+                try:
+                    exc.pushed = done  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
+        raise
 
 
-def _push_range_failed(slots: SlotTable, first: int, n: int) -> None:
-    """push_many stopped before slot ``first``: release the n slots left."""
-    st = _last()
-    slots.objs[first:first + n] = nones(n)
-    slots.release_run(first, n)
-    if st == _ECLOSED:
-        raise ShutDown("the queue was shut down")
-    raise_status(st, "push_many")
+def _get_impl(h: Any, objs: list, back: list, slots: SlotTable, block: bool = True,
+              timeout: float | None = None) -> Any:
+    """StdConcurrentQueue.get: pop with queue.Queue's arguments (which checks
+    the timeout before looking at the queue)."""
+    if not block:
+        timeout = 0
+    elif timeout is not None:
+        check_timeout(timeout)
+    return _pop_impl(h, objs, back, slots, timeout)
+
+
+def _put_impl(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool, item: Any,
+              block: bool = True, timeout: float | None = None) -> None:
+    """StdConcurrentQueue.put: waits (in slices) for room in a bounded queue
+    (and, like queue.Queue, checks the timeout up front only when bounded).
+    ``i`` != 0 while the slot holds ``item`` and a C push ran: see _push_impl
+    for what an interrupt then means."""
+    if bounded and block and timeout is not None:
+        check_timeout(timeout)
+    i = 0
+    try:
+        try:
+            i = free.pop()
+        except IndexError:
+            i = slots.take_index()
+        objs[i] = item
+        st = _try_push(h, i)
+        if st == _OK:
+            return
+        if st == _EFULL and block and timeout != 0:
+            end = _deadline(timeout)
+            while True:
+                st = _push(h, i, _slice(end))
+                if st == _OK:
+                    return
+                if st not in (_ETIMEDOUT, _EFULL, _EINTR) or _expired(end):
+                    break
+        j = i
+        i = 0
+        objs[j] = None
+        slots.back.append(j)
+        if st == _EFULL or st == _ETIMEDOUT or st == _EINTR:
+            raise Full()
+        if st == _ECLOSED or (st == _EBADHANDLE and block):
+            raise _shut_down()
+        raise_status(st, "put")
+    except BaseException as exc:
+        if i:
+            if _last_result() == 1:
+                _note_completed(exc, "put")
+            else:
+                objs[i] = None
+                slots.back.append(i)
+        raise
+
+
+_CLOSE_LOCK = __import__("threading").Lock()  # close() is rare: one lock for all
 
 
 class _QueueBase:
-    """Handle, slot table and the wait loops shared by both queue classes."""
+    """Handle, slot table and shutdown shared by both queue classes.
 
-    __hash__ = object.__hash__
+    The C queue is owned by its handle cdata (``owned_handle``): it is freed
+    when the last holder goes, the queue object or any method taken from it
+    (``pop = q.pop`` keeps working after ``del q``, like a bound method), or
+    at once by ``close()``.
+    """
 
     def _init_queue(self, capacity: int) -> None:
         self._slots = slots = SlotTable(versioned=False, capacity=256)
@@ -253,57 +475,39 @@ class _QueueBase:
         self._objs, self._free, self._back = slots.objs, slots.free, slots.back
         self._runs = slots.runs
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
-        self._h = new_handle(lib.ftk_queue_new, capacity)
+        self._h = owned_handle(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
+        self._install_fast_paths()
 
-    def __del__(self, _free: Callable[[Any], int] = lib.ftk_queue_free) -> None:
-        h = self.__dict__.get("_h")
-        if h is not None:
-            _free(h)
+    def _install_fast_paths(self) -> None:
+        """Bind the implementations to this queue's state (functools.partial:
+        no Python frame of its own, no reference to self, so no cycle). A
+        subclass that overrides one of these methods keeps its override."""
+        cls: Any = type(self)
+        d = self.__dict__
+        h, objs, free, back, slots = self._h, self._objs, self._free, self._back, self._slots
+        base: Any = ConcurrentQueue
+        if cls.push is base.push:
+            d["push"] = partial(_push_impl, h, objs, free, slots)
+        if cls.pop is base.pop:
+            d["pop"] = partial(_pop_impl, h, objs, back, slots)
+        if cls.push_many is base.push_many:
+            d["push_many"] = partial(_push_many_impl, h, objs, free, self._runs, slots)
+        if cls.pop_many is base.pop_many:
+            d["pop_many"] = partial(_pop_many_impl, h, objs, back, self._runs, slots,
+                                    self._run_bufs)
+        for name in ("push", "pop", "push_many", "pop_many"):
+            fn = d.get(name)
+            if fn is not None:
+                fn.__doc__ = getattr(base, name).__doc__
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
 
-    # -- taking words back out ------------------------------------------------
-    def _take(self, w: int) -> Any:
-        slots = self._slots
-        obj = slots.objs[w]
-        slots.objs[w] = None
-        slots.back.append(w)
-        return obj
-
-    def _pop_wait(self, deadline: float | None, closed_exc: type[BaseException],
-                  empty_exc: type[BaseException]) -> Any:
-        return _pop_blocking(self._h, self._slots, deadline, closed_exc, empty_exc)
-
-    def _push_word(self, value: Any, timeout_ns: int) -> int:
-        slots = self._slots
-        try:
-            i = slots.free.pop()
-        except IndexError:
-            i = slots.take_index()
-        slots.objs[i] = value
-        st = _push(self._h, i, timeout_ns)
-        if st:
-            slots.objs[i] = None
-            slots.back.append(i)
-        return st
-
-    def _push_wait(self, value: Any, deadline: float | None) -> None:
-        while True:
-            st = self._push_word(value, _slice(deadline))
-            if st == _OK:
-                return
-            if st in (_ETIMEDOUT, _EFULL, _EINTR):
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise Full()
-                continue
-            if st == _ECLOSED:
-                raise ShutDown("the queue was shut down")
-            raise_status(st, "push")
-
+    # -- shutdown -------------------------------------------------------------
     def _release_all(self) -> int:
         """Drain what is left in C and release the objects; return how many."""
         h = self._h
+        slots = self._slots
         buf = ffi.new("uint64_t[]", 256)
         n = ffi.new("size_t *")
         total = 0
@@ -311,9 +515,8 @@ class _QueueBase:
             st = lib.ftk_queue_drain(h, buf, 256, n)
             if st or n[0] == 0:
                 return total
-            words = ffi.unpack(buf, n[0])
-            _consume(map(self._take, words))
-            total += len(words)
+            slots.release_many(_unpack(buf, n[0]))
+            total += n[0]
 
     def _size(self) -> int:
         out = ffi.new("size_t *")
@@ -340,15 +543,19 @@ class _QueueBase:
         """Shut down immediately, release every item and free the C queue.
 
         Idempotent. Afterwards every method raises BadHandleError (a
-        ValueError): the queue is gone.
+        ValueError); a call blocked in another thread wakes and raises
+        ShutDown. Items that other threads had already popped stay theirs.
         """
-        h = self.__dict__.get("_h")
-        if h is None:
-            return
-        if lib.ftk_queue_close(h, 1) == _OK:
-            self._release_all()
-            lib.ftk_queue_free(h)
-            self._slots.clear()
+        with _CLOSE_LOCK:
+            h = self.__dict__.get("_h")
+            if h is None or self.__dict__.get("_closed"):
+                return
+            self._closed = True
+            try:
+                if lib.ftk_queue_close(h, 1) == _OK:
+                    self._release_all()
+            finally:
+                release_handle(h)
 
     def __enter__(self):
         return self
@@ -370,10 +577,12 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
     order; every item is popped exactly once. ``shutdown()`` makes pushes
     raise ShutDown and pops raise it once the queue is empty;
     ``shutdown(immediate=True)`` makes pops raise at once and releases the
-    items left. ``scaling`` is accepted for ft_utils compatibility and
-    ignored (the queue scales without a hint); ``lock_free`` is accepted and
-    ignored too: ftkit's data path is always lock-free, and waiting is always
-    done in the OS.
+    items left. An interrupted call (Ctrl-C) either completed or had no
+    effect: a pop gives its item back to the front of the queue.
+    ``scaling`` is accepted for ft_utils compatibility and ignored (the queue
+    scales without a hint); ``lock_free`` is accepted and ignored too:
+    ftkit's data path is always lock-free, and waiting is always done in the
+    OS.
     """
 
     def __init__(self, scaling: int | None = None, lock_free: bool = False) -> None:
@@ -382,151 +591,17 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         if scaling is not None and scaling < 0:
             raise ValueError("scaling must be >= 0")
         self._init_queue(0)
-        self._install_fast_paths()
 
-    def _install_fast_paths(self) -> None:
-        """Install push/pop as closures over the queue's state.
-
-        A closure reads its state from cells instead of attributes (an
-        attribute load costs ~50 ns on 3.13t) and skips method binding; it
-        does not reference ``self``, so no cycle keeps the queue alive. A
-        subclass that overrides push or pop keeps its override.
-        """
-        cls = type(self)
-        h, slots, objs, free, back = self._h, self._slots, self._objs, self._free, self._back
-        take_index = slots.take_index
-
-        if cls.push is ConcurrentQueue.push:
-            def push(value: Any) -> None:
-                try:
-                    i = free.pop()
-                except IndexError:
-                    i = take_index()
-                objs[i] = value
-                st = _try_push(h, i)
-                if st:
-                    _push_failed(slots, i, st)
-
-            push.__doc__ = ConcurrentQueue.push.__doc__
-            self.__dict__["push"] = push
-
-        if cls.pop is ConcurrentQueue.pop:
-            def pop(timeout: float | None = None) -> Any:
-                w = _try_pop_v(h)
-                if w:
-                    obj = objs[w]
-                    objs[w] = None
-                    back.append(w)
-                    return obj
-                return _pop_slow(h, slots, timeout)
-
-            pop.__doc__ = ConcurrentQueue.pop.__doc__
-            self.__dict__["pop"] = pop
-
-        if cls.push_many is ConcurrentQueue.push_many:
-            runs, take_run = slots.runs, slots.take_run
-
-            def push_many(items: Iterable[Any]) -> None:
-                if type(items) is not list:
-                    items = list(items)
-                n = len(items)
-                if n < 2:
-                    if n:  # one item: the single push
-                        try:
-                            i = free.pop()
-                        except IndexError:
-                            i = take_index()
-                        objs[i] = items[0]
-                        st = _try_push(h, i)
-                        if st:
-                            _push_failed(slots, i, st)
-                    return
-                if runs:  # slots.take_run(n), inline fast path
-                    try:
-                        first, count = runs.pop()
-                        if count > n:
-                            runs.append((first + n, count - n))
-                        elif count < n:
-                            runs.append((first, count))
-                            first = take_run(n)
-                    except IndexError:  # raced for the last run
-                        first = take_run(n)
-                else:  # (an exception costs more than this test)
-                    first = take_run(n)
-                if first < 0:
-                    return _push_scattered(h, slots, items)
-                objs[first:first + n] = items
-                done = _push_range(h, first, n, _NO_WAIT)
-                if done != n:
-                    _push_range_failed(slots, first + done, n - done)
-
-            push_many.__doc__ = ConcurrentQueue.push_many.__doc__
-            self.__dict__["push_many"] = push_many
-
-        if cls.pop_many is ConcurrentQueue.pop_many:
-            bufs = self._run_bufs
-
-            def pop_many(max_items: int, timeout: float | None = None) -> list:
-                # _pop_many's common case, inline (a call costs ~100 ns)
-                if type(max_items) is int and 0 < max_items <= _RUNS_MAX:
-                    try:
-                        r = bufs.pop()
-                    except IndexError:
-                        r = _new_runs(_RUNS_MAX)
-                    k = _pop_runs(h, r, max_items, _NO_WAIT)
-                    if k == 1:
-                        a = r[0]
-                        c = r[1]
-                        bufs.append(r)  # read: another thread may take it now
-                        out = objs[a:a + c]
-                        objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-                        if c >= 2:
-                            runs.append((a, c))
-                        else:
-                            back.extend(range(a + c - 1, a - 1, -1))
-                        return out
-                    if k:
-                        out = _take_runs(slots, r, k)
-                        bufs.append(r)
-                        return out
-                    bufs.append(r)
-                    return _pop_many_wait(h, slots, max_items, timeout)
-                return _pop_many_checked(h, slots, max_items, timeout)
-
-            pop_many.__doc__ = ConcurrentQueue.pop_many.__doc__
-            self.__dict__["pop_many"] = pop_many
-
+    # Each instance gets these bound to its state (_install_fast_paths); the
+    # class methods serve subclasses and super() calls.
     def push(self, value: T) -> None:
         """Append ``value``. Raises ShutDown after ``shutdown()``."""
-        try:
-            i = self._free.pop()
-        except IndexError:
-            i = self._slots.take_index()
-        self._objs[i] = value
-        st = _try_push(self._h, i)
-        if st:
-            self._objs[i] = None
-            self._back.append(i)
-            if st == _ECLOSED:
-                raise ShutDown("the queue was shut down")
-            raise_status(st, "push")
+        return _push_impl(self._h, self._objs, self._free, self._slots, value)
 
     def pop(self, timeout: float | None = None) -> T:
         """Remove and return the oldest item, waiting up to ``timeout`` seconds
         (None: forever). Raises Empty on timeout, ShutDown when shut down."""
-        w = _try_pop_v(self._h)
-        if w:
-            objs = self._objs
-            obj = objs[w]
-            objs[w] = None
-            self._back.append(w)
-            return obj
-        st = _last()
-        if st == _ECLOSED:
-            raise ShutDown("the queue was shut down")
-        if st != _EEMPTY:
-            raise_status(st, "pop")
-        return self._pop_wait(_deadline(timeout), ShutDown, Empty)
+        return _pop_impl(self._h, self._objs, self._back, self._slots, timeout)
 
     def pop_local(self, timeout: float | None = None) -> Any:
         """``pop`` wrapped in a LocalWrapper (for use inside one thread)."""
@@ -538,21 +613,19 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
         """Append every item, in order, crossing into C once.
 
         The items get consecutive slot indices, stored with one slice
-        assignment; C pushes the index range (no array crosses the FFI).
+        assignment; C pushes the index range (no array crosses the FFI). If
+        the queue is shut down meanwhile, the ShutDown raised has a
+        ``pushed`` attribute: how many leading items went in (they will be
+        delivered); the rest did not.
         """
-        items = items if type(items) is list else list(items)
-        if len(items) == 1:
-            self.push(items[0])
-        elif items:
-            first = self._slots.take_run(len(items))
-            if first < 0:
-                return _push_scattered(self._h, self._slots, items)
-            _push_run(self._h, self._slots, first, items)
+        return _push_many_impl(self._h, self._objs, self._free, self._runs, self._slots,
+                               items)
 
     def pop_many(self, max_items: int, timeout: float | None = None) -> list[T]:
         """Wait for at least one item (up to ``timeout``), then remove and
         return up to ``max_items`` available items, oldest first."""
-        return _pop_many(self._h, self._slots, self._run_bufs, max_items, timeout)
+        return _pop_many_impl(self._h, self._objs, self._back, self._runs, self._slots,
+                              self._run_bufs, max_items, timeout)
 
     def size(self) -> int:
         """Number of items inside (a snapshot)."""
@@ -577,8 +650,10 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
             return f"<{type(self).__name__} closed>"
 
 
-class StdConcurrentQueue(_QueueBase, Generic[T]):
-    """A drop-in ``queue.Queue`` on libftkit's queue.
+class StdConcurrentQueue(ConcurrentQueue[T]):
+    """A drop-in ``queue.Queue`` on libftkit's queue (and, as in ft_utils, a
+    ConcurrentQueue: ``push``, ``pop``, ``pop_local``, ``size`` work too;
+    ``push`` on a full bounded queue raises Full instead of waiting).
 
     ``put``/``get`` with ``block`` and ``timeout``, ``put_nowait``,
     ``get_nowait``, ``qsize``, ``empty``, ``full``, ``maxsize``,
@@ -592,55 +667,35 @@ class StdConcurrentQueue(_QueueBase, Generic[T]):
             raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
         self.maxsize = maxsize
         self._init_queue(maxsize if maxsize > 0 else 0)
+        d = self.__dict__
+        cls = type(self)
+        if cls.get is StdConcurrentQueue.get:
+            d["get"] = partial(_get_impl, self._h, self._objs, self._back, self._slots)
+            d["get"].__doc__ = StdConcurrentQueue.get.__doc__
+        if cls.put is StdConcurrentQueue.put:
+            d["put"] = partial(_put_impl, self._h, self._objs, self._free, self._slots,
+                               maxsize > 0)
+            d["put"].__doc__ = StdConcurrentQueue.put.__doc__
 
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
-        if not block:
-            return self.put_nowait(item)
-        deadline = _deadline(timeout)
-        st = self._push_word(item, _NO_WAIT)
-        if st == _OK:
-            return None
-        if st == _ECLOSED:
-            raise ShutDown("the queue was shut down")
-        if st != _EFULL:
-            raise_status(st, "put")
-        if deadline is not None and timeout == 0:
-            raise Full()
-        self._push_wait(item, deadline)
-        return None
+        """Put ``item``, waiting up to ``timeout`` for room in a bounded
+        queue (``block=False``: not at all). Raises Full, or ShutDown."""
+        return _put_impl(self._h, self._objs, self._free, self._slots, self.maxsize > 0,
+                         item, block, timeout)
 
     def put_nowait(self, item: T) -> None:
-        st = self._push_word(item, _NO_WAIT)
-        if st == _OK:
-            return
-        if st == _EFULL:
-            raise Full()
-        if st == _ECLOSED:
-            raise ShutDown("the queue was shut down")
-        raise_status(st, "put")
+        return self.put(item, False)
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
-        deadline = _deadline(timeout) if block else None
-        w = _try_pop_v(self._h)
-        if w:
-            return self._take(w)
-        st = _last()
-        if st == _ECLOSED:
-            raise ShutDown("the queue was shut down")
-        if st != _EEMPTY:
-            raise_status(st, "get")
-        if not block or timeout == 0:
-            raise Empty()
-        return self._pop_wait(deadline, ShutDown, Empty)
+        """Remove and return an item, waiting up to ``timeout`` (``block=False``:
+        not at all). Raises Empty, or ShutDown."""
+        return _get_impl(self._h, self._objs, self._back, self._slots, block, timeout)
 
     def get_nowait(self) -> T:
-        return self.get(block=False)
+        return self.get(False)
 
     def qsize(self) -> int:
         return self._size()
-
-    def empty(self) -> bool:
-        return self._size() == 0
 
     def full(self) -> bool:
         return 0 < self.maxsize <= self._size()
@@ -665,7 +720,7 @@ class StdConcurrentQueue(_QueueBase, Generic[T]):
         slice is an OS wait woken by the last task_done)."""
         h = self._h
         while True:
-            st = lib.ftk_queue_join(h, _SLICE_NS)
+            st = lib.ftk_queue_join(h, SLICE_NS)
             if st == _OK:
                 return
             if st in (_ETIMEDOUT, _EINTR):

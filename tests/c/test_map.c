@@ -431,11 +431,11 @@ static void pass_clearer(void *arg, int i) {
         return;
     }
     uint64_t k[32], v[32];
-    for (int round = 0; round < 3; round++) {
-        uint64_t cur = 0;
+    for (int round = 0; round < 20; round++) {
+        uint64_t pass[2] = {0, 0};
         size_t n = 0, calls = 0;
-        while (cur != FTK_MAP_CURSOR_END) {
-            TCHECK(ftk_map_drain_pass(c->m, &cur, k, v, 32, &n) == FTK_OK);
+        while (pass[0] != FTK_MAP_CURSOR_END) {
+            TCHECK(ftk_map_drain_pass(c->m, pass, k, v, 32, &n) == FTK_OK);
             for (size_t j = 0; j < n; j++) TCHECK(k[j] == v[j]);
             TCHECK(++calls < 10000000);
         }
@@ -445,28 +445,39 @@ static void pass_clearer(void *arg, int i) {
 
 START_TEST(test_drain_pass) {
     ftk_handle_t m = new_map(0);
-    uint64_t k[16], v[16], cur = 0;
+    uint64_t k[16], v[16], cur[2] = {0, 0};
     size_t n = 9;
     ck_assert_int_eq(ftk_map_drain_pass(m, NULL, k, v, 16, &n), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_drain_pass(m, &cur, NULL, v, 16, &n), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_drain_pass(H(77), &cur, k, v, 16, &n), FTK_EBADHANDLE);
-    ck_assert_int_eq(ftk_map_drain_pass(m, &cur, k, v, 16, &n), FTK_OK);
+    ck_assert_int_eq(ftk_map_drain_pass(m, cur, NULL, v, 16, &n), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_drain_pass(H(77), cur, k, v, 16, &n), FTK_EBADHANDLE);
+    ck_assert_int_eq(ftk_map_drain_pass(m, cur, k, v, 16, &n), FTK_OK);
     ck_assert_uint_eq(n, 0);
-    ck_assert_uint_eq(cur, FTK_MAP_CURSOR_END);
+    ck_assert_uint_eq(cur[0], FTK_MAP_CURSOR_END);
     for (uint64_t i = 1; i <= 500; i++) ck_assert_int_eq(ftk_map_insert(m, splitmix(i), i, i * 3, 0), FTK_OK);
-    uint8_t seen[501] = {0};
+    uint8_t seen[1001] = {0};
     size_t total = 0;
-    cur = 0;
-    while (cur != FTK_MAP_CURSOR_END) {
-        ck_assert_int_eq(ftk_map_drain_pass(m, &cur, k, v, 16, &n), FTK_OK);
+    cur[0] = cur[1] = 0;
+    int added = 0;
+    while (cur[0] != FTK_MAP_CURSOR_END) {
+        ck_assert_int_eq(ftk_map_drain_pass(m, cur, k, v, 16, &n), FTK_OK);
         for (size_t j = 0; j < n; j++) {
             ck_assert_uint_eq(v[j], k[j] * 3);
             seen[k[j]]++;
         }
         total += n;
+        if (!added) { /* inserted after the pass began: left in place */
+            for (uint64_t i = 501; i <= 1000; i++)
+                ck_assert_int_eq(ftk_map_insert(m, splitmix(i), i, i * 3, 0), FTK_OK);
+            added = 1;
+        }
     }
     ck_assert_uint_eq(total, 500);
     for (int i = 1; i <= 500; i++) ck_assert_uint_eq(seen[i], 1);
+    for (int i = 501; i <= 1000; i++) ck_assert_uint_eq(seen[i], 0);
+    ck_assert_uint_eq(map_size(m), 500);
+    do {
+        ck_assert_int_eq(ftk_map_drain(m, k, v, 16, &n), FTK_OK);
+    } while (n == 16);
     ck_assert_uint_eq(map_size(m), 0);
     pass_ctx c = {.m = m};
     ftk_test_run_threads(3, pass_clearer, &c);

@@ -235,17 +235,20 @@ FTK_API int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
 FTK_API int ftk_map_drain(ftk_handle_t h, uint64_t *keys, uint64_t *values,
                           size_t max, size_t *n);
 
-/* One pass of removal: like ftk_map_drain, but from a cursor (start at 0)
- * that walks hash space once, as ftk_map_iter's does, and is stored back
- * (FTK_MAP_CURSOR_END when the pass is over; a call with END returns FTK_OK
- * and *n == 0). Guarantee: every entry present from the first call to the
- * last is removed, and returned to the caller, exactly once; entries added
- * concurrently may or may not be. So a clear() that loops until the cursor
- * is END terminates even while other threads keep inserting. *n may be less
- * than max before the end. FTK_EINVAL for a NULL cursor or n, or NULL arrays
- * with max > 0. Writer (one bucket at a time); may run concurrently with
- * every other call. */
-FTK_API int ftk_map_drain_pass(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
+/* One pass of removal, for clear(): removes the entries that were inside
+ * when the pass began, and returns their key and value words (the caller
+ * owns them). pass points to two words of pass state: {0, 0} to begin (the
+ * first call records the pass's start); pass[0] is a cursor in hash space,
+ * FTK_MAP_CURSOR_END once the pass is over (a call then returns FTK_OK and
+ * *n == 0). Guarantee: every entry present from the first call to the last
+ * is removed and returned exactly once; entries inserted after the pass
+ * began are left in place (an insert racing with the first call may go
+ * either way). So the work is bounded by what was there: a clear() that
+ * loops until the cursor is END ends even while other threads keep
+ * inserting. *n may be less than max before the end. FTK_EINVAL for a NULL
+ * pass or n, or NULL arrays with max > 0. Writer (one bucket at a time);
+ * may run concurrently with every other call. */
+FTK_API int ftk_map_drain_pass(ftk_handle_t h, uint64_t *pass, uint64_t *keys,
                                uint64_t *values, size_t max, size_t *n);
 
 /* ---- value-style calls for FFI hot paths ---------------------------------
