@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Write the seed corpus of tests/fuzz/fuzz_api.c into tests/fuzz/corpus/.
+
+Each seed is a small program in the harness's byte format: an op is a group
+byte (G_* in fuzz_api.c) followed by its operand bytes, read in the order
+the harness reads them. The seeds give the fuzzer a start in every group:
+object lifetimes, bounded and unbounded queues at and across their limits,
+maps with chains, resizes, stamps, iteration and drains, slot words, and
+each thread op. A seed that drifts from the format is still a valid input
+(every byte string is), only a less useful one.
+
+    python3 tests/fuzz/make_corpus.py          # rewrites the corpus
+"""
+import os
+import struct
+import sys
+
+G_INT64, G_FLAG, G_REF, G_QUEUE, G_QUEUE2, G_MAP, G_MAP2, G_SLOTS, G_MISC, \
+    G_RACE, G_MPMC, G_MAP_MT, G_SLOTS_MT = range(13)
+
+OK_PTR = 1      # a "NULL out-pointer?" byte that says no (x % 16 != 0)
+NULL_PTR = 0    # ... that says yes
+H_LIVE = 0      # handle selector: the first live object of the wanted kind
+H_STALE = 4     # a remembered freed handle
+H_NULL = 5      # FTK_NULL_HANDLE
+H_FORGED = 7    # a table handle with another kind byte / generation / index
+
+# timeout selectors (pick_timeout)
+T_ZERO, T_1NS, T_SHORT, T_FOREVER = 0, 1, 2, 3
+
+
+def u16(v):
+    return list(struct.pack("<H", v))
+
+
+def u64(v):
+    return list(struct.pack("<Q", v & (2**64 - 1)))
+
+
+def word(v):
+    """pick_word: selector 6 followed by the 8 bytes of v."""
+    return [6] + u64(v)
+
+
+def count(n):
+    """pick_count: 0, 1, 1 + (n - 1) % 64, or the special sizes."""
+    if n == 0:
+        return [0]
+    if n == 1:
+        return [1]
+    if n == "huge":
+        return [3]
+    if n == "runs+":
+        return [4, 7]
+    if n in (127, 128, 129):
+        return [2, n - 127]
+    return [5, (n - 1) % 64]
+
+
+# ---- atomics -----------------------------------------------------------------
+
+def int64_new(slot, v):
+    return [G_INT64, 0, slot] + word(v) + [OK_PTR]
+
+
+def int64(sub, v, h=H_LIVE, null=OK_PTR, extra=()):
+    return [G_INT64, sub, h] + word(v) + [null] + list(extra)
+
+
+def flag_new(slot, v):
+    return [G_FLAG, 0, slot, v & 0xFF, OK_PTR]
+
+
+def flag(sub, v, h=H_LIVE, extra=()):
+    return [G_FLAG, sub, h, v & 0xFF, OK_PTR] + list(extra)
+
+
+def ref_new(slot, v):
+    return [G_REF, 0, slot] + word(v) + [OK_PTR]
+
+
+def ref(sub, v, h=H_LIVE, extra=()):
+    return [G_REF, sub, h] + word(v) + [OK_PTR] + list(extra)
+
+
+def free(group, h=H_LIVE):
+    return [group, 1, h]
+
+
+# ---- queue -------------------------------------------------------------------
+
+def queue_new(slot, capsel, extra=()):
+    """capsel: 0 unbounded, 1 one, 2 (2 + x), 3 (127 + x), 4 max, 5 > max, 6 SIZE_MAX"""
+    return [G_QUEUE, 0, slot, capsel] + list(extra) + [OK_PTR]
+
+
+def q(sub, rest=(), h=H_LIVE, null=OK_PTR):
+    return [G_QUEUE, sub, h, null] + list(rest)
+
+
+def q_push(v, t=None, h=H_LIVE):
+    return q(2, word(v), h) if t is None else q(3, word(v) + [t], h)
+
+
+def q_push_many(n, t=T_ZERO):
+    return q(4, count(n) + [1, t, 1])
+
+
+def q_pop(t=None, h=H_LIVE):
+    return q(5, h=h) if t is None else q(6, [t], h)
+
+
+def q_pop_many(n, t=T_ZERO):
+    return q(7, count(n) + [1, t])
+
+
+def q_close(imm):
+    return q(8, [imm])
+
+
+def q_drain(n):
+    return q(9, count(n) + [1])
+
+
+Q_SIZE, Q_CAP, Q_CLOSED, Q_TASK_DONE, Q_UNFINISHED = 10, 11, 12, 13, 14
+
+
+def q_join(t):
+    return q(15, [t])
+
+
+def q_range(n, t=T_ZERO):
+    return q(19, count(n) + [1, t])
+
+
+def q_runs(n, t=T_ZERO):
+    return q(20, count(n) + [1, t])
+
+
+def q_unpop(n):
+    return q(21, count(n) + [1, 1])
+
+
+# ---- map ---------------------------------------------------------------------
+
+def map_new(slot, capsel, extra=()):
+    """capsel: 0 default, 1 u8, 2 u16 % 4097, 3 (6 + x), 4/5 absurd"""
+    return [G_MAP, 0, slot, capsel] + list(extra) + [OK_PTR]
+
+
+def m(sub, rest=(), h=H_LIVE, null=OK_PTR):
+    return [G_MAP, sub, h, null] + list(rest)
+
+
+def hsmall(x):
+    return [2, x]            # pick_hash: u8 % 16
+
+
+def hexist(i):
+    return [0, i]            # pick_hash: an existing entry's hash
+
+
+KEY_OF_HASH = [1]            # pick_key: the newest key with that hash
+def kfresh(x):
+    return [4, x]            # pick_key: u8 % 8
+
+
+VAL = [1]                    # pick_value: a fresh unique word
+VAL0 = [0]                   # pick_value: 0
+S_ZERO, S_ANY, S_RECORDED = [0], [1], [2]
+
+
+def m_insert(hsel, ksel, vsel=VAL, ssel=S_ANY):
+    return m(4, hsel + ksel + vsel + ssel)
+
+
+def m_find(hsel, maxn=5):
+    return m(2, hsel + count(maxn) + [1, 1])
+
+
+def m_burst(n, stride=1, stamp_any=1, random_base=False):
+    base = [0] + u64(0x1234567) if random_base else [1]
+    return m(22, [(n - 1) % 200] + base + [stride - 1, stamp_any])
+
+
+def m_entry(sel):
+    return [sel]             # pick_entry: model entry (sel >> 2) when sel % 4
+
+
+def m_set(sel):
+    return m(6, m_entry(sel) + VAL)
+
+
+def m_cas(sel, match=1):
+    return m(7, m_entry(sel) + [match] + VAL)
+
+
+def m_remove(sel):
+    return m(9, m_entry(sel))
+
+
+def m_iter(maxn):
+    return m(13, count(maxn) + [1])
+
+
+def m_drain(maxn):
+    return m(15, count(maxn) + [1])
+
+
+def m_drain_pass(maxn):
+    return m(23, count(maxn) + [1, 1])
+
+
+M_SIZE, M_CAP = 11, 12
+
+
+# ---- slots, misc, threads ------------------------------------------------------
+
+def slots(sub, rest=()):
+    return [G_SLOTS, sub] + list(rest)
+
+
+def misc(sub):
+    return [G_MISC, sub]
+
+
+def rq(sub, rest=()):
+    """A queue or map call in a race burst: sub-op byte, then its operands."""
+    return (sub - 2, [OK_PTR] + list(rest))
+
+
+rm = rq
+
+
+def ri(sub, v):
+    """An int64 call in a race burst (the handle byte is read and ignored)."""
+    return (sub - 2, [H_LIVE] + word(v) + [OK_PTR])
+
+
+def race(slot, action, delay, ops, word_sel=(1,), adds=8):
+    """action: 0 free, 1 close, 2 close immediately, 3 wake, 4 double free,
+    5 concurrent adds. ops: from rq / rm / ri."""
+    out = [G_RACE, slot, action] + u16(delay) + list(word_sel) + [adds, len(ops) - 1]
+    for sub, args in ops:
+        out += [sub, len(args)] + list(args)
+    return out
+
+
+def mpmc(capsel, patient, role, nprod, nmain, style=0x1234, mstyle=0x4321, task_done=1,
+         close_at=0xFFFF, close_imm=0):
+    """capsel: capacity 0, 1, 2, 3, 7, 128, 129, 200; role of the other thread:
+    1 producer, 2 consumer, 3 both (the main thread is both)."""
+    return ([G_MPMC, capsel, patient, role - 1] + u16(nprod) + u16(style) + [task_done] +
+            u16(nmain) + u16(mstyle) + u16(close_at) + [close_imm])
+
+
+def map_mt(slot, prog, ops):
+    out = [G_MAP_MT, slot, len(prog)] + list(prog) + [len(ops) - 1]
+    for sub, args in ops:
+        out += [sub - 2, H_LIVE, OK_PTR] + list(args)
+    return out
+
+
+def slots_mt(n, nfree, nmain):
+    return [G_SLOTS_MT, n, nfree, nmain]
+
+
+def prog(*ops):
+    out = []
+    for o in ops:
+        out += o
+    return bytes(b & 0xFF for b in out)
+
+
+SEEDS = {
+    # atomics: every op, wrapping values, floor division edge cases, bad handles
+    "int64_ops": prog(int64_new(0, 5), int64(4, 7), int64(5, 2**63), int64(9, -3),
+                      int64(10, -1), int64(10, 0), int64(2, 0), int64(12, 1, extra=word(1)),
+                      int64(13, 0), int64(15, -12), int64(22, 1, extra=word(9)),
+                      int64(14, 3), misc(4), free(G_INT64), int64(2, 0, h=H_STALE), misc(4)),
+    "int64_min": prog(int64_new(1, -2**63), int64(10, -1), int64(10, 3), int64(9, 2**64 - 1),
+                      int64(2, 0), int64(3, 2**63 - 1), int64(4, 1), int64(2, 0)),
+    "flag_ops": prog(flag_new(0, 0), flag(3, 5), flag(2, 0), flag(4, 0),
+                     flag(5, 0, extra=[1, 0]), flag(6, 0), flag(7, -1), flag(8, 0),
+                     flag(9, 0, extra=[2, 0]), free(G_FLAG), flag(6, 0, h=H_STALE), misc(4)),
+    "ref_ops": prog(ref_new(0, 0xDEADBEEF), ref(2, 0), ref(3, 7), ref(4, 6, extra=word(7)),
+                    ref(5, 0), ref(6, 0), ref(7, 1, extra=word(0)), free(G_REF),
+                    ref(5, 0, h=H_STALE)),
+    "wrong_kind": prog(int64_new(0, 1), flag_new(1, 1), ref_new(2, 1), queue_new(3, 0),
+                       map_new(4, 0), int64(2, 0, h=H_LIVE | (1 << 3)), q_push(1),
+                       q(10, h=3), m(11, h=3), flag(2, 0, h=3), int64(2, 0, h=H_FORGED),
+                       q(10, h=H_FORGED), misc(2)),
+    "null_outs": prog(int64_new(0, 1), int64(2, 0, null=NULL_PTR), queue_new(1, 0),
+                      q(5, null=NULL_PTR), q(10, null=NULL_PTR), q(7, count(3) + [0, 0]),
+                      map_new(2, 0), m(2, hsmall(1) + count(3) + [0, 0]),
+                      m(11, null=NULL_PTR), m(13, count(2) + [1], null=NULL_PTR)),
+    "garbage_handles": prog([G_INT64, 2, 6] + u64(0x0100000100000001) + word(0) + [1],
+                            [G_QUEUE, 10, 6] + u64(0x04000001000003FF) + [1],
+                            [G_MAP, 11, 6] + u64(0x05FFFFFFFFFFFFFF) + [1],
+                            q(10, h=H_NULL), m(12, h=H_NULL), free(G_QUEUE, H_NULL)),
+    # queues
+    "queue_unbounded": prog(queue_new(0, 0), q_push(1), q_push(0), q_push_many(129),
+                            q(Q_SIZE), q_pop(), q_pop(T_ZERO), q_pop_many("huge"),
+                            q_pop(T_SHORT), q(Q_UNFINISHED), q(Q_TASK_DONE), q_join(T_1NS),
+                            q_close(0), q_pop(), q(Q_CLOSED), free(G_QUEUE)),
+    "queue_bounded_full": prog(queue_new(0, 2, [1]), q_push_many(5), q_push(9, T_SHORT),
+                               q_push(9), q(Q_SIZE), q(Q_CAP), q_pop_many(2), q_push_many(5, T_1NS),
+                               q_drain("huge"), q(Q_UNFINISHED), q_join(T_ZERO)),
+    "queue_cap1": prog(queue_new(0, 1), q_push(1), q_push(2), q_push(3, T_SHORT), q_pop(),
+                       q_push(4), q_runs(3), q_pop_many(2), q_range(3), q_runs("runs+")),
+    "queue_block_edges": prog(queue_new(0, 3, [1]), q_push_many(127), q_push_many(5),
+                              q_pop_many(127), q_range(128), q_runs("huge"), q_pop_many(129),
+                              q_drain(129)),
+    "queue_close_immediate": prog(queue_new(0, 0), q_push_many(10), q_close(1), q_pop(),
+                                  q_push(1), q(Q_CLOSED), q_close(0), q(Q_CLOSED), q_drain(4),
+                                  q_drain("huge"), q(Q_UNFINISHED), q_join(T_ZERO)),
+    "queue_close_graceful": prog(queue_new(0, 2, [3]), q_push_many(3), q_close(0), q_pop(),
+                                 q_pop(T_FOREVER), q_pop(T_FOREVER), q_pop(T_FOREVER),
+                                 q_push(5, T_FOREVER), q_range(2), q_runs(1)),
+    "queue_tasks": prog(queue_new(0, 0), q(Q_TASK_DONE), q_push_many(3), q(Q_TASK_DONE),
+                        q(Q_TASK_DONE), q_pop(), q_join(T_SHORT), q(Q_TASK_DONE),
+                        q(Q_TASK_DONE), q_join(T_FOREVER), q(16)),
+    "queue_values": prog(queue_new(0, 0), q(17), q(18, [T_1NS]), q_push(0), q(17),
+                         q_push(7), q(18, [T_ZERO]), q_range(0), q_range(4),
+                         q(20, count(2) + [0, 0]), q(20, count(0) + [1, 0])),
+    "queue_capacities": prog(queue_new(0, 4), queue_new(1, 5), queue_new(2, 6), q(Q_CAP),
+                             queue_new(3, 7, u16(300)), q_push_many("huge"), q(Q_SIZE)),
+    "queue_unpop": prog(queue_new(0, 2, [1]), q_push_many(3), q_pop_many(2), q_unpop(2),
+                        q(Q_SIZE), q_push_many(4), q_unpop(5), q_pop(), q_pop_many(4), q_close(0),
+                        q_unpop(1), q_pop_many("huge"), q_close(1), q_unpop(1), q_drain("huge"),
+                        q(Q_UNFINISHED)),
+    "queue_unpop_imm": prog(queue_new(0, 0), q_unpop(3), q_close(1), q_pop(), q_drain(1),
+                            q_drain(5), q_unpop(0)),
+    "queue_stale": prog(queue_new(0, 0), q_push(1), free(G_QUEUE), q_push(1, h=H_STALE),
+                        q_pop(h=H_STALE), free(G_QUEUE, H_STALE), queue_new(0, 0), q_pop()),
+    # maps
+    "map_basic": prog(map_new(0, 0), m_insert(hsmall(1), kfresh(1)), m_insert(hsmall(1), kfresh(2),
+                      ssel=S_ZERO), m_find(hsmall(1)), m_insert(hsmall(1), kfresh(3), ssel=S_RECORDED),
+                      m_find(hsmall(1), 0), m_set(1), m_cas(1), m_cas(5, 0), m_remove(1),
+                      m(10, m_entry(2) + [1]), m(M_SIZE), m(16, hsmall(1)), m(21), misc(4)),
+    "map_stamps": prog(map_new(0, 0), m_find(hsmall(3)), m_insert(hsmall(3), kfresh(1), ssel=S_RECORDED),
+                       m_insert(hsmall(3), kfresh(2), ssel=S_RECORDED), m_find(hsmall(3)),
+                       m_insert(hsmall(4), kfresh(3), ssel=S_ANY), m_insert(hsmall(3), kfresh(2),
+                       ssel=S_RECORDED), m_remove(1), m_insert(hsmall(3), kfresh(5), ssel=S_RECORDED)),
+    "map_resize": prog(map_new(0, 0), m_burst(100, 1), m(M_CAP), m_burst(150, 3), m(M_CAP),
+                       m(M_SIZE), m_iter("huge"), m_find(hexist(7), 2)),
+    "map_resize_x4": prog(map_new(0, 3, [2]), m_burst(60, 1, 1, True), m_burst(1, 1), m(M_CAP)),
+    "map_iter_steps": prog(map_new(0, 0), m_burst(40, 2), m_iter(3), m_iter(3), m_burst(10, 1),
+                           m_remove(5), m_iter(4), m_set(9), m_iter("huge"), m_iter(1)),
+    "map_drain": prog(map_new(0, 0), m_burst(30, 3), m_drain(7), m_drain(7), m(M_SIZE),
+                      m_drain("huge"), m_drain(0), m(M_SIZE), m_insert(hsmall(1), kfresh(1), VAL0),
+                      m_insert(hsmall(2), kfresh(1), VAL0), m_drain(1)),
+    "map_drain_pass": prog(map_new(0, 0), m_burst(40, 2), m_drain_pass(5), m_burst(10, 1),
+                           m_drain_pass(7), m_remove(9), m_drain_pass(0), m_drain_pass("huge"),
+                           m(M_SIZE), m_drain_pass(3), m_drain_pass(3)),
+    "map_many": prog(map_new(0, 0), m(5, [3, 1, 1] + hsmall(1) + kfresh(1) + VAL + S_ANY +
+                     hsmall(1) + kfresh(2) + VAL + S_ZERO + hsmall(2) + kfresh(3) + VAL + S_RECORDED),
+                     m(3, [3, 1, 1] + hsmall(1) + hsmall(2) + hsmall(9) + [1]),
+                     m(8, [2, 1, 1, 1] + m_entry(1) + [1] + VAL + m_entry(5) + [0] + VAL),
+                     m(5, [0, 1, 1]), m(8, [0, 1, 1, 1])),
+    "map_capacities": prog(map_new(0, 1, [200]), m(M_CAP), map_new(1, 2, u16(4000)), m(M_CAP),
+                           map_new(2, 4, u64(3)), map_new(3, 5, [0])),
+    "map_values_v": prog(map_new(0, 0), m(16, hsmall(5)), m_insert(hsmall(5), kfresh(1), VAL0),
+                         m(16, hsmall(5)), m(17, m_entry(1) + VAL), m(18, m_entry(1)),
+                         m(19, hsmall(6) + kfresh(2) + VAL + S_ANY), m(20, m_entry(1) + [1] + VAL)),
+    # slots
+    "slots": prog(slots(0, [1]), slots(1), slots(3, [20, 1]), slots(5, [0]), slots(2, [0]),
+                  slots(2, [3]), slots(2, [4]), slots(4, [3, 1, 1, 0, 0, 3]), slots(6), slots(7),
+                  slots(3, [0, 0, 1]), slots(4, [0, 0, 1, 1])),
+    "misc": prog(misc(0) + u64(5) + [0], misc(0) + u64(0) + [1, 13], misc(1), misc(2), misc(3),
+                 misc(4), misc(5)),
+    # threads
+    "race_free_queue": prog(queue_new(0, 2, [2]), q_push_many(3),
+                            race(0, 0, 300, [rq(3, [1, T_FOREVER]), rq(4, count(5) + [1, T_FOREVER, 1]),
+                                             rq(6, [T_FOREVER]), rq(10), rq(15, [T_FOREVER]), rq(17),
+                                             rq(20, count(3) + [1, T_SHORT])])),
+    "race_close_queue": prog(queue_new(0, 0), q_push_many(5),
+                             race(0, 1, 50, [rq(6, [T_FOREVER]), rq(2, [1]), rq(10),
+                                             rq(7, count(3) + [1, T_SHORT]), rq(12)])),
+    "race_close_imm": prog(queue_new(0, 1), race(0, 2, 10, [rq(3, [1, T_FOREVER]), rq(6, [T_FOREVER]),
+                                                            rq(18, [T_FOREVER])])),
+    "race_wake": prog(queue_new(0, 0), race(0, 3, 0, [rq(6, [T_SHORT]), rq(15, [T_SHORT]),
+                                                      rq(2, [1]), rq(13)])),
+    "race_double_free": prog(map_new(0, 0), m_burst(20),
+                             race(0, 4, 100, [rm(2, hsmall(1) + count(3) + [1, 1]),
+                                              rm(4, hsmall(1) + kfresh(2) + VAL + S_ANY),
+                                              rm(9, m_entry(1)), rm(13, count(3) + [1])])),
+    "race_free_int64": prog(int64_new(0, 3), race(0, 0, 200, [ri(2, 0), ri(11, 5), ri(13, 1),
+                                                              ri(15, 3), ri(22, 1)])),
+    "race_adds": prog(int64_new(0, 0), race(0, 5, 0, [ri(2, 0)], word_sel=[5, 3], adds=50)),
+    "mpmc_unbounded": prog(mpmc(0, 1, 3, 200, 200)),
+    "mpmc_cap1_skips": prog(mpmc(1, 0, 1, 150, 150, style=0xBEEF, mstyle=0x0F0F)),
+    "mpmc_close": prog(mpmc(5, 0, 3, 300, 300, close_at=40, close_imm=1)),
+    "mpmc_consumer": prog(mpmc(6, 1, 2, 0, 250, task_done=0)),
+    "map_mt": prog(map_new(0, 0), m_burst(20), map_mt(0, bytes(range(0, 120)),
+                   [(4, hsmall(1) + kfresh(1) + VAL + S_ANY), (22, [80, 1, 0, 1]),
+                    (2, hsmall(1) + count(5) + [1, 1]), (9, m_entry(1)), (12, [])])),
+    "slots_mt": prog(slots(3, [30, 1]), slots_mt(200, 50, 100), slots(7)),
+}
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(here, "corpus")
+    os.makedirs(out, exist_ok=True)
+    for f in os.listdir(out):
+        os.remove(os.path.join(out, f))
+    total = 0
+    for name, data in sorted(SEEDS.items()):
+        with open(os.path.join(out, name), "wb") as fh:
+            fh.write(data)
+        total += len(data)
+    print(f"{len(SEEDS)} seeds, {total} bytes in {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
