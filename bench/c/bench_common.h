@@ -110,6 +110,7 @@ typedef struct bench_workload {
 const bench_workload *bench_atomic_workloads(size_t *n);
 const bench_workload *bench_queue_workloads(size_t *n);
 const bench_workload *bench_map_workloads(size_t *n);
+const bench_workload *bench_sync_workloads(size_t *n);
 
 /* liburcu: register the main thread once (setup, reset and teardown take
  * read-side locks there). Defined in bench_queue.c. */

@@ -512,7 +512,7 @@ int main(int argc, char **argv) {
     read_load(load_start);
 
     const bench_workload *(*mods[])(size_t *) = {bench_atomic_workloads, bench_queue_workloads,
-                                                 bench_map_workloads};
+                                                 bench_map_workloads, bench_sync_workloads};
     for (size_t m = 0; m < sizeof mods / sizeof mods[0]; m++) {
         size_t nw;
         const bench_workload *ws = mods[m](&nw);

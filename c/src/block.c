@@ -41,10 +41,10 @@ bool ftk_wait_expired(ftk_wait_ctx *c, ftk_waitable *w) {
     return c->deadline != FTK_DEADLINE_NEVER && ftk_now_ns() >= c->deadline;
 }
 
-int ftk_block_wait(ftk_waitable *w, ftk_wait_ctx *c, ftk_ec *ec, ftk_attempt_fn fn, void *arg,
-                   int again) {
-    int st = fn(arg);
-    if (st != again || c->timeout_ns == 0) return st;
+/* The first attempt failed (ftk_block_wait) and the caller may wait. */
+int ftk_block_wait_slow(ftk_waitable *w, ftk_wait_ctx *c, ftk_ec *ec, ftk_attempt_fn fn,
+                        void *arg, int again) {
+    int st;
     start(c, w);
     for (unsigned i = 0; i < c->spins; i++) {
         ftk_cpu_relax();

@@ -99,8 +99,18 @@ typedef int (*ftk_attempt_fn)(void *arg);
  * it only while asleep. Blocking; the attempts themselves are whatever fn
  * is (usually lock-free).
  */
-int ftk_block_wait(ftk_waitable *w, ftk_wait_ctx *c, ftk_ec *ec, ftk_attempt_fn fn, void *arg,
-                   int again);
+int ftk_block_wait_slow(ftk_waitable *w, ftk_wait_ctx *c, ftk_ec *ec, ftk_attempt_fn fn,
+                        void *arg, int again);
+/* Inline, so that the first attempt (the usual, non-waiting case) is a
+ * direct call the compiler can inline into the caller; the rest is
+ * ftk_block_wait_slow (block.c). */
+static inline __attribute__((always_inline)) int ftk_block_wait(ftk_waitable *w, ftk_wait_ctx *c,
+                                                                ftk_ec *ec, ftk_attempt_fn fn,
+                                                                void *arg, int again) {
+    int st = fn(arg);
+    if (__builtin_expect(st != again || c->timeout_ns == 0, 1)) return st;
+    return ftk_block_wait_slow(w, c, ec, fn, arg, again);
+}
 
 /* The context's deadline has passed (computes it on first use). */
 bool ftk_wait_expired(ftk_wait_ctx *c, ftk_waitable *w);

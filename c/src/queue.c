@@ -36,24 +36,23 @@
  * section, so a block or the queue itself is freed only after every thread
  * that could still hold a pointer to it has left. A thread sleeping in a
  * blocking call is outside any section (so it does not stall reclamation)
- * and holds a reference count on the queue instead.
+ * and holds a reference on the queue instead (block.h).
  *
  * Task accounting: unfinished = tail - skipped - done, where `skipped`
  * counts skipped slots (rare) and `done` counts task_done calls and drained
  * words. Pushes pay nothing for it.
  *
- * Waiting: three eventcounts (wait.h): not_empty (poppers), not_full
- * (pushers of a bounded queue), idle (joiners). Producers check for sleeping
- * consumers with one load of a line that only sleepers write; no syscall when
- * nobody sleeps. `wake_gen` implements ftk_queue_wake.
+ * Waiting: the blocking layer (block.h: sleeper references, wake generation
+ * for ftk_queue_wake, the attempt-or-wait loop) with three eventcounts
+ * (wait.h): not_empty (poppers), not_full (pushers of a bounded queue), idle
+ * (joiners). Producers check for sleeping consumers with one load of a line
+ * that only sleepers write; no syscall when nobody sleeps.
  */
-#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "wait.h"
+#include "block.h"
 
 #define QB_SHIFT 7
 #define QB_CAP ((uint64_t)1 << QB_SHIFT)
@@ -62,8 +61,6 @@
 #define Q_CLOSED 1u    /* low bit of tail */
 #define Q_IMMEDIATE 1u /* low bit of head */
 
-/* Spins of a blocking call (retrying its operation) before it sleeps. */
-#define SPIN_BEFORE_SLEEP 64
 /* Default patience with a stalled producer: spins before skipping a slot
  * (every 64th spin yields the CPU, so a preempted producer can run).
  * FTKIT_QUEUE_PATIENCE in the environment overrides it at ftk_queue_new
@@ -99,9 +96,9 @@ _Static_assert(offsetof(qblock, slots) == 64, "block header is one line");
 
 typedef struct queue {
     /* read-only after creation */
-    uint64_t cap; /* 0 = unbounded */
+    ftk_handle_t handle; /* ftk_obj header (internal.h) */
+    uint64_t cap;        /* 0 = unbounded */
     uint32_t patience;
-    ftk_handle_t handle;
 
     /* producers */
     _Alignas(FTK_CACHE_LINE) _Atomic uint64_t tail; /* pos << 1 | Q_CLOSED */
@@ -125,10 +122,8 @@ typedef struct queue {
     _Alignas(FTK_CACHE_LINE) ftk_ec not_full;
     _Alignas(FTK_CACHE_LINE) ftk_ec idle;
 
-    /* slow paths only */
-    _Alignas(FTK_CACHE_LINE) _Atomic uint32_t refs; /* handle + sleepers */
-    _Atomic uint32_t wake_gen;
-    _Atomic bool freed;
+    /* slow paths only: sleeper references, freed, wake generation */
+    _Alignas(FTK_CACHE_LINE) ftk_waitable w;
 } queue;
 
 /* ---- blocks --------------------------------------------------------------- */
@@ -202,38 +197,6 @@ static void queue_destroy(void *p) {
         f = nx;
     }
     free(q);
-}
-
-/* ---- references (for sleepers outside EBR sections) ---------------------- */
-
-static bool q_ref(queue *q) {
-    uint32_t r = atomic_load_explicit(&q->refs, memory_order_relaxed);
-    do {
-        if (r == 0) return false; /* being freed */
-        /* relaxed: q is kept alive by our EBR section until then */
-    } while (!atomic_compare_exchange_weak_explicit(&q->refs, &r, r + 1, memory_order_relaxed,
-                                                    memory_order_relaxed));
-    return true;
-}
-
-/* Caller is inside an EBR section, so q stays valid until it leaves. */
-static void q_unref(queue *q) {
-    /* acq_rel: the last owner sees every earlier owner's accesses */
-    if (atomic_fetch_sub_explicit(&q->refs, 1, memory_order_acq_rel) == 1)
-        ftk_ebr_retire(q, queue_destroy);
-}
-
-/* Validate the handle; the caller is inside an EBR section. */
-static inline queue *get_queue(ftk_handle_t h) {
-    ftk_entry *e = ftk_entry_get(h, FTK_KIND_QUEUE);
-    if (e == NULL) return NULL;
-    /* acquire: pairs with the release in ftk_queue_new, so q is initialised
-     * even if the entry was recycled under us (see below) */
-    queue *q = atomic_load_explicit(&e->obj, memory_order_acquire);
-    /* The entry may have been recycled for another queue between the lookup
-     * and the read of obj (a free racing with this call, a caller bug). */
-    if (q == NULL || q->handle != h) return NULL;
-    return q;
 }
 
 /* ---- task accounting ------------------------------------------------------ */
@@ -445,7 +408,7 @@ static bool slot_take(queue *q, qslot *s, uint64_t *out) {
             continue;
         }
         if ((i & 63) == 63)
-            sched_yield(); /* let a preempted producer run */
+            ftk_os_yield(); /* let a preempted producer run */
         else
             ftk_cpu_relax();
     }
@@ -506,8 +469,7 @@ static int pop_some(queue *q, uint64_t *out, size_t max, size_t *got, bool drain
 /* ---- blocking --------------------------------------------------------------- */
 
 typedef struct attempt {
-    int (*fn)(queue *q, struct attempt *a); /* returns `again` while it must wait */
-    int again;
+    queue *q;
     /* operands */
     const uint64_t *in;
     uint64_t *out;
@@ -515,68 +477,44 @@ typedef struct attempt {
     qblock *retire;
 } attempt;
 
-static int try_push_op(queue *q, attempt *a) {
+/* One non-waiting try each (ftk_attempt_fn): FTK_EFULL / FTK_EEMPTY /
+ * FTK_EBUSY while the caller must wait. */
+static int try_push_op(void *arg) {
+    attempt *a = arg;
     size_t k = 0;
-    int st = push_some(q, a->in + a->done, a->n - a->done, &k);
+    int st = push_some(a->q, a->in + a->done, a->n - a->done, &k);
     a->done += k;
     return st;
 }
 
-static int try_pop_op(queue *q, attempt *a) {
-    return pop_some(q, a->out, a->n, &a->done, false, &a->retire);
+static int try_pop_op(void *arg) {
+    attempt *a = arg;
+    return pop_some(a->q, a->out, a->n, &a->done, false, &a->retire);
 }
 
-static int try_join_op(queue *q, attempt *a) {
-    (void)a;
-    return unfinished(q) == 0 ? FTK_OK : FTK_EBUSY;
+static int try_join_op(void *arg) {
+    attempt *a = arg;
+    return unfinished(a->q) == 0 ? FTK_OK : FTK_EBUSY;
 }
 
-/* Run a->fn until it returns something other than a->again, sleeping on ec in
- * between. Called inside an EBR section; leaves it only while asleep. */
-static int wait_until(queue *q, ftk_ec *ec, attempt *a, int64_t timeout_ns) {
-    int st = a->fn(q, a);
-    if (st != a->again || timeout_ns == 0) return st;
-    int64_t deadline = ftk_deadline_after(timeout_ns);
-    uint32_t gen = atomic_load(&q->wake_gen);
-    for (int i = 0; i < SPIN_BEFORE_SLEEP; i++) {
-        ftk_cpu_relax();
-        st = a->fn(q, a);
-        if (st != a->again) return st;
-    }
-    for (;;) {
-        if (!q_ref(q)) return FTK_ECLOSED; /* being freed */
-        uint32_t key = ftk_ec_prepare(ec);
-        /* re-check after registering (seq_cst loads inside) */
-        st = a->fn(q, a);
-        if (st == a->again) {
-            if (atomic_load(&q->wake_gen) != gen)
-                st = FTK_EINTR;
-            else if (atomic_load(&q->freed))
-                st = FTK_ECLOSED;
-            else if (deadline != FTK_DEADLINE_NEVER && ftk_now_ns() >= deadline)
-                st = FTK_ETIMEDOUT;
-        }
-        if (st != a->again) {
-            ftk_ec_cancel(ec);
-            q_unref(q);
-            return st;
-        }
-        ftk_ebr_exit(); /* do not hold up reclamation while asleep */
-        ftk_ec_wait(ec, key, deadline);
-        ftk_ebr_enter();
-        q_unref(q); /* may retire q: still valid inside this section */
-    }
+/* Run fn until it stops returning `again`, sleeping on ec in between
+ * (block.h). Called inside the EBR section of ftk_obj_enter. */
+static int wait_until(queue *q, ftk_ec *ec, ftk_attempt_fn fn, attempt *a, int again,
+                      int64_t timeout_ns) {
+    ftk_wait_ctx c;
+    ftk_wait_begin(&c, timeout_ns);
+    return ftk_block_wait(&q->w, &c, ec, fn, a, again);
 }
 
 /* ---- API -------------------------------------------------------------------- */
 
-#define ENTER_OR_FAIL(h)              \
-    ftk_ebr_enter();                  \
-    queue *q = get_queue(h);          \
-    if (q == NULL) {                  \
-        ftk_ebr_exit();               \
-        return FTK_EBADHANDLE;        \
-    }
+/* Enter the queue's EBR section (ftk_obj_enter) or fail; LEAVE() leaves it.
+ * The caller's thread record is looked up once per call. */
+#define ENTER_OR_FAIL(h)                                      \
+    ftk_thread *self_ = ftk_thread_self();                    \
+    queue *q = ftk_obj_enter_t(self_, (h), FTK_KIND_QUEUE);   \
+    if (q == NULL) return FTK_EBADHANDLE
+#define LEAVE() ftk_obj_exit_t(self_)
 
 int ftk_queue_new(size_t capacity, ftk_handle_t *out) {
     if (out == NULL) return FTK_EINVAL;
@@ -615,10 +553,8 @@ int ftk_queue_new(size_t capacity, ftk_handle_t *out) {
     ftk_ec_init(&q->not_empty);
     ftk_ec_init(&q->not_full);
     ftk_ec_init(&q->idle);
-    atomic_init(&q->refs, 1);
-    atomic_init(&q->wake_gen, 0);
-    atomic_init(&q->freed, false);
-    atomic_store_explicit(&e->obj, q, memory_order_release); /* see get_queue */
+    ftk_waitable_init(&q->w, q, queue_destroy);
+    atomic_store_explicit(&e->obj, q, memory_order_release); /* see ftk_obj_enter */
     ftk_entry_publish(e, h); /* release: q and its first block are initialised */
     *out = h;
     return FTK_OK;
@@ -642,9 +578,9 @@ int ftk_queue_free(ftk_handle_t h) {
         return FTK_EBADHANDLE;
     }
     queue *q = obj;
-    atomic_store(&q->freed, true); /* seq_cst: joiners' condition */
+    ftk_waitable_close(&q->w); /* seq_cst: every waiter's condition */
     close_impl(q, true);
-    q_unref(q); /* the handle's reference; sleepers hold theirs */
+    ftk_waitable_unref(&q->w); /* the handle's reference; sleepers hold theirs */
     ftk_ebr_exit();
     return FTK_OK;
 }
@@ -654,7 +590,7 @@ int ftk_queue_try_push(ftk_handle_t h, uint64_t w) {
     ENTER_OR_FAIL(h);
     size_t k;
     int st = push_some(q, &w, 1, &k);
-    ftk_ebr_exit();
+    LEAVE();
     ftk_set_last_result(k); /* 1 when the word went in (see ftk_last_result) */
     return st;
 }
@@ -669,9 +605,9 @@ int ftk_queue_push_many(ftk_handle_t h, const uint64_t *w, size_t n, size_t *pus
     if (pushed == NULL || (w == NULL && n > 0)) return FTK_EINVAL;
     *pushed = 0;
     ENTER_OR_FAIL(h);
-    attempt a = {.fn = try_push_op, .again = FTK_EFULL, .in = w, .n = n};
-    int st = wait_until(q, &q->not_full, &a, timeout_ns);
-    ftk_ebr_exit();
+    attempt a = {.q = q, .in = w, .n = n};
+    int st = wait_until(q, &q->not_full, try_push_op, &a, FTK_EFULL, timeout_ns);
+    LEAVE();
     *pushed = a.done;
     ftk_set_last_result(a.done); /* how many went in (see ftk_last_result) */
     return st;
@@ -683,7 +619,7 @@ int ftk_queue_try_pop(ftk_handle_t h, uint64_t *w) {
     qblock *retire = NULL;
     size_t n;
     int st = pop_some(q, w, 1, &n, false, &retire);
-    ftk_ebr_exit();
+    LEAVE();
     retire_flush(retire);
     return st;
 }
@@ -700,12 +636,12 @@ int ftk_queue_pop_many(ftk_handle_t h, uint64_t *out, size_t max, size_t *popped
     *popped = 0;
     ENTER_OR_FAIL(h);
     if (max == 0) {
-        ftk_ebr_exit();
+        LEAVE();
         return FTK_OK;
     }
-    attempt a = {.fn = try_pop_op, .again = FTK_EEMPTY, .out = out, .n = max};
-    int st = wait_until(q, &q->not_empty, &a, timeout_ns);
-    ftk_ebr_exit();
+    attempt a = {.q = q, .out = out, .n = max};
+    int st = wait_until(q, &q->not_empty, try_pop_op, &a, FTK_EEMPTY, timeout_ns);
+    LEAVE();
     retire_flush(a.retire);
     *popped = a.done;
     return st;
@@ -714,7 +650,7 @@ int ftk_queue_pop_many(ftk_handle_t h, uint64_t *out, size_t max, size_t *popped
 int ftk_queue_close(ftk_handle_t h, int immediate) {
     ENTER_OR_FAIL(h);
     close_impl(q, immediate != 0);
-    ftk_ebr_exit();
+    LEAVE();
     return FTK_OK;
 }
 
@@ -726,7 +662,7 @@ int ftk_queue_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *n) {
     size_t got = 0;
     if (max > 0) pop_some(q, out, max, &got, true, &retire);
     if (got > 0) tasks_done(q, got);
-    ftk_ebr_exit();
+    LEAVE();
     retire_flush(retire);
     *n = got;
     return FTK_OK;
@@ -743,7 +679,7 @@ int ftk_queue_size_approx(ftk_handle_t h, size_t *out) {
     if (q->cap && sz > q->cap) sz = q->cap;
     /* relaxed: an estimate; words given back by unpop count too */
     sz += atomic_load_explicit(&q->nfront, memory_order_relaxed);
-    ftk_ebr_exit();
+    LEAVE();
     *out = sz > SIZE_MAX ? SIZE_MAX : (size_t)sz;
     return FTK_OK;
 }
@@ -752,7 +688,7 @@ int ftk_queue_capacity(ftk_handle_t h, size_t *out) {
     if (out == NULL) return FTK_EINVAL;
     ENTER_OR_FAIL(h);
     *out = (size_t)q->cap;
-    ftk_ebr_exit();
+    LEAVE();
     return FTK_OK;
 }
 
@@ -760,7 +696,7 @@ int ftk_queue_is_closed(ftk_handle_t h, int *out) {
     if (out == NULL) return FTK_EINVAL;
     ENTER_OR_FAIL(h);
     uint64_t hw = atomic_load(&q->head), tw = atomic_load(&q->tail);
-    ftk_ebr_exit();
+    LEAVE();
     *out = (hw & Q_IMMEDIATE) ? FTK_QUEUE_CLOSED_IMMEDIATE
            : (tw & Q_CLOSED)  ? FTK_QUEUE_CLOSED
                               : FTK_QUEUE_OPEN;
@@ -770,7 +706,7 @@ int ftk_queue_is_closed(ftk_handle_t h, int *out) {
 int ftk_queue_task_done(ftk_handle_t h) {
     ENTER_OR_FAIL(h);
     int st = tasks_done(q, 1) == 1 ? FTK_OK : FTK_EINVAL;
-    ftk_ebr_exit();
+    LEAVE();
     return st;
 }
 
@@ -778,25 +714,25 @@ int ftk_queue_unfinished(ftk_handle_t h, uint64_t *out) {
     if (out == NULL) return FTK_EINVAL;
     ENTER_OR_FAIL(h);
     *out = unfinished(q);
-    ftk_ebr_exit();
+    LEAVE();
     return FTK_OK;
 }
 
 int ftk_queue_join(ftk_handle_t h, int64_t timeout_ns) {
     ENTER_OR_FAIL(h);
-    attempt a = {.fn = try_join_op, .again = FTK_EBUSY};
-    int st = wait_until(q, &q->idle, &a, timeout_ns);
-    ftk_ebr_exit();
+    attempt a = {.q = q};
+    int st = wait_until(q, &q->idle, try_join_op, &a, FTK_EBUSY, timeout_ns);
+    LEAVE();
     return st == FTK_EBUSY ? FTK_ETIMEDOUT : st;
 }
 
 int ftk_queue_wake(ftk_handle_t h) {
     ENTER_OR_FAIL(h);
-    atomic_fetch_add(&q->wake_gen, 1); /* seq_cst: every waiter's condition */
+    ftk_waitable_wake(&q->w); /* seq_cst: every waiter's condition */
     ftk_ec_notify(&q->not_empty, FTK_EC_ALL);
     ftk_ec_notify(&q->not_full, FTK_EC_ALL);
     ftk_ec_notify(&q->idle, FTK_EC_ALL);
-    ftk_ebr_exit();
+    LEAVE();
     return FTK_OK;
 }
 
@@ -817,7 +753,7 @@ int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n) {
                     free(top);
                     top = nx;
                 }
-                ftk_ebr_exit();
+                LEAVE();
                 return FTK_ENOMEM;
             }
             f->word = w[i];
@@ -835,6 +771,6 @@ int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n) {
         } while (!atomic_compare_exchange_weak(&q->front, &old, top));
         ftk_ec_notify(&q->not_empty, n > UINT32_MAX ? UINT32_MAX : (uint32_t)n);
     }
-    ftk_ebr_exit();
+    LEAVE();
     return st;
 }

@@ -117,7 +117,7 @@ static inline unsigned rd_home(uint64_t id) {
 }
 
 /* The caller's hold of lock `id` (count > 0), or NULL. */
-static inline ftk_rd *rd_find(ftk_thread *t, uint64_t id) {
+static inline __attribute__((always_inline)) ftk_rd *rd_find(ftk_thread *t, uint64_t id) {
     if (t->rd_used != 0) {
         unsigned h = rd_home(id);
         for (unsigned i = 0; i < FTK_RD_SLOTS; i++) {
@@ -146,7 +146,7 @@ static void rd_sweep(ftk_thread *t) {
 }
 
 /* A free slot of rd[] for a new hold, or NULL if all are taken. */
-static inline ftk_rd *rd_free_slot(ftk_thread *t, uint64_t id) {
+static inline __attribute__((always_inline)) ftk_rd *rd_free_slot(ftk_thread *t, uint64_t id) {
     if (__builtin_expect(t->rd_used == FTK_RD_SLOTS, 0)) {
         rd_sweep(t);
         if (t->rd_used == FTK_RD_SLOTS) return NULL;
@@ -182,7 +182,7 @@ static inline uint32_t rd_count(ftk_rd *r) {
 }
 
 /* Forget a hold whose count reached 0. */
-static void rd_forget(ftk_thread *t, ftk_rd *r) {
+static inline __attribute__((always_inline)) void rd_forget(ftk_thread *t, ftk_rd *r) {
     r->id = 0;
     r->central = 0;
     if (r >= t->rd && r < t->rd + FTK_RD_SLOTS) {
@@ -300,7 +300,7 @@ static void vis_withdraw(rwlock *l, ftk_rd *r) {
 }
 
 /* Try the fast path with slot r. True: the caller holds the read lock. */
-static inline bool fast_try(rwlock *l, ftk_rd *r, uint64_t id) {
+static inline __attribute__((always_inline)) bool fast_try(rwlock *l, ftk_rd *r, uint64_t id) {
     /* relaxed: a hint; the decisive load follows the publication */
     if (!(atomic_load_explicit(&l->state, memory_order_relaxed) & S_RBIAS)) return false;
     uint64_t s;
@@ -320,7 +320,7 @@ static inline bool fast_try(rwlock *l, ftk_rd *r, uint64_t id) {
     return false;
 }
 
-static inline void fast_release(rwlock *l, ftk_rd *r) {
+static inline __attribute__((always_inline)) void fast_release(rwlock *l, ftk_rd *r) {
     uint64_t s;
     if (asym()) {
         /* release: the critical section's accesses before a writer that
@@ -489,9 +489,9 @@ int ftk_rwlock_free(ftk_handle_t h) {
 }
 
 int ftk_rwlock_read_lock(ftk_handle_t h, int64_t timeout_ns) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
-    if (l == NULL) return FTK_EBADHANDLE;
     ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
+    if (l == NULL) return FTK_EBADHANDLE;
     uint64_t id = ftk_h2u(h);
     int st = FTK_OK;
     ftk_rd *r = rd_find(t, id);
@@ -532,12 +532,12 @@ int ftk_rwlock_read_lock(ftk_handle_t h, int64_t timeout_ns) {
         rd_count_set(r, 1);
     }
 out:
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return st;
 }
 
 /* Drop one hold (r is the caller's hold of l). */
-static void read_release(ftk_thread *t, rwlock *l, ftk_rd *r) {
+static inline __attribute__((always_inline)) void read_release(ftk_thread *t, rwlock *l, ftk_rd *r) {
     uint32_t c = rd_count(r);
     if (c > 1) {
         rd_count_set(r, c - 1);
@@ -552,23 +552,23 @@ static void read_release(ftk_thread *t, rwlock *l, ftk_rd *r) {
 }
 
 int ftk_rwlock_read_unlock(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
-    if (l == NULL) return FTK_EBADHANDLE;
     ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
+    if (l == NULL) return FTK_EBADHANDLE;
     ftk_rd *r = rd_find(t, ftk_h2u(h));
     int st = FTK_EPERM;
     if (r != NULL) {
         read_release(t, l, r);
         st = FTK_OK;
     }
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return st;
 }
 
 int ftk_rwlock_write_lock(ftk_handle_t h, int64_t timeout_ns) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
-    if (l == NULL) return FTK_EBADHANDLE;
     ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
+    if (l == NULL) return FTK_EBADHANDLE;
     uint64_t id = ftk_h2u(h);
     int st;
     /* relaxed: only this thread can have stored its own id there */
@@ -613,72 +613,79 @@ int ftk_rwlock_write_lock(ftk_handle_t h, int64_t timeout_ns) {
     if (st == FTK_OK) /* relaxed: read back only by this thread (EPERM checks) */
         atomic_store_explicit(&l->owner, t->id, memory_order_relaxed);
 out:
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return st;
 }
 
 int ftk_rwlock_write_unlock(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
     int st = FTK_EPERM;
     /* relaxed: equal only if this thread stored it */
-    if (atomic_load_explicit(&l->owner, memory_order_relaxed) == ftk_thread_self()->id) {
+    if (atomic_load_explicit(&l->owner, memory_order_relaxed) == t->id) {
         atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
         wr_release(l, false);
         st = FTK_OK;
     }
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return st;
 }
 
 int ftk_rwlock_wake(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
     ftk_waitable_wake(&l->w);
     rwlock_notify_all(l);
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return FTK_OK;
 }
 
 int64_t ftk_rwlock_readers(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
     int64_t n = (int64_t)s_r(atomic_load(&l->state)) + fast_readers(ftk_h2u(h));
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return n;
 }
 
 int64_t ftk_rwlock_writers_waiting(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
     int64_t n = (int64_t)s_ww(atomic_load(&l->state));
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return n;
 }
 
 int ftk_rwlock_writer_locked(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
     int v = (atomic_load(&l->state) & S_WRITER) != 0;
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return v;
 }
 
 int64_t ftk_rwlock_read_held(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
-    ftk_rd *r = rd_find(ftk_thread_self(), ftk_h2u(h));
+    ftk_rd *r = rd_find(t, ftk_h2u(h));
     int64_t n = r ? (int64_t)rd_count(r) : 0;
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return n;
 }
 
 int ftk_rwlock_write_held(ftk_handle_t h) {
-    rwlock *l = ftk_obj_enter(h, FTK_KIND_LOCK);
+    ftk_thread *t = ftk_thread_self();
+    rwlock *l = ftk_obj_enter_t(t, h, FTK_KIND_LOCK);
     if (l == NULL) return FTK_EBADHANDLE;
     /* relaxed: equal only if this thread stored it */
-    int v = atomic_load_explicit(&l->owner, memory_order_relaxed) == ftk_thread_self()->id;
-    ftk_obj_exit();
+    int v = atomic_load_explicit(&l->owner, memory_order_relaxed) == t->id;
+    ftk_obj_exit_t(t);
     return v;
 }
 
@@ -688,7 +695,7 @@ int ftk_rwlock_write_held(ftk_handle_t h) {
  * nothing). Write holds and ilocks stay held (see sync.h). */
 static void release_all(ftk_thread *t, ftk_rd *r) {
     if (r->id == 0) return;
-    rwlock *l = ftk_obj_enter(ftk_u2h(r->id), FTK_KIND_LOCK);
+    rwlock *l = ftk_obj_enter_t(t, ftk_u2h(r->id), FTK_KIND_LOCK);
     if (l == NULL) { /* freed while held: nothing to release */
         atomic_store_explicit(&r->vis, 0, memory_order_relaxed);
         rd_count_set(r, 0);
@@ -697,7 +704,7 @@ static void release_all(ftk_thread *t, ftk_rd *r) {
     }
     rd_count_set(r, 1);
     read_release(t, l, r);
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
 }
 
 static void sync_thread_exit(ftk_thread *t) {
@@ -867,33 +874,35 @@ static void il_unlock(ilock *k, uint64_t me) {
 }
 
 int ftk_ilock_lock(ftk_handle_t h, int64_t timeout_ns) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
-    uint64_t me = ftk_thread_self()->id;
+    uint64_t me = t->id;
     int st = atomic_load_explicit(&k->owner, memory_order_relaxed) == me
                  ? FTK_EPERM
                  : il_lock(k, me, timeout_ns);
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return st;
 }
 
 int ftk_ilock_unlock(ftk_handle_t h) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
-    uint64_t me = ftk_thread_self()->id;
+    uint64_t me = t->id;
     int st = FTK_EPERM;
     /* relaxed: equal only if this thread stored it */
     if (atomic_load_explicit(&k->owner, memory_order_relaxed) == me) {
         il_unlock(k, me);
         st = FTK_OK;
     }
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return st;
 }
 
 /* Cede if `force` or the interval has passed; caller inside enter. */
-static int il_cede(ilock *k, bool force, int64_t timeout_ns) {
-    uint64_t me = ftk_thread_self()->id;
+static int il_cede(ftk_thread *t, ilock *k, bool force, int64_t timeout_ns) {
+    uint64_t me = t->id;
     /* relaxed: equal only if this thread stored it */
     if (atomic_load_explicit(&k->owner, memory_order_relaxed) != me) return FTK_EPERM;
     if (atomic_load(&k->waiters) == 0) return FTK_OK; /* nobody to cede to */
@@ -913,43 +922,48 @@ static int il_cede(ilock *k, bool force, int64_t timeout_ns) {
 }
 
 int ftk_ilock_poll(ftk_handle_t h, int64_t timeout_ns) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
-    int st = il_cede(k, false, timeout_ns);
-    ftk_obj_exit();
+    int st = il_cede(t, k, false, timeout_ns);
+    ftk_obj_exit_t(t);
     return st;
 }
 
 int ftk_ilock_cede(ftk_handle_t h, int64_t timeout_ns) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
-    int st = il_cede(k, true, timeout_ns);
-    ftk_obj_exit();
+    int st = il_cede(t, k, true, timeout_ns);
+    ftk_obj_exit_t(t);
     return st;
 }
 
 int ftk_ilock_wake(ftk_handle_t h) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
     ftk_waitable_wake(&k->w);
     ftk_ec_notify(&k->ec, FTK_EC_ALL);
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return FTK_OK;
 }
 
 int ftk_ilock_locked(ftk_handle_t h) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
     int v = atomic_load(&k->owner) != 0;
-    ftk_obj_exit();
+    ftk_obj_exit_t(t);
     return v;
 }
 
 int ftk_ilock_held(ftk_handle_t h) {
-    ilock *k = ftk_obj_enter(h, FTK_KIND_ILOCK);
+    ftk_thread *t = ftk_thread_self();
+    ilock *k = ftk_obj_enter_t(t, h, FTK_KIND_ILOCK);
     if (k == NULL) return FTK_EBADHANDLE;
     /* relaxed: equal only if this thread stored it */
-    int v = atomic_load_explicit(&k->owner, memory_order_relaxed) == ftk_thread_self()->id;
-    ftk_obj_exit();
+    int v = atomic_load_explicit(&k->owner, memory_order_relaxed) == t->id;
+    ftk_obj_exit_t(t);
     return v;
 }
