@@ -18,7 +18,8 @@ level before the family, and no clear memory growth across rounds.
 Shutdown rounds race ``shutdown()``, ``shutdown(immediate=True)`` and
 ``close()`` with the producers and consumers of a queue: afterwards every item
 whose push returned was popped exactly once (graceful) or at most once and
-then released (immediate/close), a refused ``push_many`` pushed nothing, and
+then released (immediate/close), a refused ``push_many`` pushed only the
+leading items its exception reports (``exc.pushed``; none without it), and
 no pop returned a value that was never pushed.
 
 Prints one line per family (ops: method calls, or for queues items pushed
@@ -99,6 +100,16 @@ def live_test_objects() -> int:
     """Tokens and Keys still alive (call at a quiet point, after gc)."""
     gc.collect()
     return sum(1 for o in gc.get_objects() if type(o) is Token or type(o) is Key)
+
+
+def release_check(fam: "Family", what: str, base: int, freed: list, sampled: int) -> None:
+    """After a round (its frames gone): every weakref-sampled test object
+    was freed (callbacks ran), and no Token or Key outlives the round."""
+    live = live_test_objects() - base
+    fam.check(len(freed) == sampled, f"{what}{sampled - len(freed)} of {sampled} sampled "
+                                     "objects not freed after the round (weakref callbacks)")
+    fam.check(live <= 0, f"{what}{live} test objects (items, keys, values) still alive "
+                         "after the round: leaked")
 
 
 def rss_mb() -> float:
@@ -220,7 +231,7 @@ def check_slots(fam: Family, what: str, slots: Any, held: int | None = 0) -> int
     or free exactly once (free/back lists and runs); ``held`` objects are
     expected (None: do not check the count). Returns the table size."""
     objs = getattr(slots, "objs", None)
-    if objs is None:
+    if objs is None:  # (no table, or one laid out differently: nothing to check)
         return 0
     n = len(objs)
     free = list(getattr(slots, "free", []))
@@ -437,20 +448,17 @@ def stress_ref(fam: Family, budget: float) -> None:
         base = live_test_objects()
         freed: list = []
         refs: list = []     # keeps the weakrefs (and so their callbacks) alive
-        made = ref_round(fam, r, dur, freed, refs)
-        if made is None:
+        sampled = ref_round(fam, r, dur, freed, refs)
+        if sampled is None:
             continue  # a thread failed: reported already
         # the round's frame is gone: everything it made must be freed now
-        gc.collect()
-        fam.check(len(freed) == made, f"{made - len(freed)} of {made} objects not freed "
-                                      "after the reference was dropped (weakref callbacks)")
-        fam.check(live_test_objects() == base, "test objects still alive after the round")
+        release_check(fam, "", base, freed, sampled)
         fam.quiet_point()
 
 
 def ref_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int | None:
-    """exchange/compare_exchange/get from n threads; returns the objects
-    made (None if a thread failed)."""
+    """exchange/compare_exchange/get from n threads; returns how many
+    objects were weakref-sampled into refs (None if a thread failed)."""
     n = fam.threads(r)
     first = Token(-1, 0)
     refs.append(weakref.ref(first, freed.append))
@@ -475,7 +483,8 @@ def ref_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int |
                         new = None
                     else:
                         new = Token(i, s)
-                        mine.append(weakref.ref(new, freed.append))
+                        if s & 7 == 0:  # a sample: the exact check counts live Tokens
+                            mine.append(weakref.ref(new, freed.append))
                         s += 1
                     old = ref.exchange(new)
                     if new is not None:
@@ -483,7 +492,8 @@ def ref_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int |
                 elif k < 8:  # compare_exchange from what get() saw
                     cur = ref.get()
                     new = Token(i, s)
-                    mine.append(weakref.ref(new, freed.append))
+                    if s & 7 == 0:
+                        mine.append(weakref.ref(new, freed.append))
                     s += 1
                     if ref.compare_exchange(cur, new):
                         ins.append(i << 32 | new.s)
@@ -525,9 +535,8 @@ def ref_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int |
     check_slots(fam, "AtomicReference", ref._slots, held=0)
     for x in results:
         refs.extend(x[2])
-    made = 1 + sum(x[4] for x in results)
     fam.ops += sum(x[5] for x in results)
-    return made
+    return len(refs)
 
 
 # -- queues ------------------------------------------------------------------
@@ -535,8 +544,9 @@ def ref_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int |
 def check_items(fam: Family, what: str, made: list, status: list | None,
                 popped: list, graceful: bool) -> tuple[int, int]:
     """Items are p << SHIFT | s for s < made[p]. status[p][s]: 1 pushed
-    (push returned), 2 refused by a single push, 3 in a push_many that
-    raised (must not have been pushed at all); None: all pushed. Every
+    (push returned, or among the leading ``exc.pushed`` items of a refused
+    push_many), 2 refused by a single push, 3 in a refused push_many past
+    what it reported as pushed (must not come out); None: all pushed. Every
     pushed item must come out exactly once (graceful) or at most once, and
     each consumer must see each producer's items in order. Returns
     (popped, pushed)."""
@@ -580,7 +590,8 @@ def check_items(fam: Family, what: str, made: list, status: list | None,
                          "(per-producer FIFO)")
     fam.check(not lost, f"{what}: {lost} of {pushed} pushed items never popped")
     fam.check(not partial, f"{what}: {partial} items popped from push_many calls that "
-                           "raised (a partial push reported as a failure)")
+                           "raised, past the count they reported as pushed (exc.pushed): "
+                           "a partial push reported as a failure")
     fam.check(not refused, f"{what}: {refused} items popped whose push raised")
     return total, pushed
 
@@ -773,8 +784,8 @@ def stress_shutdown_round(fam: Family, r: int, dur: float, std: bool,
     """Producers, consumers and one closer racing on a fresh queue: the
     closer calls shutdown(), shutdown(immediate=True) or close() at a
     random moment; producers and consumers run until refused. Returns
-    (mode, weakref to the queue, items made, pushed, popped) for the
-    release check the caller makes once this frame is gone (None if a
+    (mode, weakref to the queue, items weakref-sampled, pushed, popped) for
+    the release check the caller makes once this frame is gone (None if a
     thread failed)."""
     cls = prim("StdConcurrentQueue") if std else prim("ConcurrentQueue")
     mode = ("shutdown", "immediate", "close")[r % 3]
@@ -809,7 +820,7 @@ def stress_shutdown_round(fam: Family, r: int, dur: float, std: bool,
                         continue
                     m = 1 if std or rnd.random() < 0.5 else rnd.choice(PUSH_BATCHES)
                     items = [Token(i, s + j) for j in range(m)]
-                    refs.extend(weakref.ref(t, freed.append) for t in items)
+                    refs.extend(weakref.ref(t, freed.append) for t in items if t.s & 7 == 0)
                     status.extend(b"\x02" * m if m == 1 else b"\x03" * m)
                     s += m
                     if std:
@@ -824,7 +835,11 @@ def stress_shutdown_round(fam: Family, r: int, dur: float, std: bool,
                     else:
                         q.push_many(items)
                     status[s - m:s] = b"\x01" * m
-                except (ShutDown, BadHandleError):
+                except (ShutDown, BadHandleError) as exc:
+                    # a refused push_many says how many leading items went in
+                    k = getattr(exc, "pushed", None) if m > 1 else None
+                    if type(k) is int and 0 < k <= m:
+                        status[s - m:s - m + k] = b"\x01" * k
                     break
                 finally:
                     items = None
@@ -885,7 +900,7 @@ def stress_shutdown_round(fam: Family, r: int, dur: float, std: bool,
             fam.check(q.unfinished_tasks == 0,
                       f"{mode}: unfinished_tasks = {q.unfinished_tasks} after the drain")
             fam.check(_join_within(q, 2.0), f"{mode}: join() did not return")
-    return mode, qref, sum(made), pushed, total
+    return mode, qref, len(wrefs), pushed, total
 
 
 def stress_queue(fam: Family, budget: float, std: bool = False) -> None:
@@ -901,7 +916,8 @@ def stress_queue(fam: Family, budget: float, std: bool = False) -> None:
         # at a quiet point: nothing held, every index free exactly once
         sizes.append(check_slots(fam, "after round", q._slots, held=0))
         fam.quiet_point()
-    fam.notes["table"] = "/".join(map(str, sizes))
+    fam.notes["table"] = (f"{sizes[0]}->{sizes[-1]}" if len(sizes) > 1 else str(sizes[0])) \
+        + (f"(max {max(sizes)})" if max(sizes) > sizes[-1] else "")
     bound = 4 * (INFLIGHT + 2 * fam.ctx.threads * max(PUSH_BATCHES)) + 1024
     fam.check(max(sizes) <= bound, f"slot table grew to {max(sizes)} (> {bound}) with at "
                                    f"most ~{INFLIGHT} items in flight")
@@ -919,14 +935,10 @@ def stress_queue(fam: Family, budget: float, std: bool = False) -> None:
         got = stress_shutdown_round(fam, r, dur, std, freed, wrefs)
         if got is None:
             continue
-        mode, qref, made, pushed, popped = got
+        mode, qref, sampled, pushed, popped = got
         gc.collect()
         fam.check(qref() is None, f"{mode}: the queue object was not collected")
-        fam.check(len(freed) == made,
-                  f"{mode}: {made - len(freed)} of {made} items not released after the "
-                  f"queue was dropped (weakref callbacks; {pushed} were pushed, "
-                  f"{popped} popped)")
-        fam.check(live_test_objects() == base, f"{mode}: test objects still alive")
+        release_check(fam, f"{mode} ({pushed} pushed, {popped} popped): ", base, freed, sampled)
         fam.notes[mode] = fam.notes.get(mode, 0) + 1
         fam.quiet_point()
     fam.notes["shutdown_table"] = fam.notes.pop("table", 0)
@@ -988,11 +1000,7 @@ def stress_dict(fam: Family, budget: float) -> None:
         sampled = dict_round(fam, r, dur, freed, refs)
         if sampled is None:
             continue
-        gc.collect()
-        fam.check(len(freed) == sampled, f"{sampled - len(freed)} of {sampled} sampled "
-                                         "values not freed after the dict was dropped")
-        live = live_test_objects() - base
-        fam.check(live == 0, f"{live} keys/values still alive after the dict was dropped")
+        release_check(fam, "", base, freed, sampled)
         fam.quiet_point()
     nrounds, dur = rounds_of(budget / 3, 0.75)
     for r in range(nrounds):
@@ -1308,67 +1316,142 @@ def clear_round(fam: Family, r: int, dur: float) -> Any:
 # -- newer primitives (picked up when they exist) -----------------------------
 
 def stress_deque(fam: Family, budget: float) -> None:
-    """append/appendleft/pop/popleft/extend from every thread: every item
-    comes out exactly once (pop on empty raises IndexError)."""
-    nrounds, dur = rounds_of(budget, 1.0)
+    nrounds = max(4, round(budget))  # the four kinds of round, ~1 s each
+    dur = budget / nrounds
     for r in range(nrounds):
-        n = fam.threads(r)
-        dq = prim("ConcurrentDeque")()
-        deadline = time.monotonic() + dur
-
-        def worker(i: int) -> tuple:
-            rnd = random.Random(fam.ctx.seed * 41 + r * 3 + i)
-            out = array("q")
-            s = 0
-            ops = 0
-            while time.monotonic() < deadline:
-                for _ in range(16):  # 4 items in, up to 5 out: hovers near empty
-                    ops += 1
-                    k = rnd.randrange(8)
-                    if k == 0:
-                        dq.append(i << SHIFT | s)
-                        s += 1
-                    elif k == 1:
-                        dq.appendleft(i << SHIFT | s)
-                        s += 1
-                    elif k == 2:
-                        dq.extend([i << SHIFT | s, i << SHIFT | (s + 1)])
-                        s += 2
-                    else:
-                        try:
-                            v = dq.pop() if k & 1 else dq.popleft()
-                        except IndexError:
-                            continue
-                        out.append(v if type(v) is int else -1)
-            return out, s, ops
-
-        results = fam.run(n, worker, deadline)
-        if any(x is None for x in results):
+        base = live_test_objects()
+        freed: list = []
+        refs: list = []
+        sampled = deque_round(fam, r, dur, freed, refs)
+        if sampled is None:
             continue
+        release_check(fam, "", base, freed, sampled)
+        fam.quiet_point()
+
+
+def deque_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int | None:
+    """Both ends from every thread: append, appendleft, extend, extendleft,
+    pop, popleft, pop_many/popleft_many, pop with a timeout, rotate and
+    snapshots. Rounds cycle: unbounded; maxlen (appends evict); unbounded;
+    maxlen with close() racing the others. Every item comes out at most
+    once and none from nowhere; unbounded rounds lose none; len() never
+    exceeds maxlen; everything is released once the deque is dropped.
+    Returns how many items were weakref-sampled (None if a thread failed)."""
+    n = fam.threads(r)
+    kind = r % 4
+    maxlen = None if kind % 2 == 0 else (16, 256)[r // 4 % 2]
+    dq = prim("ConcurrentDeque")(maxlen=maxlen)
+    many = hasattr(dq, "pop_many") and hasattr(dq, "popleft_many")
+    t0 = time.monotonic()
+    deadline = t0 + dur
+    close_at = t0 + dur * 0.6 if kind == 3 else None
+    ins = 7 if maxlen else 4  # in 10 ops: bounded rounds keep the deque full
+
+    def worker(i: int) -> tuple:
+        rnd = random.Random(fam.ctx.seed * 41 + r * 3 + i)
+        out = array("q")
+        mine: list = []
+        bad = over = ops = s = 0
+        got: Any = None
+
+        def items(m: int) -> list:
+            nonlocal s
+            new = [Token(i, s + j) for j in range(m)]
+            mine.extend(weakref.ref(t, freed.append) for t in new if t.s & 7 == 0)
+            s += m
+            return new
+
+        try:
+            while time.monotonic() < deadline:
+                if i == 0 and close_at is not None and time.monotonic() >= close_at:
+                    dq.close()
+                    break
+                for _ in range(16):
+                    ops += 1
+                    k = rnd.randrange(10)
+                    got = []
+                    if k < ins:
+                        c = rnd.randrange(4)
+                        if c == 0:
+                            dq.append(items(1)[0])
+                        elif c == 1:
+                            dq.appendleft(items(1)[0])
+                        elif c == 2:
+                            dq.extend(items(2))
+                        else:
+                            dq.extendleft(items(3))
+                        if maxlen is not None and len(dq) > maxlen:
+                            over += 1
+                        continue
+                    c = rnd.randrange(6)
+                    try:
+                        if c == 0:
+                            got = [dq.pop()]
+                        elif c == 1:
+                            got = [dq.popleft()]
+                        elif c == 2:
+                            got = [dq.popleft(timeout=0.001)]
+                        elif c == 3 and many:
+                            got = dq.pop_many(rnd.choice((1, 3, 16)))
+                        elif c == 4 and many:
+                            got = dq.popleft_many(rnd.choice((1, 3, 16)))
+                        elif rnd.random() < 0.5:
+                            dq.rotate(rnd.randint(-3, 3))
+                        else:  # a snapshot holds only items
+                            bad += sum(1 for v in list(dq) if type(v) is not Token)
+                    except IndexError:
+                        pass
+                    for v in got:
+                        if type(v) is Token:
+                            out.append(v.p << SHIFT | v.s)
+                        else:
+                            bad += 1
+                    got = v = None
+        except BadHandleError:  # closed by thread 0
+            if close_at is None:
+                raise
+        return out, bad, s, mine, ops, over
+
+    results = fam.run(n, worker, deadline)
+    if any(x is None for x in results):
+        return None
+    for x in results:
+        refs.extend(x[3])
+    popped = [x[0] for x in results]
+    if close_at is None:  # drain what is left
         rest = array("q")
         while True:
             try:
-                rest.append(dq.popleft())
+                v = dq.popleft()
             except IndexError:
                 break
-        popped = [x[0] for x in results] + [rest]
-        # order is not per-producer FIFO in a deque: check the set only
-        seen = [bytearray(x[1]) for x in results]
-        dup = fab = 0
-        for out in popped:
-            for v in out:
-                p, s = v >> SHIFT, v & MASK
-                if v < 0 or not 0 <= p < n or s >= len(seen[p]):
-                    fab += 1
-                elif seen[p][s]:
-                    dup += 1
-                else:
-                    seen[p][s] = 1
-        lost = sum(b.count(0) for b in seen)
-        fam.check(not (dup or fab or lost), f"deque: {dup} items out twice, {fab} never "
-                                            f"put in, {lost} lost")
-        fam.ops += sum(x[2] for x in results)
-        fam.quiet_point()
+            rest.append(v.p << SHIFT | v.s if type(v) is Token else -1)
+        v = None
+        popped.append(rest)
+        check_slots(fam, "deque after the drain", getattr(dq, "_slots", None), held=0)
+        fam.note_max("table", table_len(dq))
+    made = [x[2] for x in results]
+    seen = [bytearray(m) for m in made]
+    dup = fab = 0
+    for out in popped:
+        for v in out:
+            p, s = v >> SHIFT, v & MASK
+            if v < 0 or not 0 <= p < n or s >= made[p]:
+                fab += 1
+            elif seen[p][s]:
+                dup += 1
+            else:
+                seen[p][s] = 1
+    lost = sum(b.count(0) for b in seen) if maxlen is None and close_at is None else 0
+    what = ("unbounded", f"maxlen={maxlen}", "unbounded", f"maxlen={maxlen} + close()")[kind]
+    bad = sum(x[1] for x in results)
+    fam.check(not bad, f"{what}: {bad} pops or snapshots returned values never appended")
+    fam.check(not (dup or fab or lost), f"{what}: {dup} items popped twice, {fab} never "
+                                        f"appended, {lost} lost")
+    over = sum(x[5] for x in results)
+    fam.check(not over, f"{what}: len() above maxlen {over} times")
+    fam.ops += sum(x[4] for x in results)
+    return len(refs)
 
 
 def stress_rwlock(fam: Family, budget: float) -> None:
@@ -1595,10 +1678,11 @@ def main(argv: list[str] | None = None) -> int:
             fam.check(handles == handles0, f"C handles: {handles0} before, {handles} after "
                                            "(objects leaked)")
         if len(fam.rss) >= 4:
-            grow = fam.rss[-1] - fam.rss[1]
-            fam.notes["rss_mb"] = f"{fam.rss[1]:.0f}->{fam.rss[-1]:.0f}"
-            fam.check(grow < 200 and fam.rss[-1] < 3 * fam.rss[1] + 100,
-                      f"RSS grew {grow:.0f} MB across rounds {fam.rss}")
+            # the first rounds warm up the allocator; a leak keeps growing
+            a, m, z = fam.rss[1], fam.rss[len(fam.rss) // 2], fam.rss[-1]
+            fam.notes["rss_mb"] = f"{a:.0f}->{m:.0f}->{z:.0f}"
+            fam.check(z - a < 200 and z < 3 * a + 100 and not (z - m > 64 and z - m > (m - a) / 2),
+                      f"RSS grew across rounds: {a:.0f} -> {m:.0f} -> {z:.0f} MB")
         rate = fam.ops / fam.busy if fam.busy > 0 else 0.0
         notes = " ".join(f"{k}={v}" for k, v in fam.notes.items())
         verdict = "ok" if not fam.nerrors else f"FAIL ({fam.nerrors} violations)"
