@@ -1913,6 +1913,7 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
             TRACE("    iteration starts with %d entries\n", m->n);
             m->it_on = true;
             m->it_exact = true;
+            m->cursor = cur0;
             m->nret = m->nchg = 0;
             for (int i = 0; i < m->n; i++) {
                 m->e[i].thru = true;
