@@ -3,6 +3,7 @@
 #   1. C unit tests (Check via ctest)           4. C tests under ASan+UBSan
 #   2. pytest on the GIL interpreter            5. C tests under TSan
 #   3. pytest on 3.13t with the GIL disabled    6. packaging: wheel + C consumers
+#   7. C API fuzzing (libFuzzer, 60 s; scripts/fuzz.sh; FTKIT_FUZZ_SECONDS)
 #   8. stress, both interpreters, short (scripts/stress.sh; FTKIT_STRESS_SECONDS, default 20)
 # Each stage runs even if an earlier one failed; the exit status is non-zero
 # if any failed. Set FTKIT_STAGES="1 2 3" to run a subset.
@@ -12,7 +13,7 @@ cd "$ROOT"
 bash scripts/setup.sh || { echo "setup failed"; exit 1; }
 # shellcheck disable=SC1091
 . build/env.sh
-STAGES=${FTKIT_STAGES:-"1 2 3 4 5 6 8"}
+STAGES=${FTKIT_STAGES:-"1 2 3 4 5 6 7 8"}
 JOBS=${FTKIT_JOBS:-2}
 GEN=(); command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 passed=0; failed=0; failures=()
@@ -51,6 +52,7 @@ for s in $STAGES; do
         5) stage "C unit tests, TSan" c_tests build-tsan -DFTKIT_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
         6) stage "packaging: wheel in both interpreters, C consumers" \
                "$FTKIT_PY" -m pytest -q -p no:cacheprovider tests/packaging ;;
+        7) stage "C API fuzzing (libFuzzer, 60 s)" bash scripts/fuzz.sh 60 ;;
         8) stage "stress, both interpreters (short)" \
                env FTKIT_STRESS_SECONDS="${FTKIT_STRESS_SECONDS:-20}" bash scripts/stress.sh ;;
     esac
