@@ -240,17 +240,22 @@ typedef struct ftk_obj {
  * load of obj (pairs with the release store that published it, so the
  * object is initialised even if the entry was recycled under us) and a
  * compare. */
-static inline __attribute__((always_inline)) void *ftk_obj_enter_t(ftk_thread *t,
-                                                                    ftk_handle_t h,
-                                                                    unsigned kind) {
-    ftk_ebr_enter_t(t);
+/* The validation alone, for a caller already inside an EBR section. */
+static inline __attribute__((always_inline)) void *ftk_obj_get(ftk_handle_t h, unsigned kind) {
     ftk_entry *e = ftk_entry_get(h, kind);
     if (__builtin_expect(e != NULL, 1)) {
         ftk_obj *o = atomic_load_explicit(&e->obj, memory_order_acquire);
         if (__builtin_expect(o != NULL && o->handle == h, 1)) return o;
     }
-    ftk_ebr_exit_t(t);
     return NULL;
+}
+static inline __attribute__((always_inline)) void *ftk_obj_enter_t(ftk_thread *t,
+                                                                    ftk_handle_t h,
+                                                                    unsigned kind) {
+    ftk_ebr_enter_t(t);
+    void *o = ftk_obj_get(h, kind);
+    if (__builtin_expect(o == NULL, 0)) ftk_ebr_exit_t(t);
+    return o;
 }
 static inline __attribute__((always_inline)) void ftk_obj_exit_t(ftk_thread *t) {
     ftk_ebr_exit_t(t);

@@ -49,7 +49,6 @@
  * Reclamation: every call runs inside ftk_ebr_enter/exit; what it unlinks is
  * retired after the exit (ftk_ebr_retire scans only outside sections).
  */
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,8 +96,8 @@ typedef struct cell {
 } cell;
 
 typedef struct map {
+    ftk_handle_t handle; /* ftk_obj header (internal.h) */
     _Atomic(table *) table;
-    ftk_handle_t handle;
     _Atomic(cell *) cells;       /* NULL until the base counter is contended */
     _Atomic uint64_t drain_pos;  /* where the last drain stopped (hint) */
     _Atomic uint64_t clear_gen;  /* bumped by each drain pass (read-mostly) */
@@ -130,18 +129,6 @@ static inline uint64_t mixh(uint64_t h) {
 }
 
 static inline node *ptr_of(uintptr_t w) { return (node *)(w & ~B_FLAGS); }
-
-static inline void spin_wait(unsigned *spins) {
-    if (++*spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield");
-#endif
-    } else {
-        sched_yield(); /* the holder may be preempted: give it the core */
-    }
-}
 
 static table *table_new(unsigned log) {
     size_t nb = (size_t)1 << log;
@@ -184,23 +171,18 @@ static void map_destroy(void *p) {
     free(m);
 }
 
-/* Validate the handle; the caller is inside an EBR section. */
-static inline map *get_map(ftk_handle_t h) {
-    ftk_entry *e = ftk_entry_get(h, FTK_KIND_MAP);
-    if (e == NULL) return NULL;
-    map *m = e->obj;
-    /* The handle check guards against an entry recycled for another map
-     * between the lookup and the read of obj (a race in the caller). */
-    if (m == NULL || m->handle != h) return NULL;
-    return m;
-}
+/* Validate the handle; the caller is inside an EBR section (ftk_obj_get:
+ * the check against an entry recycled for another map between the lookup
+ * and the read of obj, a race in the caller). */
+static inline map *get_map(ftk_handle_t h) { return ftk_obj_get(h, FTK_KIND_MAP); }
 
 /* FTK_OK for a live map handle, else FTK_EBADHANDLE: for calls that have
  * nothing to do (0 items) but must still report a bad handle. */
 static int check_map(ftk_handle_t h) {
-    ftk_ebr_enter();
+    ftk_thread *self_ = ftk_thread_self();
+    ftk_ebr_enter_t(self_);
     int st = get_map(h) ? FTK_OK : FTK_EBADHANDLE;
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     return st;
 }
 
@@ -273,7 +255,7 @@ static uintptr_t bucket_lock(bucket *b) {
                                                   memory_order_acquire,
                                                   memory_order_relaxed))
             return w;
-        spin_wait(&spins);
+        ftk_spin_wait(&spins); /* yields after 64: the holder may be preempted */
     }
 }
 
@@ -458,17 +440,18 @@ static size_t collect(node *n, uint64_t hash, uint64_t ver, uint64_t *keys,
 
 int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys, uint64_t *values,
                  size_t max, size_t *n, uint64_t *stamp) {
+    ftk_thread *self_ = ftk_thread_self();
     if (n == NULL || (max > 0 && (keys == NULL || values == NULL))) return FTK_EINVAL;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     if (m == NULL) {
-        ftk_ebr_exit();
+        ftk_ebr_exit_t(self_);
         return FTK_EBADHANDLE;
     }
     uint64_t ver, st;
     node *head = read_bucket(m, mixh(hash), &ver, NULL);
     size_t c = collect(head, hash, ver, keys, values, max, &st);
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     *n = c;
     if (stamp) *stamp = st;
     return c > max ? FTK_EOVERFLOW : FTK_OK;
@@ -477,12 +460,13 @@ int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys, uint64_t *values
 int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
                       uint64_t *keys, uint64_t *values, uint64_t *ncand,
                       uint64_t *stamps) {
+    ftk_thread *self_ = ftk_thread_self();
     if (count > 0 && (hashes == NULL || keys == NULL || values == NULL || ncand == NULL))
         return FTK_EINVAL;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     if (m == NULL) {
-        ftk_ebr_exit();
+        ftk_ebr_exit_t(self_);
         return FTK_EBADHANDLE;
     }
     for (size_t i = 0; i < count; i++) {
@@ -492,16 +476,17 @@ int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
         ncand[i] = collect(head, hashes[i], ver, &keys[i], &values[i], 1, &st);
         if (stamps) stamps[i] = st;
     }
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     return FTK_OK;
 }
 
 int ftk_map_size(ftk_handle_t h, size_t *out) {
+    ftk_thread *self_ = ftk_thread_self();
     if (out == NULL) return FTK_EINVAL;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     int64_t s = m ? count_sum(m) : 0;
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     if (m == NULL) return FTK_EBADHANDLE;
     /* transiently negative when a remove is counted before its insert */
     *out = s > 0 ? (size_t)s : 0;
@@ -509,11 +494,12 @@ int ftk_map_size(ftk_handle_t h, size_t *out) {
 }
 
 int ftk_map_capacity(ftk_handle_t h, size_t *out) {
+    ftk_thread *self_ = ftk_thread_self();
     if (out == NULL) return FTK_EINVAL;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     size_t nb = m ? atomic_load_explicit(&m->table, memory_order_acquire)->nb : 0;
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     if (m == NULL) return FTK_EBADHANDLE;
     *out = nb;
     return FTK_OK;
@@ -563,11 +549,12 @@ static int do_insert(map *m, uint64_t hash, uint64_t key, uint64_t value,
 
 int ftk_map_insert(ftk_handle_t h, uint64_t hash, uint64_t key, uint64_t value,
                    uint64_t stamp) {
+    ftk_thread *self_ = ftk_thread_self();
     opctx cx = OPCTX_INIT;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     int st = m ? do_insert(m, hash, key, value, stamp, &cx) : FTK_EBADHANDLE;
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     ctx_flush(&cx);
     return st;
 }
@@ -578,16 +565,17 @@ int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes, const uint64_t *
     if (count > 0 && (hashes == NULL || keys == NULL || values == NULL || stamps == NULL))
         return FTK_EINVAL;
     if (count == 0) return check_map(h);
+    ftk_thread *self_ = ftk_thread_self();
     int first = FTK_OK;
     for (size_t i = 0; i < count; i++) {
         /* One section per item: a resize completed by item i is retired
          * (and can be reclaimed) before item i+1. */
         opctx cx = OPCTX_INIT;
-        ftk_ebr_enter();
+        ftk_ebr_enter_t(self_);
         map *m = get_map(h);
         int st = m ? do_insert(m, hashes[i], keys[i], values[i], stamps[i], &cx)
                    : FTK_EBADHANDLE;
-        ftk_ebr_exit();
+        ftk_ebr_exit_t(self_);
         ctx_flush(&cx);
         if (status) status[i] = st;
         if (st != FTK_OK && first == FTK_OK) first = st;
@@ -640,11 +628,12 @@ static int entry_op(map *m, int op, uint64_t hash, uint64_t key, uint64_t expect
 
 static int entry_call(ftk_handle_t h, int op, uint64_t hash, uint64_t key,
                       uint64_t expected, uint64_t desired, uint64_t *out) {
+    ftk_thread *self_ = ftk_thread_self();
     opctx cx = OPCTX_INIT;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     int st = m ? entry_op(m, op, hash, key, expected, desired, out, &cx) : FTK_EBADHANDLE;
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     ctx_flush(&cx);
     return st;
 }
@@ -698,11 +687,12 @@ static inline uint64_t range_end(const table *t, uint64_t p) {
 
 int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *values,
                  uint64_t *hashes, size_t max, size_t *n) {
+    ftk_thread *self_ = ftk_thread_self();
     if (cursor == NULL || n == NULL) return FTK_EINVAL;
-    ftk_ebr_enter();
+    ftk_ebr_enter_t(self_);
     map *m = get_map(h);
     if (m == NULL) {
-        ftk_ebr_exit();
+        ftk_ebr_exit_t(self_);
         return FTK_EBADHANDLE;
     }
     uint64_t p = *cursor;
@@ -738,7 +728,7 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *val
         p = e == 0 ? FTK_MAP_CURSOR_END : e;
         if (got == max && max > 0) break;
     }
-    ftk_ebr_exit();
+    ftk_ebr_exit_t(self_);
     if (st == FTK_OK) *cursor = p;
     *n = got;
     return st;
@@ -761,12 +751,13 @@ static int drain_impl(ftk_handle_t h, uint64_t *pass, uint64_t *keys, uint64_t *
     int st = FTK_OK;
     uint64_t start = 0, p = 0, limit = 0;
     int wrapped = 0, first = 1;
+    ftk_thread *self_ = ftk_thread_self();
     while (got < max) {
         opctx cx = OPCTX_INIT;
-        ftk_ebr_enter();
+        ftk_ebr_enter_t(self_);
         map *m = get_map(h);
         if (m == NULL) {
-            ftk_ebr_exit();
+            ftk_ebr_exit_t(self_);
             st = FTK_EBADHANDLE;
             break;
         }
@@ -833,7 +824,7 @@ static int drain_impl(ftk_handle_t h, uint64_t *pass, uint64_t *keys, uint64_t *
         }
         /* relaxed: hint only */
         if (pass == NULL) atomic_store_explicit(&m->drain_pos, p, memory_order_relaxed);
-        ftk_ebr_exit();
+        ftk_ebr_exit_t(self_);
         ctx_flush(&cx);
         if (pass) {
             for (size_t i = 0; i < k; i++) ftk_ebr_retire(dead[i], free);
