@@ -1,10 +1,23 @@
 /* queue_v.c - value-style queue pops for FFI hot paths (see queue.h). */
 #include "internal.h"
 
+/* What the calling thread's last value-style pop took, for
+ * ftk_queue_unpop_last: the queue, and whether ftk_tls_last_result holds a
+ * word (single pops) or a run count (ftk_queue_pop_runs_v). */
+enum { LAST_NONE, LAST_WORD, LAST_RUNS };
+static _Thread_local ftk_handle_t last_pop_h;
+static _Thread_local int last_pop_kind;
+
+static inline void note_pop(ftk_handle_t h, int kind, uint64_t result) {
+    last_pop_h = h;
+    last_pop_kind = kind;
+    ftk_set_last_result(result);
+}
+
 uint64_t ftk_queue_try_pop_v(ftk_handle_t h) {
     uint64_t w = 0;
     int st = ftk_queue_try_pop(h, &w);
-    ftk_set_last_result(w);
+    note_pop(h, LAST_WORD, w);
     if (st != FTK_OK) {
         ftk_set_last(st);
         return 0;
@@ -16,7 +29,7 @@ uint64_t ftk_queue_try_pop_v(ftk_handle_t h) {
 uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns) {
     uint64_t w = 0;
     int st = ftk_queue_pop(h, &w, timeout_ns);
-    ftk_set_last_result(w);
+    note_pop(h, LAST_WORD, w);
     if (st != FTK_OK) {
         ftk_set_last(st);
         return 0;
@@ -47,7 +60,7 @@ size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n, int64_t 
 size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
                             int64_t timeout_ns) {
     uint64_t buf[FTK_QUEUE_RUNS_MAX];
-    ftk_set_last_result(0);
+    note_pop(h, LAST_RUNS, 0);
     if (ftk_entry_get(h, FTK_KIND_QUEUE) == NULL) {
         ftk_set_last(FTK_EBADHANDLE);
         return 0;
@@ -76,6 +89,32 @@ size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
             runs[2 * k + 1] = 1;
         }
     }
-    ftk_set_last_result(k + 1);
+    note_pop(h, LAST_RUNS, k + 1);
     return k + 1;
+}
+
+int ftk_queue_unpop_last(ftk_handle_t h, const uint64_t *runs) {
+    if (ftk_entry_get(h, FTK_KIND_QUEUE) == NULL) return FTK_EBADHANDLE;
+    uint64_t r = ftk_tls_last_result;
+    if (last_pop_h != h || last_pop_kind == LAST_NONE || r == 0) return FTK_OK;
+    int st;
+    if (last_pop_kind == LAST_WORD) {
+        st = ftk_queue_unpop(h, &r, 1);
+    } else {
+        if (runs == NULL) return FTK_EINVAL;
+        if (r > FTK_QUEUE_RUNS_MAX) return FTK_EINVAL; /* not a record of ours */
+        uint64_t buf[FTK_QUEUE_RUNS_MAX];
+        size_t n = 0;
+        for (uint64_t j = 0; j < r; j++) {
+            uint64_t first = runs[2 * j], count = runs[2 * j + 1];
+            if (count > FTK_QUEUE_RUNS_MAX - n) return FTK_EINVAL;
+            for (uint64_t i = 0; i < count; i++) buf[n++] = first + i;
+        }
+        st = ftk_queue_unpop(h, buf, n);
+    }
+    if (st == FTK_OK) { /* given back: a second call gives back nothing */
+        last_pop_kind = LAST_NONE;
+        ftk_set_last_result(0);
+    }
+    return st;
 }

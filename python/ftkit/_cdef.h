@@ -156,6 +156,7 @@ int ftk_queue_unfinished(ftk_handle_t h, uint64_t *out);
 int ftk_queue_join(ftk_handle_t h, int64_t timeout_ns);
 int ftk_queue_wake(ftk_handle_t h);
 int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n);
+int ftk_queue_unpop_last(ftk_handle_t h, const uint64_t *runs);
 uint64_t ftk_queue_try_pop_v(ftk_handle_t h);
 uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns);
 #define FTK_QUEUE_RUNS_MAX 1024

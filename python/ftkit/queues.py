@@ -58,6 +58,8 @@ _pop_v = lib.ftk_queue_pop_v
 _last = lib.ftk_last_status
 _last_result = lib.ftk_last_result
 _unpop = lib.ftk_queue_unpop
+_unpop_last = lib.ftk_queue_unpop_last
+_NULL = ffi.NULL
 _push_range = lib.ftk_queue_push_range_v
 _pop_runs = lib.ftk_queue_pop_runs_v
 _RUNS_MAX = lib.FTK_QUEUE_RUNS_MAX
@@ -107,6 +109,15 @@ def _give_back_objects(h: Any, slots: SlotTable, items: list) -> None:
         _give_back(h, slots, idx)
 
 
+def _release_last(slots: SlotTable, runs: Any) -> None:
+    """An interrupted pop's words could not be given back (ftk_queue_unpop_last
+    failed: the queue was closed immediately or freed meanwhile): release
+    their objects, as the close would have."""
+    k = _last_result()
+    if k:
+        slots.release_many([k] if runs is None else _words_of_runs(runs, k))
+
+
 def _words_of_runs(runs: Any, k: int) -> list:
     r = _unpack(runs, 2 * k)
     words: list = []
@@ -126,50 +137,98 @@ def _note_completed(exc: BaseException, what: str) -> None:
 
 # -- pops ----------------------------------------------------------------------------
 
+def _wait_word(h: Any, timeout: Any) -> int:
+    """The blocking part of a single pop: waits in slices for a word and
+    returns it (or raises Empty/ShutDown). Returning a word across a frame
+    is safe here: the caller recovers it from ftk_last_result (this frame
+    makes no other libftkit call after the pop that returned it)."""
+    end = _deadline(timeout)
+    while True:
+        ns = _slice(end)
+        w = _pop_v(h, ns)
+        if w:
+            return w
+        st = _last()
+        if st in _WAIT_AGAIN:
+            if ns == 0 or _expired(end):
+                raise Empty()
+            continue  # a slice ended: signal handlers ran
+        if _closed_while_waiting(st):
+            raise _shut_down()
+        raise_status(st, "pop")
+
+
 def _pop_impl(h: Any, objs: list, back: list, slots: SlotTable,
               timeout: float | None = None) -> Any:
-    """ConcurrentQueue.pop (see the module docstring for the interrupt rule:
-    from the C call to the return, one frame; ``w`` < 0 once the slot was
-    released, set right before that one releasing call)."""
+    """ConcurrentQueue.pop. Interrupts: a signal handler runs only right
+    after a call returns; once ``w`` holds the word no call is left before
+    the return, and before that the word is in C's record (ftk_last_result),
+    which _recover_last gives back in one call."""
     w = 0
     try:
         w = _try_pop_v(h)
-        if w:
-            obj = objs[w]
-            objs[w] = None
-            w = -w
-            back.append(-w)
-            return obj
-        st = _last()
-        if st != _EEMPTY:
-            if st == _ECLOSED:
-                raise _shut_down()
-            raise_status(st, "pop")
-        end = _deadline(timeout)
-        while True:
-            ns = _slice(end)
-            w = _pop_v(h, ns)
-            if w:
-                obj = objs[w]
-                objs[w] = None
-                w = -w
-                back.append(-w)
-                return obj
+        if not w:
             st = _last()
-            if st in _WAIT_AGAIN:
-                if ns == 0 or _expired(end):
-                    raise Empty()
-                continue  # a slice ended: signal handlers ran
-            if _closed_while_waiting(st):
-                raise _shut_down()
-            raise_status(st, "pop")
+            if st != _EEMPTY:
+                if st == _ECLOSED:
+                    raise _shut_down()
+                raise_status(st, "pop")
+            w = _wait_word(h, timeout)
+        # From here to the return nothing runs a signal handler: no call
+        # (``back += (w,)`` is an in-place list extend, not a call).
+        obj = objs[w]
+        objs[w] = None
+        back += (w,)
+        return obj
     except BaseException:
-        if w < 0:
-            _give_back_objects(h, slots, [obj])
-        elif w == 0:
-            w = _last_result()
-            if w:
-                _give_back(h, slots, [w])
+        # The word left C but never reached this frame: one call gives it
+        # back (inline: a helper's entry could itself be interrupted).
+        if not w:
+            try:
+                st = _unpop_last(h, _NULL)
+            except BaseException:  # a second interrupt: the call is idempotent
+                st = _unpop_last(h, _NULL)
+            if st:
+                _release_last(slots, None)
+        raise
+
+
+def _get_impl(h: Any, objs: list, back: list, slots: SlotTable, block: bool = True,
+              timeout: float | None = None) -> Any:
+    """StdConcurrentQueue.get: _pop_impl with queue.Queue's arguments (which
+    checks the timeout before looking at the queue). Not a wrapper around
+    _pop_impl: an interrupt between an inner return and ours would lose the
+    item, so the few lines that take the object are this function's own."""
+    if not block:
+        timeout = 0
+    elif timeout is not None:
+        check_timeout(timeout)
+    w = 0
+    try:
+        w = _try_pop_v(h)
+        if not w:
+            st = _last()
+            if st != _EEMPTY:
+                if st == _ECLOSED:
+                    raise _shut_down()
+                raise_status(st, "get")
+            w = _wait_word(h, timeout)
+        # From here to the return nothing runs a signal handler: no call
+        # (``back += (w,)`` is an in-place list extend, not a call).
+        obj = objs[w]
+        objs[w] = None
+        back += (w,)
+        return obj
+    except BaseException:
+        # The word left C but never reached this frame: one call gives it
+        # back (inline: a helper's entry could itself be interrupted).
+        if not w:
+            try:
+                st = _unpop_last(h, _NULL)
+            except BaseException:  # a second interrupt: the call is idempotent
+                st = _unpop_last(h, _NULL)
+            if st:
+                _release_last(slots, None)
         raise
 
 
@@ -178,10 +237,18 @@ def _pop_many_impl(h: Any, objs: list, back: list, runs: list, slots: SlotTable,
     """ConcurrentQueue.pop_many: waits (in slices) for the first item, then
     takes what is available up to max_items, in C chunks of up to 1024.
 
-    Progress for the interrupt handler: ``k`` > 0 runs popped into ``r``,
-    still in their slots; ``phase`` 1: ``got`` (this chunk's objects) cleared
-    from their slots; 2: those slots released too; ``out`` holds the objects
-    of earlier chunks, which are fully taken.
+    Interrupts (see the module docstring): ``k`` is 0 while a C pop's result
+    may be only in C's record (_recover_last gives it back in one call),
+    else the runs popped into ``r``, still in their slots, or -1 when
+    nothing is outstanding. The common case, one chunk that is one run of
+    consecutive slots, takes its objects with slices and releases the run
+    with an in-place list extend: no call between the C pop and the return.
+    Otherwise ``phase`` says how far the chunk got (1: its objects ``got``
+    cleared from their slots; 2: those slots released) and ``out`` holds
+    the objects of earlier chunks; the handler gives everything back.
+    (Only this rarer path needs several calls to recover, so a second
+    interrupt arriving within the microseconds of the first's recovery of a
+    fragmented pop_many can lose those items.)
     """
     if type(max_items) is not int:
         if not isinstance(max_items, int) or isinstance(max_items, bool):
@@ -191,40 +258,39 @@ def _pop_many_impl(h: Any, objs: list, back: list, runs: list, slots: SlotTable,
         if max_items < 0:
             raise ValueError("max_items must be >= 0")
         return []
-    k = 0
+    k = -1
     phase = 0
     out: list = []
     got: list = []
+    idx: list = []
     try:  # a result buffer, reused: ffi.new costs more than the pop
         r = bufs.pop()
     except IndexError:
         r = _new_runs(_RUNS_MAX)
     try:
+        want = max_items if max_items < _RUNS_MAX else _RUNS_MAX
+        k = 0
+        k = _pop_runs(h, r, want, _NO_WAIT)
+        if k == 1:  # the common case: one run, nothing can interrupt it
+            a = r[0]
+            c = r[1]
+            got = objs[a:a + c]
+            objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+            if c >= 2:
+                runs += ((a, c),)
+            else:
+                back += (a,)
+            if c == max_items or c < want:
+                bufs += (r,)  # only once read: another thread may take it now
+                return got
+            out = got
+            got = []
+            k = -1
         end: float | None = None
         first = True
+        ns = _NO_WAIT
         while True:
-            want = min(max_items - len(out), _RUNS_MAX)
-            ns = _NO_WAIT if (first or out) else _slice(end)
-            k = _pop_runs(h, r, want, ns)
-            if k == 1:  # one run of consecutive slots: slices (the common case)
-                a = r[0]
-                c = r[1]
-                got = objs[a:a + c]
-                objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-                phase = 2
-                if c >= 2:
-                    runs.append((a, c))
-                else:
-                    back.append(a)
-            elif k:
-                idx = _words_of_runs(r, k)
-                got = list(map(objs.__getitem__, idx))
-                clear = map(objs.__setitem__, idx, repeat(None))
-                phase = 1
-                _consume(clear)
-                phase = 2
-                back.extend(idx)
-            else:
+            if k == 0:  # the first chunk found nothing, or a wait slice ended
                 if out:
                     bufs.append(r)
                     return out  # took what was available
@@ -236,25 +302,39 @@ def _pop_many_impl(h: Any, objs: list, back: list, runs: list, slots: SlotTable,
                 if first:
                     first = False
                     end = _deadline(timeout)
-                    continue
-                if ns == 0 or _expired(end):
+                elif ns == 0 or _expired(end):
                     raise Empty()
-                continue
-            out += got
-            got = []
-            k = phase = 0
-            if len(out) >= max_items or len(out) % _RUNS_MAX:
-                bufs.append(r)  # only once read: another thread may take it now
-                return out
+            elif k > 0:  # several runs in this chunk: the careful path
+                idx = _words_of_runs(r, k)
+                got = list(map(objs.__getitem__, idx))
+                clear = map(objs.__setitem__, idx, repeat(None))
+                phase = 1
+                _consume(clear)
+                phase = 2
+                back += idx
+                out += got
+                got = []
+                k = -1
+                phase = 0
+                if len(out) >= max_items or len(out) % _RUNS_MAX:
+                    bufs.append(r)
+                    return out
+            want = min(max_items - len(out), _RUNS_MAX)
+            ns = _NO_WAIT if (first or out) else _slice(end)
+            k = 0
+            k = _pop_runs(h, r, want, ns)  # (after a wait, any k takes the path above)
     except BaseException:
         if phase == 0:
-            if k == 0:
-                k = _last_result()
-            if k > 0:
+            if k == 0:  # one call, inline (see _pop_impl)
+                if _unpop_last(h, r):
+                    _release_last(slots, r)
+            elif k > 0:  # runs still in their slots (``got`` only copied)
                 _give_back(h, slots, _words_of_runs(r, k))
-        elif phase == 1:
-            back.extend(idx)
-        _give_back_objects(h, slots, out + got)
+            _give_back_objects(h, slots, out)
+        else:
+            if phase == 1:  # cleared, not yet released
+                back += idx
+            _give_back_objects(h, slots, out + got)
         raise
 
 
@@ -284,11 +364,16 @@ def _push_impl(h: Any, objs: list, free: list, slots: SlotTable, value: Any) -> 
             raise_status(st, "push")
     except BaseException as exc:
         if i:
-            if _last_result() == 1:
+            try:
+                went_in = _last_result()
+            except BaseException:  # a second interrupt: reading is idempotent
+                went_in = _last_result()
+            if went_in == 1:
                 _note_completed(exc, "push")
             else:
                 objs[i] = None
-                slots.back.append(i)
+                back = slots.back
+                back += (i,)  # no call: nothing can interrupt the release
         raise
 
 
@@ -401,17 +486,6 @@ def _push_many_impl(h: Any, objs: list, free: list, runs: list, slots: SlotTable
         raise
 
 
-def _get_impl(h: Any, objs: list, back: list, slots: SlotTable, block: bool = True,
-              timeout: float | None = None) -> Any:
-    """StdConcurrentQueue.get: pop with queue.Queue's arguments (which checks
-    the timeout before looking at the queue)."""
-    if not block:
-        timeout = 0
-    elif timeout is not None:
-        check_timeout(timeout)
-    return _pop_impl(h, objs, back, slots, timeout)
-
-
 def _put_impl(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool, item: Any,
               block: bool = True, timeout: float | None = None) -> None:
     """StdConcurrentQueue.put: waits (in slices) for room in a bounded queue
@@ -449,12 +523,47 @@ def _put_impl(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool, i
         raise_status(st, "put")
     except BaseException as exc:
         if i:
-            if _last_result() == 1:
+            try:
+                went_in = _last_result()
+            except BaseException:  # a second interrupt: reading is idempotent
+                went_in = _last_result()
+            if went_in == 1:
                 _note_completed(exc, "put")
             else:
                 objs[i] = None
-                slots.back.append(i)
+                back = slots.back
+                back += (i,)  # no call: nothing can interrupt the release
         raise
+
+
+class _Bound:
+    """A queue method whose implementation is a module-level function of the
+    queue's state. Each instance gets it bound once (``_install``); looked up
+    through the class (``super().pop(...)`` in a subclass) it binds on the
+    spot. Either way the caller calls the implementation directly: no
+    wrapper frame, which matters for interrupts (see the module docstring)."""
+
+    def __init__(self, impl: Callable[..., Any], attrs: tuple[str, ...], doc: str) -> None:
+        self.impl = impl
+        self.attrs = attrs
+        self.__doc__ = doc
+        self.name = impl.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def bind(self, obj: Any) -> Any:
+        d = obj.__dict__
+        fn = partial(self.impl, *[d[a] for a in self.attrs])
+        fn.__doc__ = self.__doc__
+        return fn
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else self.bind(obj)
+
+    def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """``ConcurrentQueue.pop(q, ...)`` spelled through the class."""
+        return self.bind(obj)(*args, **kwargs)
 
 
 _CLOSE_LOCK = __import__("threading").Lock()  # close() is rare: one lock for all
@@ -479,26 +588,14 @@ class _QueueBase:
         self._install_fast_paths()
 
     def _install_fast_paths(self) -> None:
-        """Bind the implementations to this queue's state (functools.partial:
-        no Python frame of its own, no reference to self, so no cycle). A
-        subclass that overrides one of these methods keeps its override."""
+        """Bind each _Bound method to this queue's state once (functools.partial:
+        no Python frame of its own, and no reference to self, so no cycle). A
+        subclass that overrides one of them keeps its override."""
         cls: Any = type(self)
         d = self.__dict__
-        h, objs, free, back, slots = self._h, self._objs, self._free, self._back, self._slots
-        base: Any = ConcurrentQueue
-        if cls.push is base.push:
-            d["push"] = partial(_push_impl, h, objs, free, slots)
-        if cls.pop is base.pop:
-            d["pop"] = partial(_pop_impl, h, objs, back, slots)
-        if cls.push_many is base.push_many:
-            d["push_many"] = partial(_push_many_impl, h, objs, free, self._runs, slots)
-        if cls.pop_many is base.pop_many:
-            d["pop_many"] = partial(_pop_many_impl, h, objs, back, self._runs, slots,
-                                    self._run_bufs)
-        for name in ("push", "pop", "push_many", "pop_many"):
-            fn = d.get(name)
-            if fn is not None:
-                fn.__doc__ = getattr(base, name).__doc__
+        for name, desc in _BOUND_METHODS.items():
+            if getattr(cls, name, None) is desc:
+                d[name] = desc.bind(self)
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
@@ -592,16 +689,13 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
             raise ValueError("scaling must be >= 0")
         self._init_queue(0)
 
-    # Each instance gets these bound to its state (_install_fast_paths); the
-    # class methods serve subclasses and super() calls.
-    def push(self, value: T) -> None:
-        """Append ``value``. Raises ShutDown after ``shutdown()``."""
-        return _push_impl(self._h, self._objs, self._free, self._slots, value)
-
-    def pop(self, timeout: float | None = None) -> T:
-        """Remove and return the oldest item, waiting up to ``timeout`` seconds
-        (None: forever). Raises Empty on timeout, ShutDown when shut down."""
-        return _pop_impl(self._h, self._objs, self._back, self._slots, timeout)
+    push: Any = _Bound(_push_impl, ("_h", "_objs", "_free", "_slots"),
+                       """push(value): append ``value``. Raises ShutDown after
+                       ``shutdown()``.""")
+    pop: Any = _Bound(_pop_impl, ("_h", "_objs", "_back", "_slots"),
+                      """pop(timeout=None): remove and return the oldest item,
+                      waiting up to ``timeout`` seconds (None: forever). Raises
+                      Empty on timeout, ShutDown when shut down.""")
 
     def pop_local(self, timeout: float | None = None) -> Any:
         """``pop`` wrapped in a LocalWrapper (for use inside one thread)."""
@@ -609,23 +703,19 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
 
         return LocalWrapper(self.pop(timeout))
 
-    def push_many(self, items: Iterable[T]) -> None:
-        """Append every item, in order, crossing into C once.
-
-        The items get consecutive slot indices, stored with one slice
-        assignment; C pushes the index range (no array crosses the FFI). If
-        the queue is shut down meanwhile, the ShutDown raised has a
-        ``pushed`` attribute: how many leading items went in (they will be
-        delivered); the rest did not.
-        """
-        return _push_many_impl(self._h, self._objs, self._free, self._runs, self._slots,
-                               items)
-
-    def pop_many(self, max_items: int, timeout: float | None = None) -> list[T]:
-        """Wait for at least one item (up to ``timeout``), then remove and
-        return up to ``max_items`` available items, oldest first."""
-        return _pop_many_impl(self._h, self._objs, self._back, self._runs, self._slots,
-                              self._run_bufs, max_items, timeout)
+    push_many: Any = _Bound(_push_many_impl, ("_h", "_objs", "_free", "_runs", "_slots"),
+                            """push_many(items): append every item, in order,
+                            crossing into C once. The items get consecutive slot
+                            indices, stored with one slice assignment; C pushes the
+                            index range. If the queue is shut down meanwhile, the
+                            ShutDown raised has a ``pushed`` attribute: how many
+                            leading items went in (they will be delivered); the
+                            rest did not.""")
+    pop_many: Any = _Bound(_pop_many_impl,
+                           ("_h", "_objs", "_back", "_runs", "_slots", "_run_bufs"),
+                           """pop_many(max_items, timeout=None): wait for at least
+                           one item (up to ``timeout``), then remove and return up
+                           to ``max_items`` available items, oldest first.""")
 
     def size(self) -> int:
         """Number of items inside (a snapshot)."""
@@ -666,30 +756,21 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
         if not isinstance(maxsize, int) or isinstance(maxsize, bool):
             raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
         self.maxsize = maxsize
+        self._bounded = maxsize > 0
         self._init_queue(maxsize if maxsize > 0 else 0)
-        d = self.__dict__
-        cls = type(self)
-        if cls.get is StdConcurrentQueue.get:
-            d["get"] = partial(_get_impl, self._h, self._objs, self._back, self._slots)
-            d["get"].__doc__ = StdConcurrentQueue.get.__doc__
-        if cls.put is StdConcurrentQueue.put:
-            d["put"] = partial(_put_impl, self._h, self._objs, self._free, self._slots,
-                               maxsize > 0)
-            d["put"].__doc__ = StdConcurrentQueue.put.__doc__
 
-    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
-        """Put ``item``, waiting up to ``timeout`` for room in a bounded
-        queue (``block=False``: not at all). Raises Full, or ShutDown."""
-        return _put_impl(self._h, self._objs, self._free, self._slots, self.maxsize > 0,
-                         item, block, timeout)
+    put: Any = _Bound(_put_impl, ("_h", "_objs", "_free", "_slots", "_bounded"),
+                      """put(item, block=True, timeout=None): put ``item``, waiting
+                      up to ``timeout`` for room in a bounded queue (``block=False``:
+                      not at all). Raises Full, or ShutDown.""")
 
     def put_nowait(self, item: T) -> None:
         return self.put(item, False)
 
-    def get(self, block: bool = True, timeout: float | None = None) -> T:
-        """Remove and return an item, waiting up to ``timeout`` (``block=False``:
-        not at all). Raises Empty, or ShutDown."""
-        return _get_impl(self._h, self._objs, self._back, self._slots, block, timeout)
+    get: Any = _Bound(_get_impl, ("_h", "_objs", "_back", "_slots"),
+                      """get(block=True, timeout=None): remove and return an item,
+                      waiting up to ``timeout`` (``block=False``: not at all).
+                      Raises Empty, or ShutDown.""")
 
     def get_nowait(self) -> T:
         return self.get(False)
@@ -738,3 +819,8 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
             return f"<{type(self).__name__} maxsize={self.maxsize} qsize={self._size()}>"
         except BadHandleError:
             return f"<{type(self).__name__} closed>"
+
+
+_BOUND_METHODS: dict[str, _Bound] = {
+    name: desc for cls in (ConcurrentQueue, StdConcurrentQueue)
+    for name, desc in vars(cls).items() if isinstance(desc, _Bound)}

@@ -932,6 +932,24 @@ START_TEST(test_unpop_front_order) {
     ck_assert_uint_eq(ftk_last_result(), 1);
     ck_assert_uint_eq(runs[0], 7);
     ck_assert_uint_eq(runs[1], 4);
+    /* unpop_last gives back the last pop's runs, once */
+    ck_assert_int_eq(ftk_queue_unpop_last(h, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_queue_unpop_last(h, runs), FTK_OK);
+    ck_assert_uint_eq(qsize(h), 4);
+    ck_assert_int_eq(ftk_queue_unpop_last(h, runs), FTK_OK); /* nothing left */
+    ck_assert_uint_eq(qsize(h), 4);
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 7);
+    ck_assert_int_eq(ftk_queue_unpop_last(H(99), NULL), FTK_EBADHANDLE);
+    ftk_handle_t other = new_q(0);
+    ck_assert_int_eq(ftk_queue_unpop_last(other, NULL), FTK_OK); /* not its pop */
+    ck_assert_uint_eq(qsize(other), 0);
+    ck_assert_int_eq(ftk_queue_unpop_last(h, NULL), FTK_OK);
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 7);
+    for (uint64_t i = 8; i <= 10; i++) ck_assert_uint_eq(ftk_queue_try_pop_v(h), i);
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 0);
+    ck_assert_int_eq(ftk_queue_unpop_last(h, NULL), FTK_OK); /* took nothing */
+    ck_assert_uint_eq(qsize(h), 0);
+    free_q(other);
     free_q(h);
 }
 END_TEST

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -59,3 +60,355 @@ def test_dict_clear_removes_everything_present():
     assert len(d) == 0 and list(d) == []
     d[1] = 2
     assert dict(d.items()) == {1: 2}
+
+
+# -- bound methods keep their object alive (issue 10.8) -----------------------------
+
+def test_bound_fast_paths_outlive_their_object():
+    from ftkit import AtomicFlag, AtomicInt64, AtomicReference, ConcurrentQueue, Empty
+
+    incr = AtomicInt64(5).incr
+    gc.collect()
+    assert incr() == 6 and incr() == 7
+    get = AtomicInt64(-3).get
+    gc.collect()
+    assert get() == -3
+    assert AtomicFlag(True).get() is True
+    ref_get = AtomicReference("x").get
+    gc.collect()
+    assert ref_get() == "x"
+    with pytest.raises(Empty):
+        ConcurrentQueue().pop(timeout=0.01)
+    push = ConcurrentQueue().push
+    push(1)
+    q = ConcurrentQueue()
+    push, pop, push_many, pop_many = q.push, q.pop, q.push_many, q.pop_many
+    del q
+    gc.collect()
+    push(1)
+    push_many([2, 3, 4])
+    assert pop() == 1 and pop_many(10) == [2, 3, 4]
+    with pytest.raises(Empty):
+        pop(timeout=0.01)
+
+
+def test_blocked_pop_survives_its_queue_being_collected():
+    from ftkit import ConcurrentQueue, Empty
+
+    q = ConcurrentQueue()
+    pop = q.pop
+    out = []
+
+    def waiter():
+        try:
+            out.append(pop(timeout=0.5))
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            out.append(exc)
+
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.1)
+    del q
+    gc.collect()
+    t.join(10)
+    assert len(out) == 1 and isinstance(out[0], Empty), out
+
+
+# -- close() racing with pops: nothing fabricated, nothing lost (issue 10.1, 10.7) ---
+
+class Item:
+    __slots__ = ("v", "__weakref__")
+
+    def __init__(self, v):
+        self.v = v
+
+
+@pytest.mark.parametrize("how", ["pop", "pop_many", "get"])
+def test_close_racing_with_pops_never_fabricates(how):
+    from ftkit import BadHandleError, ConcurrentQueue, ShutDown, StdConcurrentQueue
+
+    deadline = time.monotonic() + 3
+    rounds = 0
+    while time.monotonic() < deadline or rounds < 5:
+        rounds += 1
+        q = StdConcurrentQueue() if how == "get" else ConcurrentQueue()
+        items = [Item(i) for i in range(3000)]
+        alive = weakref.WeakSet(items)
+        q.push_many(items)
+        got: list = []
+
+        def consumer(i: int) -> None:
+            if i == 0:
+                time.sleep(0.001 * (rounds % 4))
+                q.close()
+                return
+            while True:
+                try:
+                    if how == "pop":
+                        got.append(q.pop(timeout=5))
+                    elif how == "get":
+                        got.append(q.get(timeout=5))
+                    else:
+                        got.extend(q.pop_many(7, timeout=5))
+                except (ShutDown, BadHandleError):
+                    return
+
+        run_threads(4, consumer, timeout=60)
+        assert all(isinstance(x, Item) for x in got), "a pop returned a value nobody pushed"
+        vs = [x.v for x in got]
+        assert len(vs) == len(set(vs)), "an item was popped twice"
+        del items, got, vs
+        gc.collect()
+        assert len(alive) == 0, "close() did not release what was left"
+
+
+def test_blocked_pop_sees_shutdown_when_another_thread_closes():
+    from ftkit import ConcurrentQueue, ShutDown, StdConcurrentQueue
+
+    for i in range(30):
+        q = StdConcurrentQueue() if i % 2 else ConcurrentQueue()
+        out = []
+
+        def waiter():
+            try:
+                out.append(q.get(timeout=30) if i % 2 else q.pop(timeout=30))
+            except BaseException as exc:  # noqa: BLE001 - checked below
+                out.append(exc)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.001 + 0.003 * (i % 20))  # across and between wait slices
+        q.close()
+        t.join(10)
+        assert len(out) == 1 and isinstance(out[0], ShutDown), out
+
+
+# -- push_many and shutdown: the count is reported (issue 10.5) --------------------
+
+def test_push_many_reports_how_many_went_in_on_shutdown():
+    from ftkit import ConcurrentQueue, ShutDown
+
+    for _ in range(20):
+        q = ConcurrentQueue()
+        accepted = [0]
+
+        def producer(i: int) -> None:
+            if i == 0:
+                time.sleep(0.002)
+                q.shutdown()
+                return
+            while True:
+                try:
+                    q.push_many(list(range(500)))
+                    accepted[0] += 500  # one producer: no race on the count
+                except ShutDown as exc:
+                    accepted[0] += exc.pushed
+                    assert 0 <= exc.pushed <= 500
+                    return
+
+        run_threads(2, producer, timeout=60)
+        popped = 0
+        try:
+            while True:
+                popped += len(q.pop_many(1000, timeout=0))
+        except (ShutDown,):
+            pass
+        assert popped == accepted[0]
+
+
+# -- concurrent push_many does not leak slot indices (issue 10.3) -------------------
+
+def test_concurrent_push_many_keeps_the_table_bounded():
+    from ftkit import ConcurrentQueue
+
+    q = ConcurrentQueue()
+    stop = time.monotonic() + 2
+
+    def body(i: int) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            if i % 2 == 0:
+                q.push_many([n] * (1 + n % 37))
+                n += 1
+                while q.size() > 2000 and time.monotonic() < stop:
+                    time.sleep(0)
+            else:
+                try:
+                    q.pop_many(1 + n % 11, timeout=0.01)
+                except Exception:  # noqa: BLE001 - Empty
+                    pass
+                n += 1
+
+    run_threads(6, body, timeout=60)
+    while True:
+        try:
+            q.pop_many(1000, timeout=0)
+        except Exception:  # noqa: BLE001 - Empty
+            break
+    slots = q._slots
+    assert slots.live() == 0
+    # at most ~2,000 + 3 x 37 in flight: the table stays within a small multiple
+    assert len(slots.objs) <= 16384, len(slots.objs)
+
+
+# -- timeouts like threading / queue.Queue (issue 10.9) ------------------------------
+
+@pytest.mark.parametrize("bad, exc", [
+    (float("nan"), ValueError), (float("inf"), OverflowError), (1e300, OverflowError),
+    (10**30, OverflowError), (-1, ValueError), ("1", TypeError), (1j, TypeError),
+])
+def test_timeouts_are_checked_like_threading(bad, exc):
+    from ftkit import ConcurrentQueue, StdConcurrentQueue
+
+    with pytest.raises(exc):
+        ConcurrentQueue().pop(timeout=bad)
+    with pytest.raises(exc):
+        ConcurrentQueue().pop_many(3, timeout=bad)
+    with pytest.raises(exc):
+        StdConcurrentQueue().get(timeout=bad)
+    q = StdConcurrentQueue(1)
+    with pytest.raises(exc):
+        q.put(1, timeout=bad)  # checked up front on a bounded queue
+
+
+def test_bool_timeout_is_one_second_like_queue_queue():
+    from ftkit import ConcurrentQueue, Empty
+
+    t0 = time.monotonic()
+    with pytest.raises(Empty):
+        ConcurrentQueue().pop(timeout=True)
+    assert 0.9 <= time.monotonic() - t0 < 5
+
+
+# -- interrupts (Ctrl-C) lose nothing and duplicate nothing (issue 10.2) ---------------
+
+_FTKIT_DIR = __import__("os").path.dirname(ftkit.__file__)
+
+
+class _Interrupts:
+    """Send real SIGINTs to the main thread, one at a time (each 1-3 ms after
+    the previous one's handler ran: the contract covers interrupts that do
+    not land inside the recovery from the previous one, see design.md),
+    hundreds per second, so they land everywhere. The
+    handler raises KeyboardInterrupt only when it runs inside an ftkit frame
+    (the contract under test); one that lands in the test's own frame (after
+    an ftkit call returned) is skipped, since there Python's own rule applies
+    (an interrupt after ``x = q.pop()`` returned loses x in any program)."""
+
+    def __init__(self):
+        self.raised = 0
+        self.stop = threading.Event()
+        self.handled = threading.Event()
+
+    def handler(self, signum, frame):
+        self.handled.set()
+        if frame is not None and frame.f_code.co_filename.startswith(_FTKIT_DIR):
+            self.raised += 1
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        import random
+        import signal
+
+        self.old = signal.signal(signal.SIGINT, self.handler)
+        main = threading.main_thread().ident
+        rng = random.Random(7)
+
+        def sender():
+            while not self.stop.is_set():
+                time.sleep(0.001 + rng.random() * 0.002)
+                self.handled.clear()
+                signal.pthread_kill(main, signal.SIGINT)
+                # one at a time: the next only once this one's handler ran
+                while not self.handled.wait(0.05) and not self.stop.is_set():
+                    pass
+
+        self.thread = threading.Thread(target=sender, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        self.stop.set()
+        self.thread.join()
+        time.sleep(0.01)  # let a last pending signal run under our handler
+        signal.signal(signal.SIGINT, self.old)
+
+
+def _slow_producer(q, n, push):
+    def run():
+        for i in range(n):
+            push(i)
+            if i % 8 == 7:
+                time.sleep(0.0003)  # so the consumer often waits in C
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+needs_main_thread = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals go to main")
+
+
+@needs_main_thread
+@pytest.mark.parametrize("how", ["pop", "pop_many", "get", "pop_bound"])
+def test_interrupted_pops_lose_nothing(how):
+    from ftkit import ConcurrentQueue, StdConcurrentQueue
+
+    n = 4000
+    q = StdConcurrentQueue() if how == "get" else ConcurrentQueue()
+    received: list = []
+    pop = q.pop
+    with _Interrupts() as intr:
+        producer = _slow_producer(q, n, q.put if how == "get" else q.push)
+        deadline = time.monotonic() + 60
+        while len(received) < n and time.monotonic() < deadline:
+            try:
+                if how == "pop":
+                    received.append(q.pop(timeout=5))
+                elif how == "pop_bound":
+                    received.append(pop(timeout=5))
+                elif how == "get":
+                    received.append(q.get(timeout=5))
+                else:
+                    received.extend(q.pop_many(16, timeout=5))
+            except KeyboardInterrupt:
+                pass
+        producer.join(10)
+    assert received == list(range(n)), (len(received), intr.raised)
+    assert intr.raised > 0
+    assert q.size() == 0 and q._slots.live() == 0
+
+
+@needs_main_thread
+def test_interrupted_put_completes_or_has_no_effect():
+    from ftkit import StdConcurrentQueue
+
+    n = 3000
+    q = StdConcurrentQueue(maxsize=4)
+    received: list = []
+
+    def consumer():
+        while len(received) < n:
+            received.append(q.get(timeout=30))
+            if len(received) % 8 == 0:
+                time.sleep(0.0003)  # so puts often wait for room in C
+
+    t = threading.Thread(target=consumer, daemon=True)
+    completed_by_note = 0
+    with _Interrupts() as intr:
+        t.start()
+        for i in range(n):
+            while True:
+                try:
+                    q.put(i, timeout=30)
+                    break
+                except KeyboardInterrupt as exc:
+                    if any("completed" in note for note in getattr(exc, "__notes__", ())):
+                        completed_by_note += 1
+                        break  # it went in: do not put it again
+                    # no effect: put it again
+        t.join(30)
+    assert received == list(range(n)), (len(received), intr.raised, completed_by_note)
+    assert intr.raised > 0

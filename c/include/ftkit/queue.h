@@ -219,6 +219,22 @@ FTK_API int ftk_queue_wake(ftk_handle_t h);
 FTK_API int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n);
 
 /*
+ * Give back what the calling thread's last value-style pop took from h
+ * (ftk_queue_try_pop_v / ftk_queue_pop_v: its word; ftk_queue_pop_runs_v:
+ * the words of the runs it stored in `runs`, which must be that same
+ * buffer, unchanged), as ftk_queue_unpop would, in one call. For a binding
+ * recovering from an interrupt: one call has no window in which a second
+ * interrupt could strike between reading the record and giving the words
+ * back. FTK_OK, also when there is nothing to give back (the last pop took
+ * nothing, was on another queue, or was already given back: the record is
+ * cleared on success); FTK_ECLOSED or FTK_ENOMEM as for ftk_queue_unpop
+ * (nothing given back; the record stays, so ftk_last_result still says what
+ * the caller owns); FTK_EINVAL if the record is of runs and `runs` is NULL
+ * or does not hold them. Thread-local record; lock-free like unpop.
+ */
+FTK_API int ftk_queue_unpop_last(ftk_handle_t h, const uint64_t *runs);
+
+/*
  * Value-style pops for FFI hot paths (an out-parameter costs a binding more
  * than the call): return the word, or 0 with the reason in ftk_last_status()
  * (FTK_EEMPTY, FTK_ETIMEDOUT, FTK_ECLOSED, FTK_EINTR, FTK_EBADHANDLE).
