@@ -54,3 +54,64 @@ if sys.version_info >= (3, 12):
     # fork() with threads running warns on 3.12+; that warning is the point here.
     test_child_creates_and_uses_objects_while_parent_threads_churn = pytest.mark.filterwarnings(
         "ignore::DeprecationWarning")(test_child_creates_and_uses_objects_while_parent_threads_churn)
+
+
+def _wait_child(pid: int, timeout: float = 20.0) -> int:
+    """The child's exit code; a child that hangs is killed and fails."""
+    import signal
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("a forked child hung (a lock held by a parent thread at fork time?)")
+
+
+def test_child_uses_a_queue_whose_table_a_parent_thread_was_growing():
+    # Issue 10.6: a parent thread inside SlotTable.grow (holding the table
+    # lock) at fork time left the child's lock held forever. The at-fork
+    # hooks take every table lock across fork and give the child fresh ones.
+    from ftkit import ConcurrentQueue
+
+    q = ConcurrentQueue()
+    stop = threading.Event()
+
+    def churn():
+        n = 0
+        while not stop.is_set():
+            q.push_many(list(range(n % 300 + 2)))  # grows the table now and then
+            q.pop_many(1000, timeout=1)
+            n += 1
+
+    workers = [threading.Thread(target=churn) for _ in range(2)]
+    for w in workers:
+        w.start()
+    try:
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    for _ in range(5):
+                        q.push_many(list(range(5000)))  # forces growth in the child
+                        got = 0
+                        while got < 5000:
+                            got += len(q.pop_many(5000, timeout=5))
+                    code = 0
+                finally:
+                    os._exit(code)
+            assert _wait_child(pid) == 0
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+
+
+if sys.version_info >= (3, 12):
+    test_child_uses_a_queue_whose_table_a_parent_thread_was_growing = pytest.mark.filterwarnings(
+        "ignore::DeprecationWarning")(test_child_uses_a_queue_whose_table_a_parent_thread_was_growing)
