@@ -416,11 +416,18 @@ typedef struct {
 
 static void pass_inserter(void *arg, int i) {
     pass_ctx *c = arg;
-    uint64_t id = 1000000 + (uint64_t)i * 100000000ULL;
+    /* a bounded number of new entries, then a yield loop: the table stays
+     * small enough for a loaded machine, and the passes still race with
+     * inserts for as long as they run */
+    uint64_t id = 1000000 + (uint64_t)i * 100000000ULL, end = id + FTK_SCALED(30000);
     while (!atomic_load(&c->stop)) {
-        int st = ftk_map_insert(c->m, splitmix(id), id, id, FTK_MAP_STAMP_ANY);
-        TCHECK(st == FTK_OK);
-        id++;
+        if (id < end) {
+            int st = ftk_map_insert(c->m, splitmix(id), id, id, FTK_MAP_STAMP_ANY);
+            TCHECK(st == FTK_OK);
+            id++;
+        } else {
+            sched_yield();
+        }
     }
 }
 
@@ -431,7 +438,7 @@ static void pass_clearer(void *arg, int i) {
         return;
     }
     uint64_t k[32], v[32];
-    for (int round = 0; round < 20; round++) {
+    for (int round = 0; round < 10; round++) {
         uint64_t pass[2] = {0, 0};
         size_t n = 0, calls = 0;
         while (pass[0] != FTK_MAP_CURSOR_END) {
