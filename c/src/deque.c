@@ -78,21 +78,23 @@ typedef struct deque {
     _Atomic bool shut; /* closed or freed: a waiter's condition (seq_cst) */
 } deque;
 
-/* Per-thread record of the last pop (ftk_deque_last_popped) and the last
- * evicted word (ftk_deque_last_evicted). */
+/* Per-thread record of the last pop (ftk_deque_last_popped,
+ * ftk_deque_unpop_last) and the last evicted word (ftk_deque_evicted_v). */
 static _Thread_local struct {
     uint64_t handle;
     size_t n;
     uint64_t w;
+    int side;
     uint64_t ev_handle;
     uint64_t evicted;
 } dq_tls;
 
 /* Every public pop starts with note_pop_begin (so a pop that fails, even on
  * a bad handle, leaves no stale record) and ends with note_pop. */
-static inline void note_pop_begin(ftk_handle_t h) {
+static inline void note_pop_begin(ftk_handle_t h, int side) {
     dq_tls.handle = ftk_h2u(h);
     dq_tls.n = 0;
+    dq_tls.side = side;
 }
 
 static inline void note_pop(size_t n, uint64_t w) {
@@ -548,7 +550,7 @@ static int pop_wait(deque *d, int side, uint64_t *out, size_t max, size_t *got,
 }
 
 int ftk_deque_pop(ftk_handle_t h, int side, uint64_t *w, int64_t timeout_ns) {
-    note_pop_begin(h);
+    note_pop_begin(h, side);
     if (w == NULL || bad_side(side)) return FTK_EINVAL;
     ENTER_OR_FAIL(h);
     size_t got = 0;
@@ -568,7 +570,7 @@ static inline uint64_t word_or_status(int st, uint64_t w) {
 }
 
 static inline uint64_t pop1_v(ftk_handle_t h, int side) {
-    note_pop_begin(h);
+    note_pop_begin(h, side);
     ftk_ebr_enter();
     deque *d = get_deque(h);
     if (d == NULL) {
@@ -596,7 +598,7 @@ uint64_t ftk_deque_pop_v(ftk_handle_t h, int side, int64_t timeout_ns) {
 
 int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max, size_t *popped,
                        int64_t timeout_ns) {
-    note_pop_begin(h);
+    note_pop_begin(h, side);
     if (popped == NULL || (out == NULL && max > 0) || bad_side(side)) return FTK_EINVAL;
     *popped = 0;
     ENTER_OR_FAIL(h);
@@ -613,7 +615,7 @@ int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max, size
 }
 
 size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max) {
-    note_pop_begin(h);
+    note_pop_begin(h, side);
     if (ftk_entry_get(h, FTK_KIND_DEQUE) == NULL) {
         ftk_set_last(FTK_EBADHANDLE);
         return 0;
@@ -636,6 +638,50 @@ int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n) {
         *n = dq_tls.n;
         if (w) *w = dq_tls.w;
     }
+    return FTK_OK;
+}
+
+int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out) {
+    ENTER_OR_FAIL(h);
+    size_t n = dq_tls.handle == ftk_h2u(h) ? dq_tls.n : 0;
+    if (n == 0) {
+        ftk_ebr_exit();
+        return FTK_OK; /* nothing to give back (or given back already) */
+    }
+    uint64_t one = dq_tls.w;
+    /* one word: the record's (a pop_many of one recorded the same word) */
+    const uint64_t *w = n == 1 ? &one : out;
+    if (w == NULL) {
+        ftk_ebr_exit();
+        return FTK_EINVAL;
+    }
+    int side = dq_tls.side;
+    dq_lock(d);
+    int st = FTK_OK;
+    if (d->closed)
+        st = FTK_ECLOSED;
+    else if (d->maxlen != UNBOUNDED && n > d->maxlen - d->len)
+        st = FTK_EFULL; /* no room left: the caller drops them, like evictions */
+    else if (!reserve(d, n))
+        st = FTK_ENOMEM;
+    if (st != FTK_OK) {
+        dq_unlock(d);
+        ftk_ebr_exit();
+        return st; /* the record stays for ftk_deque_last_popped */
+    }
+    /* the pop took w[0] first: put w[n-1] back first, w[0] last */
+    for (size_t i = n; i-- > 0;) {
+        if (side == FTK_DEQUE_BACK)
+            put_back(d, w[i]);
+        else
+            put_front(d, w[i]);
+    }
+    publish_len(d);
+    uint32_t waiters = read_waiters(d);
+    dq_unlock(d);
+    wake_poppers(d, waiters, n);
+    dq_tls.n = 0; /* a second call gives nothing back */
+    ftk_ebr_exit();
     return FTK_OK;
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._compat import Empty, Full, ShutDown, gil_enabled
 from ._lib import ABI_VERSION, BadHandleError, FtkitError, lib, library_path
 from .atomic import AtomicFlag, AtomicInt64, AtomicReference
+from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
@@ -27,9 +28,11 @@ __all__ = [
     "AtomicInt64",
     "AtomicReference",
     "BadHandleError",
+    "ConcurrentDeque",
     "ConcurrentDict",
     "ConcurrentQueue",
     "Empty",
+    "EmptyDequeError",
     "FtkitError",
     "Full",
     "LocalWrapper",

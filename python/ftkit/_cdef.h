@@ -213,6 +213,7 @@ int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max,
 size_t *popped, int64_t timeout_ns);
 size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max);
 int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n);
+int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out);
 int ftk_deque_wake(ftk_handle_t h);
 int ftk_deque_get(ftk_handle_t h, int64_t index, uint64_t *w);
 uint64_t ftk_deque_get_v(ftk_handle_t h, int64_t index);

@@ -125,6 +125,7 @@ static void check_all_bad(ftk_handle_t h) {
     ck_assert_uint_eq(n, 0);
     ck_assert_uint_eq(ftk_deque_evicted_v(h), 0);
     ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, buf), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_wake(h), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_get(h, 0, &w), FTK_EBADHANDLE);
     ck_assert_uint_eq(ftk_deque_get_v(h, 0), 0);
@@ -629,6 +630,53 @@ START_TEST(test_pop_record) {
 }
 END_TEST
 
+START_TEST(test_unpop_last) {
+    ftk_handle_t h = new_d(UNB), other = new_d(UNB);
+    uint64_t buf[8], w;
+    size_t n;
+    ck_assert_int_eq(ftk_deque_push_many(h, BACK, (uint64_t[]){1, 2, 3, 4, 5}, 5, NULL, NULL),
+                     FTK_OK);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_OK); /* nothing popped yet */
+    ck_assert_uint_eq(ftk_deque_pop_back_v(h), 5);
+    ck_assert_int_eq(ftk_deque_unpop_last(other, NULL), FTK_OK); /* another deque: nothing */
+    ck_assert_uint_eq(dsize(other), 0);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_OK); /* idempotent */
+    expect_words(h, (uint64_t[]){1, 2, 3, 4, 5}, 5);
+    ck_assert_uint_eq(ftk_deque_pop_front_v(h), 1);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_OK);
+    expect_words(h, (uint64_t[]){1, 2, 3, 4, 5}, 5);
+    ck_assert_uint_eq(ftk_deque_pop_many_v(h, BACK, buf, 3), 3); /* 5 4 3 */
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, buf), FTK_OK);
+    expect_words(h, (uint64_t[]){1, 2, 3, 4, 5}, 5);
+    ck_assert_int_eq(ftk_deque_pop_many(h, FRONT, buf, 2, &n, 0), FTK_OK); /* 1 2 */
+    ck_assert_int_eq(ftk_deque_push_back(h, 6), FTK_OK); /* others act meanwhile */
+    ck_assert_int_eq(ftk_deque_unpop_last(h, buf), FTK_OK);
+    expect_words(h, (uint64_t[]){1, 2, 3, 4, 5, 6}, 6);
+    ck_assert_uint_eq(ftk_deque_pop_v(h, BACK, 0), 6);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_OK);
+    ck_assert_uint_eq(ftk_deque_get_v(h, -1), 6);
+    free_d(h);
+    free_d(other);
+
+    /* bounded and refilled meanwhile: no room, nothing changes, record kept */
+    h = new_d(2);
+    ck_assert_int_eq(ftk_deque_push_back(h, 1), FTK_OK);
+    ck_assert_int_eq(ftk_deque_push_back(h, 2), FTK_OK);
+    ck_assert_uint_eq(ftk_deque_pop_front_v(h), 1);
+    ck_assert_int_eq(ftk_deque_push_back(h, 3), FTK_OK);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_EFULL);
+    ck_assert_uint_eq(lastp(h, &w), 1);
+    ck_assert_uint_eq(w, 1);
+    expect_words(h, (uint64_t[]){2, 3}, 2);
+    ck_assert_uint_eq(ftk_deque_pop_back_v(h), 3);
+    ck_assert_int_eq(ftk_deque_close(h), FTK_OK);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_ECLOSED);
+    free_d(h);
+}
+END_TEST
+
 /* ---- concurrent ------------------------------------------------------------- */
 
 typedef struct {
@@ -1041,6 +1089,7 @@ static Suite *deque_suite(void) {
     tcase_add_test(single, test_clear_discard_and_shrink);
     tcase_add_test(single, test_timeouts);
     tcase_add_test(single, test_pop_record);
+    tcase_add_test(single, test_unpop_last);
     suite_add_tcase(s, single);
 
     TCase *conc = ftk_test_tcase("concurrent");

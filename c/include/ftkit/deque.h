@@ -179,6 +179,24 @@ FTK_API size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, siz
 FTK_API int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n);
 
 /*
+ * Give back what the calling thread's most recent pop on h delivered (see
+ * ftk_deque_last_popped), for interrupt recovery in one call: the words go
+ * back to the end they came from, in their original order, as one atomic
+ * step, so the pop has no effect (as if it had not happened, except that
+ * operations in between saw the words missing). A single-word pop's word
+ * comes from the per-thread record (out may be NULL; a pop_many that took
+ * one word counts as a single-word pop); a pop_many's words must be passed
+ * again in out (the same array, unchanged). FTK_OK, also when
+ * there is nothing to give back; on success the record is cleared, so a
+ * repeated call gives back nothing (idempotent). FTK_EFULL: a bounded deque
+ * has no room for them any more (nothing changed: the caller releases them,
+ * as if evicted); FTK_ECLOSED, FTK_ENOMEM: nothing changed. In these three
+ * cases the record stays. FTK_EINVAL: the record is a pop_many's and out is
+ * NULL. Blocking (the lock).
+ */
+FTK_API int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out);
+
+/*
  * Cancel every pop blocked on this deque when wake is called: each returns
  * FTK_EINTR (one that finds a word returns it instead). Later calls are not
  * affected. Lets a binding wait in slices and run signal handlers.
