@@ -13,7 +13,8 @@ import types
 from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import INT64_MAX, INT64_MIN, as_int64, lib, owned_handle, refuse_pickle
+from ._common import (INT64_MAX, INT64_MIN, as_int64, bind, call_handle, lib, owned_handle,
+                      refuse_pickle)
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import ffi, raise_status
 
@@ -86,16 +87,16 @@ class AtomicInt64:
 
     def __init__(self, value: int = 0) -> None:
         value = as_int64(value)
-        self._h = owned_handle(lib.ftk_int64_new, lib.ftk_int64_free, value)
-        h = self._h
+        self._owner = owner = owned_handle(lib.ftk_int64_new, lib.ftk_int64_free, value)
+        self._h = h = call_handle(owner)
         fast = _fast_methods_for(type(self))
         d = self.__dict__
         if "incr" in fast:
-            d["incr"] = partial(_add, h, 1)
+            d["incr"] = bind(owner, _add, h, 1)
         if "decr" in fast:
-            d["decr"] = partial(_add, h, -1)
+            d["decr"] = bind(owner, _add, h, -1)
         if "get" in fast:
-            d["get"] = partial(_load, h)
+            d["get"] = bind(owner, _load, h)
 
     # -- methods (the first three are replaced per instance by partials) ---
     def incr(self) -> int:
@@ -356,7 +357,8 @@ class AtomicFlag:
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, value: bool = False) -> None:
-        self._h = owned_handle(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
+        self._owner = owned_handle(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
+        self._h = call_handle(self._owner)
 
     def set(self, value: bool) -> None:
         """Store ``bool(value)``."""
@@ -418,7 +420,8 @@ class AtomicReference(Generic[T]):
     def __init__(self, obj: T | None = None) -> None:
         self._slots = SlotTable(versioned=True, capacity=4)
         word = 0 if obj is None else self._slots.put(obj)
-        self._h = owned_handle(lib.ftk_ref_new, lib.ftk_ref_free, word)
+        self._owner = owned_handle(lib.ftk_ref_new, lib.ftk_ref_free, word)
+        self._h = call_handle(self._owner)
 
     def get(self) -> T | None:
         """The current object."""

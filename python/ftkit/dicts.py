@@ -28,7 +28,7 @@ from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import lib, owned_handle, refuse_pickle
+from ._common import call_handle, lib, owned_handle, refuse_pickle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
@@ -119,7 +119,8 @@ class ConcurrentDict(Generic[K, V]):
         self._objs, self._words, self._free = slots.objs, slots.words, slots.free
         self._back = slots.back
         self._pop_hint = 0  # where popitem resumes its scan
-        self._h = owned_handle(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
+        self._owner = owned_handle(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
+        self._h = call_handle(self._owner)
         if dictionary is not None:
             self.update(dictionary)
 

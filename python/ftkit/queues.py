@@ -8,37 +8,30 @@ no generation check is needed.
 Blocking calls wait in slices (ftkit._wait): Ctrl-C interrupts a blocked
 ``pop``/``get``/``put``/``join`` with or without the GIL.
 
-Interrupts (issue 10, docs/design.md "Lifecycle contract"). CPython runs
-signal handlers right after a call returns (the eval-breaker check of the
-CALL instruction), so a KeyboardInterrupt can arrive after a pop took its
+Interrupts (docs/design.md section 10). CPython runs signal handlers right
+after a call returns, so a KeyboardInterrupt can arrive after a pop took its
 word out of C and before the object reached the caller. Every pop therefore
-runs from the C call to its ``return`` in one Python frame, under a
-``try``, with its progress in a local that is set immediately before
-exactly one releasing call, so the handler knows what happened:
+runs from the C call to its ``return`` in one frame, and once the word is in
+that frame nothing left before the return is a call (slots are released
+with in-place list extends). Before that point the word is in C's
+per-thread record, and the handler gives it back to the front of the queue
+in one call (``ftk_queue_unpop_last``): the interrupted pop had no effect.
+An interrupted push either went in (C records it; the exception says so in
+a note, because a push cannot be undone) or had no effect (its slot is
+released).
 
-* the word never reached Python: C recorded it (``ftk_last_result``); it
-  still sits in its slot, and goes back to the front of the queue
-  (``ftk_queue_unpop``), as if never popped;
-* the objects were taken and their slots released: they go back to the
-  front under fresh slots.
-
-Either way the interrupted pop had no effect. An interrupted push either
-went in (C records it; the exception says so in a note, because a push
-cannot be undone) or had no effect (its slot is released). These functions
-are the only implementations; instances get them bound to their state with
-``functools.partial`` (no extra frame, and no reference to the queue object,
-so no cycle), and the class attribute builds the same binding on demand
-(``super().pop()`` in a subclass).
+The methods are closures made by module-level factories (``_pop_fn`` ...)
+over the queue's state: one implementation each, installed per instance and
+made on demand through the class (``_Bound``).
 """
 from __future__ import annotations
 
 import types
 from collections import deque
-from functools import partial
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from ._common import lib, owned_handle, refuse_pickle, release_handle
+from ._common import call_handle, lib, owned_handle, refuse_pickle, release_handle
 from ._compat import Empty, Full, ShutDown
 from ._keepalive import _NONES, SlotTable, nones
 from ._lib import BadHandleError, ffi, raise_status
@@ -158,223 +151,239 @@ def _wait_word(h: Any, timeout: Any) -> int:
         raise_status(st, "pop")
 
 
-def _pop_impl(h: Any, objs: list, back: list, slots: SlotTable,
-              timeout: float | None = None) -> Any:
-    """ConcurrentQueue.pop. Interrupts: a signal handler runs only right
-    after a call returns; once ``w`` holds the word no call is left before
-    the return, and before that the word is in C's record (ftk_last_result),
-    which _recover_last gives back in one call."""
-    w = 0
-    try:
-        w = _try_pop_v(h)
-        if not w:
-            st = _last()
-            if st != _EEMPTY:
-                if st == _ECLOSED:
-                    raise _shut_down()
-                raise_status(st, "pop")
-            w = _wait_word(h, timeout)
-        # From here to the return nothing runs a signal handler: no call
-        # (``back += (w,)`` is an in-place list extend, not a call).
-        obj = objs[w]
-        objs[w] = None
-        back += (w,)
-        return obj
-    except BaseException:
-        # The word left C but never reached this frame: one call gives it
-        # back (inline: a helper's entry could itself be interrupted).
-        if not w:
-            try:
-                st = _unpop_last(h, _NULL)
-            except BaseException:  # a second interrupt: the call is idempotent
-                st = _unpop_last(h, _NULL)
-            if st:
-                _release_last(slots, None)
-        raise
-
-
-def _get_impl(h: Any, objs: list, back: list, slots: SlotTable, block: bool = True,
-              timeout: float | None = None) -> Any:
-    """StdConcurrentQueue.get: _pop_impl with queue.Queue's arguments (which
-    checks the timeout before looking at the queue). Not a wrapper around
-    _pop_impl: an interrupt between an inner return and ours would lose the
-    item, so the few lines that take the object are this function's own."""
-    if not block:
-        timeout = 0
-    elif timeout is not None:
-        check_timeout(timeout)
-    w = 0
-    try:
-        w = _try_pop_v(h)
-        if not w:
-            st = _last()
-            if st != _EEMPTY:
-                if st == _ECLOSED:
-                    raise _shut_down()
-                raise_status(st, "get")
-            w = _wait_word(h, timeout)
-        # From here to the return nothing runs a signal handler: no call
-        # (``back += (w,)`` is an in-place list extend, not a call).
-        obj = objs[w]
-        objs[w] = None
-        back += (w,)
-        return obj
-    except BaseException:
-        # The word left C but never reached this frame: one call gives it
-        # back (inline: a helper's entry could itself be interrupted).
-        if not w:
-            try:
-                st = _unpop_last(h, _NULL)
-            except BaseException:  # a second interrupt: the call is idempotent
-                st = _unpop_last(h, _NULL)
-            if st:
-                _release_last(slots, None)
-        raise
-
-
-def _pop_many_impl(h: Any, objs: list, back: list, runs: list, slots: SlotTable,
-                   bufs: list, max_items: Any, timeout: float | None = None) -> list:
-    """ConcurrentQueue.pop_many: waits (in slices) for the first item, then
-    takes what is available up to max_items, in C chunks of up to 1024.
-
-    Interrupts (see the module docstring): ``k`` is 0 while a C pop's result
-    may be only in C's record (_recover_last gives it back in one call),
-    else the runs popped into ``r``, still in their slots, or -1 when
-    nothing is outstanding. The common case, one chunk that is one run of
-    consecutive slots, takes its objects with slices and releases the run
-    with an in-place list extend: no call between the C pop and the return.
-    Otherwise ``phase`` says how far the chunk got (1: its objects ``got``
-    cleared from their slots; 2: those slots released) and ``out`` holds
-    the objects of earlier chunks; the handler gives everything back.
-    (Only this rarer path needs several calls to recover, so a second
-    interrupt arriving within the microseconds of the first's recovery of a
-    fragmented pop_many can lose those items.)
-    """
-    if type(max_items) is not int:
-        if not isinstance(max_items, int) or isinstance(max_items, bool):
-            raise TypeError(f"max_items must be an int, not {type(max_items).__name__}")
-        max_items = int(max_items)
-    if max_items <= 0:
-        if max_items < 0:
-            raise ValueError("max_items must be >= 0")
-        return []
-    k = -1
-    phase = 0
-    out: list = []
-    got: list = []
-    idx: list = []
-    try:  # a result buffer, reused: ffi.new costs more than the pop
-        r = bufs.pop()
-    except IndexError:
-        r = _new_runs(_RUNS_MAX)
-    try:
-        want = max_items if max_items < _RUNS_MAX else _RUNS_MAX
-        k = 0
-        k = _pop_runs(h, r, want, _NO_WAIT)
-        if k == 1:  # the common case: one run, nothing can interrupt it
-            a = r[0]
-            c = r[1]
-            got = objs[a:a + c]
-            objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
-            if c >= 2:
-                runs += ((a, c),)
-            else:
-                back += (a,)
-            if c == max_items or c < want:
-                bufs += (r,)  # only once read: another thread may take it now
-                return got
-            out = got
-            got = []
-            k = -1
-        end: float | None = None
-        first = True
-        ns = _NO_WAIT
-        while True:
-            if k == 0:  # the first chunk found nothing, or a wait slice ended
-                if out:
-                    bufs.append(r)
-                    return out  # took what was available
+def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., Any]:
+    def pop(timeout: float | None = None) -> Any:
+        """ConcurrentQueue.pop. Interrupts: a signal handler runs only right
+        after a call returns; once ``w`` holds the word no call is left before
+        the return, and before that the word is in C's record (ftk_last_result),
+        which _recover_last gives back in one call."""
+        w = 0
+        try:
+            w = _try_pop_v(h)
+            if not w:
                 st = _last()
-                if st not in _WAIT_AGAIN:
-                    if _closed_while_waiting(st) and (st == _ECLOSED or not first):
+                if st != _EEMPTY:
+                    if st == _ECLOSED:
                         raise _shut_down()
-                    raise_status(st, "pop_many")
-                if first:
-                    first = False
-                    end = _deadline(timeout)
-                elif ns == 0 or _expired(end):
-                    raise Empty()
-            elif k > 0:  # several runs in this chunk: the careful path
-                idx = _words_of_runs(r, k)
-                got = list(map(objs.__getitem__, idx))
-                clear = map(objs.__setitem__, idx, repeat(None))
-                phase = 1
-                _consume(clear)
-                phase = 2
-                back += idx
-                out += got
+                    raise_status(st, "pop")
+                w = _wait_word(h, timeout)
+            # From here to the return nothing runs a signal handler: no call
+            # (``back += (w,)`` is an in-place list extend, not a call).
+            obj = objs[w]
+            objs[w] = None
+            b = back
+            b += (w,)  # local alias: rebinding a captured name would write the shared cell
+            return obj
+        except BaseException:
+            # The word left C but never reached this frame: one call gives it
+            # back (inline: a helper's entry could itself be interrupted).
+            if not w:
+                try:
+                    st = _unpop_last(h, _NULL)
+                except BaseException:  # a second interrupt: the call is idempotent
+                    st = _unpop_last(h, _NULL)
+                if st:
+                    _release_last(slots, None)
+            raise
+
+    return pop
+
+
+def _get_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., Any]:
+    def get(block: bool = True, timeout: float | None = None) -> Any:
+        """StdConcurrentQueue.get: _pop_impl with queue.Queue's arguments (which
+        checks the timeout before looking at the queue). Not a wrapper around
+        _pop_impl: an interrupt between an inner return and ours would lose the
+        item, so the few lines that take the object are this function's own."""
+        if not block:
+            timeout = 0
+        elif timeout is not None:
+            check_timeout(timeout)
+        w = 0
+        try:
+            w = _try_pop_v(h)
+            if not w:
+                st = _last()
+                if st != _EEMPTY:
+                    if st == _ECLOSED:
+                        raise _shut_down()
+                    raise_status(st, "get")
+                w = _wait_word(h, timeout)
+            # From here to the return nothing runs a signal handler: no call
+            # (``back += (w,)`` is an in-place list extend, not a call).
+            obj = objs[w]
+            objs[w] = None
+            b = back
+            b += (w,)  # local alias: rebinding a captured name would write the shared cell
+            return obj
+        except BaseException:
+            # The word left C but never reached this frame: one call gives it
+            # back (inline: a helper's entry could itself be interrupted).
+            if not w:
+                try:
+                    st = _unpop_last(h, _NULL)
+                except BaseException:  # a second interrupt: the call is idempotent
+                    st = _unpop_last(h, _NULL)
+                if st:
+                    _release_last(slots, None)
+            raise
+
+    return get
+
+
+def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, bufs: list) -> Callable[..., Any]:
+    def pop_many(max_items: Any, timeout: float | None = None) -> list:
+        """ConcurrentQueue.pop_many: waits (in slices) for the first item, then
+        takes what is available up to max_items, in C chunks of up to 1024.
+
+        Interrupts (see the module docstring): ``k`` is 0 while a C pop's result
+        may be only in C's record (_recover_last gives it back in one call),
+        else the runs popped into ``r``, still in their slots, or -1 when
+        nothing is outstanding. The common case, one chunk that is one run of
+        consecutive slots, takes its objects with slices and releases the run
+        with an in-place list extend: no call between the C pop and the return.
+        Otherwise ``phase`` says how far the chunk got (1: its objects ``got``
+        cleared from their slots; 2: those slots released) and ``out`` holds
+        the objects of earlier chunks; the handler gives everything back.
+        (Only this rarer path needs several calls to recover, so a second
+        interrupt arriving within the microseconds of the first's recovery of a
+        fragmented pop_many can lose those items.)
+        """
+        if type(max_items) is not int:
+            if not isinstance(max_items, int) or isinstance(max_items, bool):
+                raise TypeError(f"max_items must be an int, not {type(max_items).__name__}")
+            max_items = int(max_items)
+        if max_items <= 0:
+            if max_items < 0:
+                raise ValueError("max_items must be >= 0")
+            return []
+        k = -1
+        phase = 0
+        out: list = []
+        got: list = []
+        idx: list = []
+        try:  # a result buffer, reused: ffi.new costs more than the pop
+            r = bufs.pop()
+        except IndexError:
+            r = _new_runs(_RUNS_MAX)
+        try:
+            want = max_items if max_items < _RUNS_MAX else _RUNS_MAX
+            k = 0
+            k = _pop_runs(h, r, want, _NO_WAIT)
+            if k == 1:  # the common case: one run, nothing can interrupt it
+                a = r[0]
+                c = r[1]
+                got = objs[a:a + c]
+                objs[a:a + c] = _NONES[c] if c <= 256 else [None] * c
+                if c >= 2:
+                    rl = runs
+                    rl += ((a, c),)
+                else:
+                    bl = back
+                    bl += (a,)
+                if c == max_items or c < want:
+                    fl = bufs
+                    fl += (r,)  # only once read: another thread may take it now
+                    return got
+                out = got
                 got = []
                 k = -1
-                phase = 0
-                if len(out) >= max_items or len(out) % _RUNS_MAX:
-                    bufs.append(r)
-                    return out
-            want = min(max_items - len(out), _RUNS_MAX)
-            ns = _NO_WAIT if (first or out) else _slice(end)
-            k = 0
-            k = _pop_runs(h, r, want, ns)  # (after a wait, any k takes the path above)
-    except BaseException:
-        if phase == 0:
-            if k == 0:  # one call, inline (see _pop_impl)
-                if _unpop_last(h, r):
-                    _release_last(slots, r)
-            elif k > 0:  # runs still in their slots (``got`` only copied)
-                _give_back(h, slots, _words_of_runs(r, k))
-            _give_back_objects(h, slots, out)
-        else:
-            if phase == 1:  # cleared, not yet released
-                back += idx
-            _give_back_objects(h, slots, out + got)
-        raise
+            end: float | None = None
+            first = True
+            ns = _NO_WAIT
+            while True:
+                if k == 0:  # the first chunk found nothing, or a wait slice ended
+                    if out:
+                        bufs.append(r)
+                        return out  # took what was available
+                    st = _last()
+                    if st not in _WAIT_AGAIN:
+                        if _closed_while_waiting(st) and (st == _ECLOSED or not first):
+                            raise _shut_down()
+                        raise_status(st, "pop_many")
+                    if first:
+                        first = False
+                        end = _deadline(timeout)
+                    elif ns == 0 or _expired(end):
+                        raise Empty()
+                elif k > 0:  # several runs in this chunk: the careful path
+                    idx = _words_of_runs(r, k)
+                    got = list(map(objs.__getitem__, idx))
+                    clear = map(objs.__setitem__, idx, repeat(None))
+                    phase = 1
+                    _consume(clear)
+                    phase = 2
+                    bl = back
+                    bl += idx
+                    out += got
+                    got = []
+                    k = -1
+                    phase = 0
+                    if len(out) >= max_items or len(out) % _RUNS_MAX:
+                        bufs.append(r)
+                        return out
+                want = min(max_items - len(out), _RUNS_MAX)
+                ns = _NO_WAIT if (first or out) else _slice(end)
+                k = 0
+                k = _pop_runs(h, r, want, ns)  # (after a wait, any k takes the path above)
+        except BaseException:
+            if phase == 0:
+                if k == 0:  # one call, inline (see _pop_impl)
+                    if _unpop_last(h, r):
+                        _release_last(slots, r)
+                elif k > 0:  # runs still in their slots (``got`` only copied)
+                    _give_back(h, slots, _words_of_runs(r, k))
+                _give_back_objects(h, slots, out)
+            else:
+                if phase == 1:  # cleared, not yet released
+                    bl = back
+                    bl += idx
+                _give_back_objects(h, slots, out + got)
+            raise
+
+    return pop_many
 
 
 # -- pushes --------------------------------------------------------------------------
 
-def _push_impl(h: Any, objs: list, free: list, slots: SlotTable, value: Any) -> None:
-    """ConcurrentQueue.push. ``i`` != 0 while the slot holds ``value`` and
-    the C push ran (nothing that can be interrupted lies between): an
-    interrupt then either finds the item in (C recorded it; a note says so,
-    since a push cannot be undone) or releases the slot: no effect. (An
-    interrupt between taking the index and storing it costs that index.)"""
-    i = 0
-    try:
+def _push_fn(h: Any, objs: list, free: list, slots: SlotTable) -> Callable[..., Any]:
+    def push(value: Any) -> None:
+        """ConcurrentQueue.push. ``i`` != 0 while the slot holds ``value`` and
+        the C push ran (nothing that can be interrupted lies between): an
+        interrupt then either finds the item in (C recorded it; a note says so,
+        since a push cannot be undone) or releases the slot: no effect. (An
+        interrupt between taking the index and storing it costs that index.)"""
+        i = 0
         try:
-            i = free.pop()
-        except IndexError:
-            i = slots.take_index()
-        objs[i] = value
-        st = _try_push(h, i)
-        if st:
-            j = i
-            i = 0
-            objs[j] = None
-            slots.back.append(j)
-            if st == _ECLOSED:
-                raise _shut_down()
-            raise_status(st, "push")
-    except BaseException as exc:
-        if i:
             try:
-                went_in = _last_result()
-            except BaseException:  # a second interrupt: reading is idempotent
-                went_in = _last_result()
-            if went_in == 1:
-                _note_completed(exc, "push")
-            else:
-                objs[i] = None
-                back = slots.back
-                back += (i,)  # no call: nothing can interrupt the release
-        raise
+                i = free.pop()
+            except IndexError:
+                i = slots.take_index()
+            objs[i] = value
+            st = _try_push(h, i)
+            if st:
+                j = i
+                i = 0
+                objs[j] = None
+                slots.back.append(j)
+                if st == _ECLOSED:
+                    raise _shut_down()
+                raise_status(st, "push")
+        except BaseException as exc:
+            if i:
+                try:
+                    went_in = _last_result()
+                except BaseException:  # a second interrupt: reading is idempotent
+                    went_in = _last_result()
+                if went_in == 1:
+                    _note_completed(exc, "push")
+                else:
+                    objs[i] = None
+                    back = slots.back
+                    back += (i,)  # no call: nothing can interrupt the release
+            raise
+
+    return push
 
 
 def _push_failed(exc: BaseException, done: int) -> BaseException:
@@ -382,179 +391,188 @@ def _push_failed(exc: BaseException, done: int) -> BaseException:
     return exc
 
 
-def _push_many_impl(h: Any, objs: list, free: list, runs: list, slots: SlotTable,
-                    items: Iterable[Any]) -> None:
-    """ConcurrentQueue.push_many: the items get a run of consecutive slots
-    (one slice store) and C pushes the index range, or scattered slots pushed
-    from an array. If the queue is shut down meanwhile, the ShutDown carries
-    ``pushed``: how many leading items went in (they will be delivered); the
-    others were not pushed.
+def _push_many_fn(h: Any, objs: list, free: list, runs: list, slots: SlotTable) -> Callable[..., Any]:
+    push_one = _push_fn(h, objs, free, slots)
 
-    For the interrupt handler: ``first`` (a run) or ``idx`` (scattered) is
-    set while the slots hold the items; ``done`` is -1 before the C call,
-    -2 once it ran (C recorded how many went in), then the count.
-    """
-    if type(items) is not list:
-        items = list(items)
-    n = len(items)
-    if n < 2:
-        if n:
-            _push_impl(h, objs, free, slots, items[0])
-        return
-    first = -1
-    idx: list = []
-    done = -1
-    cleared = 0  # scattered failure: 1 once the slots were cleared, 2 released
-    rest: list = []
-    try:
-        if runs:  # slots.take_run(n), inline fast path
-            try:
-                first, count = runs.pop()
-                if count > n:
-                    runs.append((first + n, count - n))
-                elif count < n:
-                    too_short = first
-                    first = -1
-                    runs.append((too_short, count))
-                    first = slots.take_run(n)
-            except IndexError:  # raced for the last run
-                first = -1
-                first = slots.take_run(n)
-        else:  # (an exception costs more than this test)
-            first = slots.take_run(n)
-        if first >= 0:
-            objs[first:first + n] = items
-            done = -2
-            done = _push_range(h, first, n, _NO_WAIT)
-            if done == n:
-                return
-            st = _last()
-            rest_first, left = first + done, n - done
-            blank = nones(left)
-            first = -1
-            objs[rest_first:rest_first + left] = blank
-            if left >= 2:
-                runs.append((rest_first, left))
-            else:
-                slots.back.append(rest_first)
-        else:
-            first = -1
-            idx = slots.take_indices(n)
-            _consume(map(objs.__setitem__, idx, items))
-            pushed = ffi.new("size_t *")
-            done = -2
-            st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
-            done = pushed[0]
-            if done == n:
-                return
-            rest = idx[done:]
-            clear = map(objs.__setitem__, rest, repeat(None))
-            idx = []
-            cleared = 1
-            _consume(clear)
-            cleared = 2
-            slots.back.extend(rest)
-        if st == _ECLOSED:
-            raise _push_failed(_shut_down(), done)
-        try:
-            raise_status(st, "push_many")
-        except BaseException as e:  # noqa: BLE001 - the same, with the count
-            raise _push_failed(e, done) from None
-    except BaseException as exc:
-        if cleared == 1:
-            slots.back.extend(rest)
-        if first >= 0 or idx:
-            if done == -2:
-                done = _last_result()
-            elif done < 0:
-                done = 0
-            if first >= 0:
-                if done < n:
-                    objs[first + done:first + n] = nones(n - done)
-                    slots.release_run(first + done, n - done)
-            else:
-                rest = idx[done:]
-                _consume(map(objs.__setitem__, rest, repeat(None)))
-                slots.back.extend(rest)
-            if done:
-                _note_completed(exc, f"push of {done} of {n} items")
-            if not hasattr(exc, "pushed"):
-                try:
-                    exc.pushed = done  # type: ignore[attr-defined]
-                except AttributeError:
-                    pass
-        raise
+    def push_many(items: Iterable[Any]) -> None:
+        """ConcurrentQueue.push_many: the items get a run of consecutive slots
+        (one slice store) and C pushes the index range, or scattered slots pushed
+        from an array. If the queue is shut down meanwhile, the ShutDown carries
+        ``pushed``: how many leading items went in (they will be delivered); the
+        others were not pushed.
 
-
-def _put_impl(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool, item: Any,
-              block: bool = True, timeout: float | None = None) -> None:
-    """StdConcurrentQueue.put: waits (in slices) for room in a bounded queue
-    (and, like queue.Queue, checks the timeout up front only when bounded).
-    ``i`` != 0 while the slot holds ``item`` and a C push ran: see _push_impl
-    for what an interrupt then means."""
-    if bounded and block and timeout is not None:
-        check_timeout(timeout)
-    i = 0
-    try:
-        try:
-            i = free.pop()
-        except IndexError:
-            i = slots.take_index()
-        objs[i] = item
-        st = _try_push(h, i)
-        if st == _OK:
+        For the interrupt handler: ``first`` (a run) or ``idx`` (scattered) is
+        set while the slots hold the items; ``done`` is -1 before the C call,
+        -2 once it ran (C recorded how many went in), then the count.
+        """
+        if type(items) is not list:
+            items = list(items)
+        n = len(items)
+        if n < 2:
+            if n:
+                push_one(items[0])
             return
-        if st == _EFULL and block and timeout != 0:
-            end = _deadline(timeout)
-            while True:
-                st = _push(h, i, _slice(end))
-                if st == _OK:
+        first = -1
+        idx: list = []
+        done = -1
+        cleared = 0  # scattered failure: 1 once the slots were cleared, 2 released
+        rest: list = []
+        try:
+            if runs:  # slots.take_run(n), inline fast path
+                try:
+                    first, count = runs.pop()
+                    if count > n:
+                        runs.append((first + n, count - n))
+                    elif count < n:
+                        too_short = first
+                        first = -1
+                        runs.append((too_short, count))
+                        first = slots.take_run(n)
+                except IndexError:  # raced for the last run
+                    first = -1
+                    first = slots.take_run(n)
+            else:  # (an exception costs more than this test)
+                first = slots.take_run(n)
+            if first >= 0:
+                objs[first:first + n] = items
+                done = -2
+                done = _push_range(h, first, n, _NO_WAIT)
+                if done == n:
                     return
-                if st not in (_ETIMEDOUT, _EFULL, _EINTR) or _expired(end):
-                    break
-        j = i
-        i = 0
-        objs[j] = None
-        slots.back.append(j)
-        if st == _EFULL or st == _ETIMEDOUT or st == _EINTR:
-            raise Full()
-        if st == _ECLOSED or (st == _EBADHANDLE and block):
-            raise _shut_down()
-        raise_status(st, "put")
-    except BaseException as exc:
-        if i:
-            try:
-                went_in = _last_result()
-            except BaseException:  # a second interrupt: reading is idempotent
-                went_in = _last_result()
-            if went_in == 1:
-                _note_completed(exc, "put")
+                st = _last()
+                rest_first, left = first + done, n - done
+                blank = nones(left)
+                first = -1
+                objs[rest_first:rest_first + left] = blank
+                if left >= 2:
+                    runs.append((rest_first, left))
+                else:
+                    slots.back.append(rest_first)
             else:
-                objs[i] = None
-                back = slots.back
-                back += (i,)  # no call: nothing can interrupt the release
-        raise
+                first = -1
+                idx = slots.take_indices(n)
+                _consume(map(objs.__setitem__, idx, items))
+                pushed = ffi.new("size_t *")
+                done = -2
+                st = lib.ftk_queue_push_many(h, idx, n, pushed, _NO_WAIT)
+                done = pushed[0]
+                if done == n:
+                    return
+                rest = idx[done:]
+                clear = map(objs.__setitem__, rest, repeat(None))
+                idx = []
+                cleared = 1
+                _consume(clear)
+                cleared = 2
+                slots.back.extend(rest)
+            if st == _ECLOSED:
+                raise _push_failed(_shut_down(), done)
+            try:
+                raise_status(st, "push_many")
+            except BaseException as e:  # noqa: BLE001 - the same, with the count
+                raise _push_failed(e, done) from None
+        except BaseException as exc:
+            if cleared == 1:
+                slots.back.extend(rest)
+            if first >= 0 or idx:
+                if done == -2:
+                    done = _last_result()
+                elif done < 0:
+                    done = 0
+                if first >= 0:
+                    if done < n:
+                        objs[first + done:first + n] = nones(n - done)
+                        slots.release_run(first + done, n - done)
+                else:
+                    rest = idx[done:]
+                    _consume(map(objs.__setitem__, rest, repeat(None)))
+                    slots.back.extend(rest)
+                if done:
+                    _note_completed(exc, f"push of {done} of {n} items")
+                if not hasattr(exc, "pushed"):
+                    try:
+                        exc.pushed = done  # type: ignore[attr-defined]
+                    except AttributeError:
+                        pass
+            raise
+
+    return push_many
+
+
+def _put_fn(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool) -> Callable[..., Any]:
+    def put(item: Any, block: bool = True, timeout: float | None = None) -> None:
+        """StdConcurrentQueue.put: waits (in slices) for room in a bounded queue
+        (and, like queue.Queue, checks the timeout up front only when bounded).
+        ``i`` != 0 while the slot holds ``item`` and a C push ran: see _push_impl
+        for what an interrupt then means."""
+        if bounded and block and timeout is not None:
+            check_timeout(timeout)
+        i = 0
+        try:
+            try:
+                i = free.pop()
+            except IndexError:
+                i = slots.take_index()
+            objs[i] = item
+            st = _try_push(h, i)
+            if st == _OK:
+                return
+            if st == _EFULL and block and timeout != 0:
+                end = _deadline(timeout)
+                while True:
+                    st = _push(h, i, _slice(end))
+                    if st == _OK:
+                        return
+                    if st not in (_ETIMEDOUT, _EFULL, _EINTR) or _expired(end):
+                        break
+            j = i
+            i = 0
+            objs[j] = None
+            slots.back.append(j)
+            if st == _EFULL or st == _ETIMEDOUT or st == _EINTR:
+                raise Full()
+            if st == _ECLOSED or (st == _EBADHANDLE and block):
+                raise _shut_down()
+            raise_status(st, "put")
+        except BaseException as exc:
+            if i:
+                try:
+                    went_in = _last_result()
+                except BaseException:  # a second interrupt: reading is idempotent
+                    went_in = _last_result()
+                if went_in == 1:
+                    _note_completed(exc, "put")
+                else:
+                    objs[i] = None
+                    back = slots.back
+                    back += (i,)  # no call: nothing can interrupt the release
+            raise
+
+    return put
 
 
 class _Bound:
-    """A queue method whose implementation is a module-level function of the
-    queue's state. Each instance gets it bound once (``_install``); looked up
-    through the class (``super().pop(...)`` in a subclass) it binds on the
-    spot. Either way the caller calls the implementation directly: no
-    wrapper frame, which matters for interrupts (see the module docstring)."""
+    """A queue method made by a module-level factory from the queue's state:
+    the returned closure is the whole method (one frame from the C call to
+    the return, which the interrupt rule needs; state read from cells, no
+    attribute lookups, no reference to the queue object, so no cycle). Each
+    instance gets its closures once (``_install_fast_paths``); looked up
+    through the class (``super().pop(...)`` in a subclass) it makes one on the
+    spot. Every closure keeps the queue's owner cdata alive (``_owner``), as a
+    bound method keeps its instance. (Closures, not partials of module
+    functions: a partial with more than four bound arguments copies its
+    arguments on every call; measured with callgrind on 3.11, push+pop
+    7,629 instructions with closures vs 8,665 with partials.)"""
 
-    def __init__(self, impl: Callable[..., Any], attrs: tuple[str, ...], doc: str) -> None:
-        self.impl = impl
+    def __init__(self, factory: Callable[..., Any], attrs: tuple[str, ...], doc: str) -> None:
+        self.factory = factory
         self.attrs = attrs
         self.__doc__ = doc
-        self.name = impl.__name__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
 
     def bind(self, obj: Any) -> Any:
         d = obj.__dict__
-        fn = partial(self.impl, *[d[a] for a in self.attrs])
+        fn = self.factory(*[d[a] for a in self.attrs])
+        fn._owner = d["_owner"]
         fn.__doc__ = self.__doc__
         return fn
 
@@ -572,7 +590,7 @@ _CLOSE_LOCK = __import__("threading").Lock()  # close() is rare: one lock for al
 class _QueueBase:
     """Handle, slot table and shutdown shared by both queue classes.
 
-    The C queue is owned by its handle cdata (``owned_handle``): it is freed
+    The C queue is owned by its owner cdata (``owned_handle``): it is freed
     when the last holder goes, the queue object or any method taken from it
     (``pop = q.pop`` keeps working after ``del q``, like a bound method), or
     at once by ``close()``.
@@ -584,7 +602,8 @@ class _QueueBase:
         self._objs, self._free, self._back = slots.objs, slots.free, slots.back
         self._runs = slots.runs
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
-        self._h = owned_handle(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
+        self._owner = owned_handle(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
+        self._h = call_handle(self._owner)
         self._install_fast_paths()
 
     def _install_fast_paths(self) -> None:
@@ -644,15 +663,15 @@ class _QueueBase:
         ShutDown. Items that other threads had already popped stay theirs.
         """
         with _CLOSE_LOCK:
-            h = self.__dict__.get("_h")
-            if h is None or self.__dict__.get("_closed"):
+            owner = self.__dict__.get("_owner")
+            if owner is None or self.__dict__.get("_closed"):
                 return
             self._closed = True
             try:
-                if lib.ftk_queue_close(h, 1) == _OK:
+                if lib.ftk_queue_close(self._h, 1) == _OK:
                     self._release_all()
             finally:
-                release_handle(h)
+                release_handle(owner)
 
     def __enter__(self):
         return self
@@ -689,10 +708,10 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
             raise ValueError("scaling must be >= 0")
         self._init_queue(0)
 
-    push: Any = _Bound(_push_impl, ("_h", "_objs", "_free", "_slots"),
+    push: Any = _Bound(_push_fn, ("_h", "_objs", "_free", "_slots"),
                        """push(value): append ``value``. Raises ShutDown after
                        ``shutdown()``.""")
-    pop: Any = _Bound(_pop_impl, ("_h", "_objs", "_back", "_slots"),
+    pop: Any = _Bound(_pop_fn, ("_h", "_objs", "_back", "_slots"),
                       """pop(timeout=None): remove and return the oldest item,
                       waiting up to ``timeout`` seconds (None: forever). Raises
                       Empty on timeout, ShutDown when shut down.""")
@@ -703,7 +722,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
 
         return LocalWrapper(self.pop(timeout))
 
-    push_many: Any = _Bound(_push_many_impl, ("_h", "_objs", "_free", "_runs", "_slots"),
+    push_many: Any = _Bound(_push_many_fn, ("_h", "_objs", "_free", "_runs", "_slots"),
                             """push_many(items): append every item, in order,
                             crossing into C once. The items get consecutive slot
                             indices, stored with one slice assignment; C pushes the
@@ -711,7 +730,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                             ShutDown raised has a ``pushed`` attribute: how many
                             leading items went in (they will be delivered); the
                             rest did not.""")
-    pop_many: Any = _Bound(_pop_many_impl,
+    pop_many: Any = _Bound(_pop_many_fn,
                            ("_h", "_objs", "_back", "_runs", "_slots", "_run_bufs"),
                            """pop_many(max_items, timeout=None): wait for at least
                            one item (up to ``timeout``), then remove and return up
@@ -759,7 +778,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
         self._bounded = maxsize > 0
         self._init_queue(maxsize if maxsize > 0 else 0)
 
-    put: Any = _Bound(_put_impl, ("_h", "_objs", "_free", "_slots", "_bounded"),
+    put: Any = _Bound(_put_fn, ("_h", "_objs", "_free", "_slots", "_bounded"),
                       """put(item, block=True, timeout=None): put ``item``, waiting
                       up to ``timeout`` for room in a bounded queue (``block=False``:
                       not at all). Raises Full, or ShutDown.""")
@@ -767,7 +786,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
     def put_nowait(self, item: T) -> None:
         return self.put(item, False)
 
-    get: Any = _Bound(_get_impl, ("_h", "_objs", "_back", "_slots"),
+    get: Any = _Bound(_get_fn, ("_h", "_objs", "_back", "_slots"),
                       """get(block=True, timeout=None): remove and return an item,
                       waiting up to ``timeout`` (``block=False``: not at all).
                       Raises Empty, or ShutDown.""")
