@@ -412,3 +412,55 @@ def test_interrupted_put_completes_or_has_no_effect():
         t.join(30)
     assert received == list(range(n)), (len(received), intr.raised, completed_by_note)
     assert intr.raised > 0
+
+
+# -- the contract, for every primitive (new ones join by adding a row) -------------------
+
+def _primitives():
+    """(name, factory, a method name, its arguments, expected result or a
+    predicate) for each primitive that exists in this ftkit."""
+    rows = [
+        ("AtomicInt64", lambda: ftkit.AtomicInt64(5), "get", (), 5),
+        ("AtomicFlag", lambda: ftkit.AtomicFlag(True), "get", (), True),
+        ("AtomicReference", lambda: ftkit.AtomicReference("x"), "get", (), "x"),
+        ("ConcurrentDict", lambda: ftkit.ConcurrentDict({1: 2}), "get", (1,), 2),
+        ("ConcurrentQueue", lambda: ftkit.ConcurrentQueue(), "size", (), 0),
+        ("StdConcurrentQueue", lambda: ftkit.StdConcurrentQueue(3), "qsize", (), 0),
+    ]
+    if hasattr(ftkit, "ConcurrentDeque"):
+        rows.append(("ConcurrentDeque", lambda: ftkit.ConcurrentDeque([7]), "count", (7,), 1))
+    for name, method, args, want in (("RWLock", "readers", (), 0),
+                                     ("IntervalLock", "locked", (), False),
+                                     ("AtomicCounter", "get", (), 0)):
+        cls = getattr(ftkit, name, None)
+        if cls is not None:
+            rows.append((name, cls, method, args, want))
+    return rows
+
+
+@pytest.mark.parametrize("name, make, method, args, want", _primitives(),
+                         ids=[r[0] for r in _primitives()])
+def test_every_primitive_keeps_the_contract(name, make, method, args, want):
+    import pickle
+
+    # a method taken from a temporary object keeps it (and its C object) alive
+    fn = getattr(make(), method)
+    gc.collect()
+    assert fn(*args) == want
+    # collected promptly (no cycle through its own fast paths) and weakref-able
+    obj = make()
+    ref = weakref.ref(obj)
+    del obj, fn
+    if ref() is not None:  # refcounting interpreters free it at once
+        gc.collect()
+    assert ref() is None, f"{name} is kept alive by a cycle"
+    # pickling is refused with a clear TypeError
+    with pytest.raises(TypeError):
+        pickle.dumps(make())
+    # close(): idempotent, later calls raise BadHandleError
+    obj = make()
+    if hasattr(obj, "close"):
+        obj.close()
+        obj.close()
+        with pytest.raises(ftkit.BadHandleError):
+            getattr(obj, method)(*args)
