@@ -409,9 +409,9 @@ class AtomicReference(Generic[T]):
     (True, False, 'b')
 
     The C side holds one word (0 for None); the object lives in this
-    reference's own versioned SlotTable (see ftkit._keepalive). The slot
-    logic is written out in each method: a helper call per operation would
-    cost as much as the operation.
+    reference's own versioned SlotTable (see ftkit._keepalive). ``get`` does
+    the table's read protocol inline (a helper call per read would cost as
+    much as the read); the writers go through the table's methods.
     """
 
     __class_getitem__: Any = classmethod(types.GenericAlias)

@@ -201,8 +201,6 @@ def _install() -> None:
 
         cmp.__name__ = f"__{name}__"
         setattr(LocalWrapper, cmp.__name__, cmp)
-    # __eq__ defined above would set __hash__ to None; restore forwarding.
-    LocalWrapper.__hash__ = lambda self: hash(self._wrapped)  # type: ignore[method-assign]
 
 
 _install()

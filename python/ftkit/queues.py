@@ -27,13 +27,12 @@ made on demand through the class (``_Bound``).
 from __future__ import annotations
 
 import types
-from collections import deque
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from ._common import call_handle, lib, owned_handle, refuse_pickle, release_handle
 from ._compat import Empty, Full, ShutDown
-from ._keepalive import _NONES, SlotTable, nones
+from ._keepalive import _NONES, SlotTable, _consume, nones
 from ._lib import BadHandleError, ffi, raise_status
 from ._wait import SLICE_NS, WAIT_SLICE, deadline as _deadline, expired as _expired
 from ._wait import check_timeout, slice_ns as _slice
@@ -57,7 +56,6 @@ _push_range = lib.ftk_queue_push_range_v
 _pop_runs = lib.ftk_queue_pop_runs_v
 _RUNS_MAX = lib.FTK_QUEUE_RUNS_MAX
 _unpack = ffi.unpack
-_consume: Any = deque(maxlen=0).extend
 
 _OK = lib.FTK_OK
 _EEMPTY = lib.FTK_EEMPTY
