@@ -139,6 +139,8 @@ class Family:
         self.nerrors = 0
         self.notes: dict[str, Any] = {}
         self.rss: list[float] = []
+        self.blocks: list[int] = []
+        self.pending: list[int] = []
 
     def fail(self, msg: str) -> None:
         """Record a violation; messages that differ only in numbers are
@@ -205,10 +207,12 @@ class Family:
         return results
 
     def quiet_point(self) -> None:
-        """Between rounds: collect, record RSS."""
+        """Between rounds: collect; record RSS, Python's allocated blocks
+        and libftkit's blocks still waiting for reclamation."""
         gc.collect()
-        ftkit.lib.ftk_reclaim_collect()
+        self.pending.append(ftkit.lib.ftk_reclaim_collect())
         self.rss.append(rss_mb())
+        self.blocks.append(sys.getallocatedblocks())
 
 
 class Ctx:
@@ -225,6 +229,15 @@ def rounds_of(budget: float, target: float) -> tuple[int, float]:
 
 
 # -- slot tables -------------------------------------------------------------
+
+def same_multiset(fam: Family, what: str, ins: array, outs: array) -> None:
+    """Every value put in came out exactly once: equal as multisets
+    (compared sorted, in C; the details are computed only on failure)."""
+    if sorted(ins) != sorted(outs):
+        a, b = Counter(ins), Counter(outs)
+        fam.fail(f"{what}: {sum((a - b).values())} values put in never came out, "
+                 f"{sum((b - a).values())} came out twice or were never put in")
+
 
 def check_slots(fam: Family, what: str, slots: Any, held: int | None = 0) -> int:
     """At a quiet point: every index of the table is either holding an object
@@ -375,11 +388,12 @@ def stress_int64(fam: Family, budget: float) -> None:
         fam.check(total.get() == expect,
                   f"sum not conserved: {total.get()} != {expect} (start {start} + thread deltas)")
         # exchange: every value put in came out exactly once (the last is still inside)
-        outs = Counter(v for x in results for v in x[2])
-        outs[passer.get()] += 1
-        ins = Counter([-1] + [i << 40 | s for i, x in enumerate(results) for s in range(x[3])])
-        fam.check(outs == ins, f"exchange: {sum((ins - outs).values())} values lost, "
-                               f"{sum((outs - ins).values())} duplicated or fabricated")
+        outs = array("q", [passer.get()])
+        ins = array("q", [-1])
+        for i, x in enumerate(results):
+            outs.extend(x[2])
+            ins.extend(range(i << 40, (i << 40) + x[3]))
+        same_multiset(fam, "exchange", ins, outs)
         want = sum(x[5] for x in results if x[4])
         fam.check(bits.get() == want, f"bits: {bits.get():#x} != {want:#x} "
                                       "(each thread's own bit as it left it)")
@@ -517,16 +531,15 @@ def ref_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int |
     if any(x is None for x in results):
         return None
     last = ref.get()
-    ins = Counter(v for x in results for v in x[0])
-    ins[-1 << 32] += 1
-    outs = Counter(v for x in results for v in x[1])
-    if last is not None:
-        outs[last.p << 32 | last.s] += 1
+    ins = array("q", [-1 << 32])
+    outs = array("q", [] if last is None else [last.p << 32 | last.s])
     del last
+    for x in results:
+        ins.extend(x[0])
+        outs.extend(x[1])
     bad = sum(x[3] for x in results)
     fam.check(not bad, f"{bad} values read or exchanged out that were never put in")
-    fam.check(ins == outs, f"exchange/CAS: {sum((ins - outs).values())} objects lost, "
-                           f"{sum((outs - ins).values())} came out twice or from nowhere")
+    same_multiset(fam, "exchange/CAS", ins, outs)
     fam.note_max("table", table_len(ref))
     bound = 8 * n + 16
     fam.check(table_len(ref) <= bound,
@@ -808,12 +821,13 @@ def stress_shutdown_round(fam: Family, r: int, dur: float, std: bool,
         status = bytearray()
         refs: list = []
         items: Any = None
-        s = 0
+        s = m = 0
         try:
             while not stop.is_set():
                 if time.monotonic() > deadline + 2.0:
                     fam.fail(f"{mode}: pushes still accepted 2 s after the shutdown time")
                     break
+                m = 0
                 try:
                     if not std and q.size() > INFLIGHT:
                         time.sleep(0.0005)
@@ -1183,18 +1197,17 @@ def dict_round(fam: Family, r: int, dur: float, freed: list, refs: list) -> int 
         if not fam.check(d[k] == want, f"counter {k} = {d[k]}, expected {want} "
                                        "(increments lost or doubled)"):
             break
-    ins = Counter(v for x in ws for v in x[1])
-    outs = Counter(v for x in ws for v in x[2])
-    left: Counter = Counter()
+    # every churn value put in was taken out exactly once or is still inside
+    ins, outs = array("q"), array("q")
     for k in range(KC, KC + KR):
         v = d.get(Key(k))
         if v is not None:
-            left[v.p << 32 | v.s] += 1
+            outs.append(v.p << 32 | v.s)
     v = None
-    fam.check(not outs - ins, f"{sum((outs - ins).values())} churn values taken out that "
-                              "were never put in (or taken out twice)")
-    fam.check(ins - outs == left, f"churn values not conserved: {sum((ins - outs).values())} "
-                                  f"put in and not taken out, {sum(left.values())} inside")
+    for x in ws:
+        ins.extend(x[1])
+        outs.extend(x[2])
+    same_multiset(fam, "churn values (taken out or still inside)", ins, outs)
     # drain with popitem from every thread: each entry exactly once
     before = len(d)
     popped = fam.run(n, lambda i: [repr(k) for k, _ in _popitems(d)],
@@ -1683,6 +1696,14 @@ def main(argv: list[str] | None = None) -> int:
             fam.notes["rss_mb"] = f"{a:.0f}->{m:.0f}->{z:.0f}"
             fam.check(z - a < 200 and z < 3 * a + 100 and not (z - m > 64 and z - m > (m - a) / 2),
                       f"RSS grew across rounds: {a:.0f} -> {m:.0f} -> {z:.0f} MB")
+            # Python's allocated blocks at quiet points: a leak of Python
+            # objects shows here whatever the allocator keeps in RSS
+            a, m, z = fam.blocks[1], fam.blocks[len(fam.blocks) // 2], fam.blocks[-1]
+            fam.notes["kblocks"] = f"{a // 1000}->{m // 1000}->{z // 1000}"
+            fam.check(not (z - a > 200_000 and z > 2 * a),
+                      f"Python objects accumulate across rounds: {a} -> {m} -> {z} "
+                      "allocated blocks")
+            fam.notes["ebr_pending"] = max(fam.pending)
         rate = fam.ops / fam.busy if fam.busy > 0 else 0.0
         notes = " ".join(f"{k}={v}" for k, v in fam.notes.items())
         verdict = "ok" if not fam.nerrors else f"FAIL ({fam.nerrors} violations)"
