@@ -2,6 +2,7 @@
 # Fuzz the C API with libFuzzer (tests/fuzz/fuzz_api.c) under ASan+UBSan.
 #
 #   bash scripts/fuzz.sh [seconds]      default 60; FTKIT_FUZZ_SECONDS overrides
+#   FTKIT_FUZZ_ARGS="-seed=1 -print_coverage=1"   extra libFuzzer flags
 #
 # Installs clang and its sanitizer/fuzzer runtime from Debian if no clang can
 # link -fsanitize=fuzzer, builds libftkit's sources and the harness into
@@ -77,7 +78,7 @@ set +e
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 "$BIN" -max_total_time="$SECS" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
-    -print_final_stats=1 -artifact_prefix="$OUT/artifacts/" \
+    -print_final_stats=1 -artifact_prefix="$OUT/artifacts/" ${FTKIT_FUZZ_ARGS:-} \
     "$OUT/corpus" >"$OUT/fuzz.log" 2>&1
 rc=$?
 set -e

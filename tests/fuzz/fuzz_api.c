@@ -60,12 +60,25 @@
 #define MAX_THREAD_OPS 3 /* thread-starting ops per input */
 #define BURST_MAX 24    /* ops in a race burst */
 #define SHORT_NS 20000  /* the finite wait used where a wait must end */
+#define LONG_NS 300000  /* a wait that spins, then sleeps */
 
 /* ftk_queue_push_many(live queue, NULL, 0, ...) computes NULL + 0 in
  * queue.c (try_push_op), undefined behaviour that UBSan reports; until that
  * is fixed the harness does not make that call (set to 1 to make it). */
 #ifndef FUZZ_QUEUE_NULL_EMPTY_PUSH
 #define FUZZ_QUEUE_NULL_EMPTY_PUSH 0
+#endif
+
+/* ftk_queue_unpop_last gives back ftk_last_result(), which a push made
+ * after the pop overwrites (it then gives back the push count as a word),
+ * and gives back nothing after a pop that took the word 0. The header
+ * says it gives back what the last value-style pop took. Until fixed, the
+ * harness does not call it in those two cases (set to 1 to call it). */
+#ifndef FUZZ_UNPOP_LAST_AFTER_PUSH
+#define FUZZ_UNPOP_LAST_AFTER_PUSH 0
+#endif
+#ifndef FUZZ_UNPOP_LAST_ZERO
+#define FUZZ_UNPOP_LAST_ZERO 0
 #endif
 
 /* Op groups: the first byte of an op, modulo NGROUPS. make_corpus.py uses
@@ -259,6 +272,17 @@ static uint64_t stale_slots[16];
 static unsigned stale_slot_pos;
 
 static int model_last; /* what ftk_last_status() must return */
+
+/* The calling thread's last value-style queue pop (ftk_queue_unpop_last). */
+enum { LP_NONE, LP_WORD, LP_RUNS };
+static struct {
+    bool known;  /* false after calls the model does not follow */
+    bool pushed; /* a push set ftk_last_result since */
+    int kind;
+    ftk_handle_t h;
+    bool took;   /* it took words */
+    uint64_t word, nruns;
+} lp;
 static int thread_ops;
 
 /* A fresh value word, unique within the process run. */
@@ -881,13 +905,14 @@ static void q_observe(qmodel *q, int state) {
  * the other thread's action is sure to end it. */
 static int64_t pick_timeout(rd *r, bool could_block_forever) {
     int64_t t;
-    switch (u8(r) % 6) {
+    switch (u8(r) % 7) {
     case 0: t = 0; break;
     case 1: t = 1; break;
     case 2: t = SHORT_NS; break;
     case 3: t = -1; break;
     case 4: t = INT64_MAX; break;
-    default: t = INT64_MIN; break;
+    case 5: t = INT64_MIN; break;
+    default: t = LONG_NS; break; /* long enough to go to sleep in the OS */
     }
     if ((t < 0 || t == INT64_MAX) && could_block_forever) t = SHORT_NS;
     return t;
@@ -1076,6 +1101,7 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         t0 = now_ns();
         st = sub == 2 ? ftk_queue_try_push(h, w) : ftk_queue_push(h, w, t);
         check_result(st == FTK_OK, "queue_push");
+        lp.pushed = true;
         if (gate(s, st, false, "queue_push")) break;
         q_check_push(q, st, 1, st == FTK_OK, &w, t, now_ns() - t0,
                      sub == 2 ? "queue_try_push" : "queue_push");
@@ -1095,6 +1121,7 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         st = ftk_queue_push_many(h, nullw ? NULL : qin, (size_t)n, nullout ? NULL : &pushed, t);
         bool inval = nullout || (nullw && n > 0);
         check_result(inval ? 0 : pushed, "queue_push_many");
+        lp.pushed = true;
         if (gate(s, st, inval, "queue_push_many")) break;
         q_check_push(q, st, n, pushed, qin, t, now_ns() - t0, "queue_push_many");
         break;
@@ -1221,6 +1248,12 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         uint64_t w = sub == 17 ? ftk_queue_try_pop_v(h) : ftk_queue_pop_v(h, t);
         int64_t el = now_ns() - t0;
         check_result(w, "queue_pop_v");
+        lp.known = true;
+        lp.pushed = false;
+        lp.kind = LP_WORD;
+        lp.h = h;
+        lp.took = false;
+        lp.word = w;
         const char *what = sub == 17 ? "queue_try_pop_v" : "queue_pop_v";
         if (gate_v(s, w, what)) break;
         int ls = ftk_last_status();
@@ -1231,6 +1264,7 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
             st = ls; /* FTK_OK: a genuine 0 word */
             model_last = ls;
         }
+        lp.took = st == FTK_OK;
         q_check_pop(q, st, 1, st == FTK_OK, &w, t, el, what);
         break;
     }
@@ -1244,6 +1278,7 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         size_t k = ftk_queue_push_range_v(h, first, (size_t)n, t);
         int64_t el = now_ns() - t0;
         check_result(k, "queue_push_range_v");
+        lp.pushed = true;
         if (n == 0) {
             EQ64(k, 0, "queue_push_range_v(n = 0)");
             check_last("queue_push_range_v(n = 0)"); /* nothing to report */
@@ -1297,6 +1332,49 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         q_unpop(q, qin, (size_t)n);
         break;
     }
+    case 22: { /* unpop_last */
+        bool nullruns = u8(r) % 8 == 0;
+        if (!lp.known) break;
+        bool mine = lp.h == h && lp.kind != LP_NONE && lp.took;
+        if (lp.h == h && lp.kind != LP_NONE && lp.pushed && !FUZZ_UNPOP_LAST_AFTER_PUSH) break;
+        if (mine && lp.kind == LP_WORD && lp.word == 0 && !FUZZ_UNPOP_LAST_ZERO) break;
+        /* the words the record says were taken */
+        size_t k = 0;
+        if (mine && lp.kind == LP_WORD) {
+            qout[k++] = lp.word;
+        } else if (mine) {
+            for (uint64_t i = 0; i < lp.nruns; i++)
+                for (uint64_t j = 0; j < runs[2 * i + 1]; j++) qout[k++] = runs[2 * i] + j;
+        }
+        if (q && q->n + k > QMAX) break; /* the model could not hold them */
+        uint64_t res0 = ftk_last_result();
+        st = ftk_queue_unpop_last(h, nullruns ? NULL : runs);
+        if (gate(s, st, false, "queue_unpop_last")) break;
+        if (!mine) {
+            EXPECT(st, FTK_OK, "queue_unpop_last with nothing to give back");
+            check_result(res0, "queue_unpop_last with nothing to give back");
+            break;
+        }
+        if (lp.kind == LP_RUNS && nullruns) {
+            EXPECT(st, FTK_EINVAL, "queue_unpop_last(runs NULL) after pop_runs_v");
+            break;
+        }
+        if (st == FTK_ECLOSED) {
+            CHECK(q_max(q) == FTK_QUEUE_CLOSED_IMMEDIATE,
+                  "queue_unpop_last: FTK_ECLOSED without an immediate close");
+            q_observe(q, FTK_QUEUE_CLOSED_IMMEDIATE);
+            check_result(res0, "queue_unpop_last failed: the record stays");
+            break;
+        }
+        EXPECT(st, FTK_OK, "queue_unpop_last");
+        CHECK(q_obs(q) < FTK_QUEUE_CLOSED_IMMEDIATE,
+              "queue_unpop_last: FTK_OK after an immediate close");
+        q_unpop(q, qout, k);
+        lp.took = false; /* the record is cleared: a second call gives back nothing */
+        lp.kind = LP_NONE;
+        check_result(0, "queue_unpop_last gave back");
+        break;
+    }
     default: { /* pop_runs_v */
         uint64_t max = pick_count(r, 0, true);
         bool nullbuf = u8(r) % 16 == 0;
@@ -1305,6 +1383,12 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         size_t k = ftk_queue_pop_runs_v(h, nullbuf ? NULL : runs, (size_t)max, t);
         int64_t el = now_ns() - t0;
         check_result(k, "queue_pop_runs_v");
+        lp.known = true;
+        lp.pushed = false;
+        lp.kind = LP_RUNS;
+        lp.h = h;
+        lp.took = k > 0;
+        lp.nruns = k;
         int ls = ftk_last_status();
         if (k == 0) {
             model_last = ls;
@@ -1346,7 +1430,7 @@ static void queue_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
 }
 
 static void op_queue(rd *r) {
-    unsigned sub = u8(r) % 22;
+    unsigned sub = u8(r) % 23;
     if (sub == 0) {
         op_queue_new(r);
         return;
@@ -2318,7 +2402,12 @@ typedef struct race {
 static void *race_thread(void *arg) {
     race *x = arg;
     while (!atomic_load(&x->go)) relax();
-    for (unsigned i = 0; i < x->delay; i++) relax();
+    if (x->delay < 2048) { /* act soon: likely while a call is running */
+        for (unsigned i = 0; i < x->delay; i++) relax();
+    } else { /* act late: likely while the main thread sleeps in a wait */
+        struct timespec ts = {0, (long)(x->delay - 2048) * 1000};
+        nanosleep(&ts, NULL);
+    }
     /* debugging a reproducer: act only after the main thread's Nth pass */
     while (atomic_load(&x->passes) < x->after) sched_yield();
     switch (x->action) {
@@ -2400,6 +2489,7 @@ static void op_race(rd *r) {
         EQ64(ftk_queue_try_pop_v(t), 0, "queue_try_pop_v (empty)");
         EXPECT(ftk_queue_free(t), FTK_OK, "queue_free");
         EXPECT(ftk_last_status(), FTK_EEMPTY, "ftk_last_status after a pop from an empty queue");
+        lp.known = false;
     }
     model_last = ftk_last_status();
 
@@ -2429,7 +2519,7 @@ static void op_race(rd *r) {
             case K_FLAG: flag_call(&a, 2 + subs[i] % 9); break;
             case K_REF: ref_call(&a, 2 + subs[i] % 7); break;
             case K_QUEUE: {
-                unsigned sub = 2 + subs[i] % 20;
+                unsigned sub = 2 + subs[i] % 21;
                 if (sub == 8) sub = 12; /* close is the other thread's */
                 queue_call(&a, sub, x.h, g_race_dead ? -1 : s);
                 break;
@@ -2750,6 +2840,7 @@ static void op_mpmc(rd *r) {
     EQ64(sz, 0, "queue_size_approx after the drain");
     EXPECT(ftk_queue_free(x.q), FTK_OK, "queue_free (mpmc)");
     model_last = ftk_last_status(); /* the main thread's value-style pops */
+    lp.known = false;
 }
 
 /* ---- map_mt: another thread writes its own hash range of the same map --------------------------- */
@@ -2992,6 +3083,7 @@ static void reset_models(void) {
     memset(stamps, 0, sizeof stamps);
     thread_ops = 0;
     model_last = ftk_last_status();
+    lp.known = false;
     /* fresh words depend on the input only, so a reproducer reproduces */
     static uint64_t fresh_base = UINT64_MAX;
     if (fresh_base == UINT64_MAX) {

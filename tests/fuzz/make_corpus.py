@@ -26,7 +26,7 @@ H_NULL = 5      # FTK_NULL_HANDLE
 H_FORGED = 7    # a table handle with another kind byte / generation / index
 
 # timeout selectors (pick_timeout)
-T_ZERO, T_1NS, T_SHORT, T_FOREVER = 0, 1, 2, 3
+T_ZERO, T_1NS, T_SHORT, T_FOREVER, T_LONG = 0, 1, 2, 3, 6
 
 
 def u16(v):
@@ -139,6 +139,10 @@ def q_runs(n, t=T_ZERO):
 
 def q_unpop(n):
     return q(21, count(n) + [1, 1])
+
+
+def q_unpop_last(runs=True):
+    return q(22, [1 if runs else 0])
 
 
 # ---- map ---------------------------------------------------------------------
@@ -331,6 +335,12 @@ SEEDS = {
                         q(Q_UNFINISHED)),
     "queue_unpop_imm": prog(queue_new(0, 0), q_unpop(3), q_close(1), q_pop(), q_drain(1),
                             q_drain(5), q_unpop(0)),
+    "queue_unpop_last": prog(queue_new(0, 0), q_range(10), q(17), q_unpop_last(), q(Q_SIZE),
+                             q_runs(4), q_unpop_last(False), q_unpop_last(), q_runs("huge"),
+                             q_unpop_last(), q_unpop_last(), q_close(1), q(18, [T_ZERO]),
+                             q_unpop_last()),
+    "queue_sleep": prog(queue_new(0, 1), q_pop(T_LONG), q_push(1), q_push(2, T_LONG),
+                        q_join(T_LONG), q(17), q(18, [T_LONG])),
     "queue_stale": prog(queue_new(0, 0), q_push(1), free(G_QUEUE), q_push(1, h=H_STALE),
                         q_pop(h=H_STALE), free(G_QUEUE, H_STALE), queue_new(0, 0), q_pop()),
     # maps
@@ -379,6 +389,11 @@ SEEDS = {
                                              rq(7, count(3) + [1, T_SHORT]), rq(12)])),
     "race_close_imm": prog(queue_new(0, 1), race(0, 2, 10, [rq(3, [1, T_FOREVER]), rq(6, [T_FOREVER]),
                                                             rq(18, [T_FOREVER])])),
+    "race_free_sleeper": prog(queue_new(0, 0), race(0, 0, 2048 + 1500, [rq(6, [T_FOREVER])])),
+    "race_close_sleeper": prog(queue_new(0, 1), q_push(1), race(0, 1, 2048 + 800,
+                               [rq(3, [1, T_FOREVER]), rq(15, [T_LONG])])),
+    "race_join_free": prog(queue_new(0, 0), q_push(1), race(0, 0, 2048 + 1000, [rq(15, [T_FOREVER])])),
+    "race_wake_sleeper": prog(queue_new(0, 0), race(0, 3, 2048 + 100, [rq(6, [T_LONG]), rq(18, [T_LONG])])),
     "race_wake": prog(queue_new(0, 0), race(0, 3, 0, [rq(6, [T_SHORT]), rq(15, [T_SHORT]),
                                                       rq(2, [1]), rq(13)])),
     "race_double_free": prog(map_new(0, 0), m_burst(20),
