@@ -85,6 +85,8 @@ static _Thread_local struct {
     size_t n;
     uint64_t w;
     int side;
+    int runs;     /* 1: the words are in a pop_runs_v array (`pairs` pairs) */
+    size_t pairs;
     uint64_t ev_handle;
     uint64_t evicted;
 } dq_tls;
@@ -95,6 +97,7 @@ static inline void note_pop_begin(ftk_handle_t h, int side) {
     dq_tls.handle = ftk_h2u(h);
     dq_tls.n = 0;
     dq_tls.side = side;
+    dq_tls.runs = 0;
 }
 
 static inline void note_pop(size_t n, uint64_t w) {
@@ -483,6 +486,40 @@ int ftk_deque_push_many(ftk_handle_t h, int side, const uint64_t *w, size_t n,
     return ne ? FTK_DEQUE_EVICTED : FTK_OK;
 }
 
+int ftk_deque_push_range(ftk_handle_t h, int side, uint64_t first, size_t n,
+                         uint64_t *evicted, size_t *n_evicted) {
+    if (n_evicted) *n_evicted = 0;
+    if (bad_side(side) || n > UINT64_MAX - first) return FTK_EINVAL;
+    ENTER_OR_FAIL(h);
+    dq_lock(d);
+    if (d->closed) {
+        dq_unlock(d);
+        ftk_ebr_exit();
+        return FTK_ECLOSED;
+    }
+    size_t room = n > d->maxlen - d->len ? d->maxlen - d->len : n; /* UNBOUNDED: n */
+    if (!reserve(d, room)) {
+        dq_unlock(d);
+        ftk_ebr_exit();
+        return FTK_ENOMEM;
+    }
+    size_t ne = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t ev;
+        if (push_one(d, side, first + i, &ev)) {
+            if (evicted) evicted[ne] = ev;
+            ne++;
+        }
+    }
+    publish_len(d);
+    uint32_t waiters = read_waiters(d);
+    dq_unlock(d);
+    wake_poppers(d, waiters, n);
+    ftk_ebr_exit();
+    if (n_evicted) *n_evicted = ne;
+    return ne ? FTK_DEQUE_EVICTED : FTK_OK;
+}
+
 /* ---- pops ------------------------------------------------------------------ */
 
 /* Pop up to max words without waiting. FTK_OK with *got >= 1, or FTK_EEMPTY
@@ -630,6 +667,51 @@ size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max)
     return got;
 }
 
+/* Encode k words (in pop order) as (first, signed count) pairs into runs;
+ * the words may sit in runs[max..max+k) (see ftk_deque_pop_runs_v). */
+static size_t encode_runs(const uint64_t *w, size_t k, uint64_t *runs) {
+    size_t j = 0, t = 0;
+    while (t < k) {
+        uint64_t a = w[t];
+        size_t c = 1;
+        int dir = 0;
+        if (t + 1 < k) dir = w[t + 1] == a + 1 ? 1 : (w[t + 1] == a - 1 ? -1 : 0);
+        if (dir > 0)
+            while (t + c < k && w[t + c] == a + c) c++;
+        else if (dir < 0)
+            while (t + c < k && w[t + c] == a - c) c++;
+        runs[2 * j] = a;
+        runs[2 * j + 1] = dir < 0 ? (uint64_t)0 - (uint64_t)c : (uint64_t)c;
+        j++;
+        t += c;
+    }
+    return j;
+}
+
+size_t ftk_deque_pop_runs_v(ftk_handle_t h, int side, uint64_t *runs, size_t max_items) {
+    note_pop_begin(h, side);
+    if (ftk_entry_get(h, FTK_KIND_DEQUE) == NULL) {
+        ftk_set_last(FTK_EBADHANDLE);
+        return 0;
+    }
+    if (runs == NULL || max_items == 0 || bad_side(side) || max_items > SIZE_MAX / 2) {
+        ftk_set_last(FTK_EINVAL);
+        return 0;
+    }
+    size_t got = 0;
+    /* pop into the upper half; encoding forward never overtakes the reading
+     * (pair j is written at 2j, 2j+1 < max_items + j + 1) */
+    int st = ftk_deque_pop_many(h, side, runs + max_items, max_items, &got, 0);
+    if (st != FTK_OK) {
+        ftk_set_last(st);
+        return 0;
+    }
+    size_t pairs = encode_runs(runs + max_items, got, runs);
+    dq_tls.runs = got > 1;
+    dq_tls.pairs = pairs;
+    return pairs;
+}
+
 int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n) {
     if (n == NULL) return FTK_EINVAL;
     *n = 0;
@@ -651,6 +733,8 @@ int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out) {
     uint64_t one = dq_tls.w;
     /* one word: the record's (a pop_many of one recorded the same word) */
     const uint64_t *w = n == 1 ? &one : out;
+    int runs = n > 1 && dq_tls.runs;
+    size_t pairs = dq_tls.pairs;
     if (w == NULL) {
         ftk_ebr_exit();
         return FTK_EINVAL;
@@ -669,12 +753,27 @@ int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out) {
         ftk_ebr_exit();
         return st; /* the record stays for ftk_deque_last_popped */
     }
-    /* the pop took w[0] first: put w[n-1] back first, w[0] last */
-    for (size_t i = n; i-- > 0;) {
-        if (side == FTK_DEQUE_BACK)
-            put_back(d, w[i]);
-        else
-            put_front(d, w[i]);
+    /* the pop took the first word first: put the last one back first */
+    if (runs) {
+        for (size_t j = pairs; j-- > 0;) {
+            uint64_t a = w[2 * j], c = w[2 * j + 1];
+            int64_t step = (int64_t)c < 0 ? -1 : 1;
+            uint64_t len = (int64_t)c < 0 ? (uint64_t)0 - c : c;
+            for (uint64_t t = len; t-- > 0;) {
+                uint64_t x = a + (uint64_t)((int64_t)t * step);
+                if (side == FTK_DEQUE_BACK)
+                    put_back(d, x);
+                else
+                    put_front(d, x);
+            }
+        }
+    } else {
+        for (size_t i = n; i-- > 0;) {
+            if (side == FTK_DEQUE_BACK)
+                put_back(d, w[i]);
+            else
+                put_front(d, w[i]);
+        }
     }
     publish_len(d);
     uint32_t waiters = read_waiters(d);

@@ -205,6 +205,8 @@ int ftk_deque_push_front(ftk_handle_t h, uint64_t w);
 uint64_t ftk_deque_evicted_v(ftk_handle_t h);
 int ftk_deque_push_many(ftk_handle_t h, int side, const uint64_t *w, size_t n,
 uint64_t *evicted, size_t *n_evicted);
+int ftk_deque_push_range(ftk_handle_t h, int side, uint64_t first, size_t n,
+uint64_t *evicted, size_t *n_evicted);
 int ftk_deque_pop(ftk_handle_t h, int side, uint64_t *w, int64_t timeout_ns);
 uint64_t ftk_deque_pop_back_v(ftk_handle_t h);
 uint64_t ftk_deque_pop_front_v(ftk_handle_t h);
@@ -212,6 +214,7 @@ uint64_t ftk_deque_pop_v(ftk_handle_t h, int side, int64_t timeout_ns);
 int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t max,
 size_t *popped, int64_t timeout_ns);
 size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max);
+size_t ftk_deque_pop_runs_v(ftk_handle_t h, int side, uint64_t *runs, size_t max_items);
 int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n);
 int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out);
 int ftk_deque_wake(ftk_handle_t h);

@@ -35,7 +35,7 @@ from ._common import as_int64, lib, new_handle, refuse_pickle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
-from ._keepalive import SlotTable, _consume
+from ._keepalive import _NONES, SlotTable, _consume, nones
 from ._lib import BadHandleError, ffi, raise_status
 from ._wait import check_timeout
 
@@ -69,11 +69,15 @@ _push_many = lib.ftk_deque_push_many
 _pop_back_v = lib.ftk_deque_pop_back_v
 _pop_front_v = lib.ftk_deque_pop_front_v
 _pop_v = lib.ftk_deque_pop_v
-_pop_many_v = lib.ftk_deque_pop_many_v
 _get_v = lib.ftk_deque_get_v
 _len = lib.ftk_deque_len
 _evicted_v = lib.ftk_deque_evicted_v
 _unpop_last = lib.ftk_deque_unpop_last
+_push_range = lib.ftk_deque_push_range
+_pop_runs_v = lib.ftk_deque_pop_runs_v
+_RUNS_POOLED = 1024  # pop_many buffers up to this many words are reused
+_NEG = 1 << 63       # a pop_runs count at or above this is negative
+_TWO64 = 1 << 64
 _last = lib.ftk_last_status
 _from_buffer = ffi.from_buffer
 _unpack = ffi.unpack
@@ -155,41 +159,57 @@ def _after_interrupted_push(slots: SlotTable, h: Any) -> None:
         _release(slots, ev)
 
 
-def _drop_last(slots: SlotTable, h: Any, buf: Any) -> None:
+def _decode_runs(pairs: list, n: int) -> list:
+    """The first n words of pop_runs pairs (first, signed count), in pop order."""
+    out: list = []
+    for j in range(0, len(pairs), 2):
+        a, c = pairs[j], pairs[j + 1]
+        if c >= _NEG:
+            out += range(a, a - (_TWO64 - c), -1)
+        else:
+            out += range(a, a + c)
+        if len(out) >= n:
+            break
+    return out[:n]
+
+
+def _drop_last(slots: SlotTable, h: Any, runs: Any) -> None:
     """ftk_deque_unpop_last could not give the interrupted pop's words back
     (a bounded deque filled up meanwhile, or it was closed): release them,
-    as an eviction or a close would."""
+    as an eviction or a close would. ``runs``: the pop_runs array, or NULL
+    for a single pop."""
     n = ffi.new("size_t *")
     wp = ffi.new("uint64_t *")
     if lib.ftk_deque_last_popped(h, wp, n) != _OK or n[0] == 0:
         return
-    ws = [wp[0]] if buf == _NULL else _unpack(buf, n[0])
+    if n[0] == 1 or runs == _NULL:
+        ws = [wp[0]]
+    else:
+        ws = _decode_runs(_unpack(runs, 2 * n[0]), n[0])
     for w in ws:
         if _owned(slots, w):
             _release(slots, w)
 
 
-def _recover_pop_many(slots: SlotTable, h: Any, side: int, buf: Any, stage: int,
-                      ws: Any, idx: Any, out: Any) -> None:
+def _recover_pop_many(slots: SlotTable, h: Any, side: int, runs: Any, stage: int,
+                      m2: Any, new_runs: list, singles: list, out: Any) -> None:
     """pop_many was interrupted. ``stage`` 0: no slot released yet: one C
-    call gives the words back (they are still in ``buf``). 1-2: the release
-    had started: finish it (each step is idempotent until the indices go
-    back to the free list), then push the objects back where they came from
-    (several calls: a second interrupt here can lose them)."""
+    call gives the words back (``runs`` still holds them). 1: the words'
+    generations were bumped; 2: the slots were cleared too: finish the
+    release (the indices go back), then push the objects back where they
+    came from (several calls: a second interrupt here can lose them)."""
     if stage == 0:
         try:
-            st = _unpop_last(h, buf)
+            st = _unpop_last(h, runs)
         except BaseException:  # a second interrupt: the call is idempotent
-            st = _unpop_last(h, buf)
+            st = _unpop_last(h, runs)
         if st:
-            _drop_last(slots, h, buf)
+            _drop_last(slots, h, runs)
         return
-    words, objs = slots.words, slots.objs
-    for j, i in enumerate(idx):
-        if words[i] == ws[j]:
-            words[i] = (ws[j] + _GEN) & _WM
-        objs[i] = None
-    slots.free.extend(idx)
+    if stage == 1:
+        _consume(m2)
+    slots.runs.extend(new_runs)
+    slots.free.extend(singles)
     _extend(slots, h, side, list(reversed(out)))
 
 
@@ -233,11 +253,60 @@ def _pop_slow(h: Any, side: int, timeout: Any, st: int) -> int:
         _raise(st, "pop")
 
 
-def _extend(slots: SlotTable, h: Any, side: int, items: list) -> None:
-    """Push a list of objects at ``side`` in one atomic C call."""
+def _extend(slots: SlotTable, h: Any, side: int, items: list, bounded: bool = True) -> None:
+    """Push a list of objects at ``side`` in one atomic C call.
+
+    The objects go to a run of consecutive slots (one slice assignment) and
+    their words are consecutive too (one generation for the run, above every
+    index's current one), so C pushes a range of words: no per-item Python
+    work, no array across the FFI. Without a free run: scattered slots
+    pushed from an array."""
     n = len(items)
     if n == 0:
         return
+    objs, words = slots.objs, slots.words
+    first = -1
+    calling = False
+    ev: Any = _NULL
+    nev: Any = _NULL
+    try:
+        first = slots.take_run(n)
+        if first < 0:
+            return _extend_scattered(slots, h, side, items)
+        end = first + n
+        objs[first:end] = items
+        base = words[first]
+        if words[end - 1] != base + n - 1:
+            # Runs are born uniform (one generation: _grow_run, pop_many's
+            # release, a failed extend) and split uniform, so this is only
+            # a safety net: one generation above every index's own.
+            base = (max(words[first:end]) & ~_M) | first
+            words[first:end] = range(base, base + n)
+        if bounded:
+            ev = ffi.new("uint64_t[]", n)
+            nev = ffi.new("size_t *")
+        calling = True  # no interrupt can arrive between here and the call
+        st = _push_range(h, side, base, n, ev, nev)
+    except BaseException:
+        if calling:  # the push ran: only evictions (bounded) are left over
+            if bounded:
+                _release_evicted(slots, ev, nev[0])
+        elif first >= 0:  # it never ran: give the slots back
+            objs[first:first + n] = nones(n)
+            slots.release_run(first, n)
+        raise
+    if st == _OK:
+        return
+    if st == _EVICTED:
+        return _release_evicted(slots, ev, nev[0])
+    objs[first:first + n] = nones(n)
+    slots.release_run(first, n)
+    _raise(st, "extend")
+
+
+def _extend_scattered(slots: SlotTable, h: Any, side: int, items: list) -> None:
+    """_extend when no run of n free slots exists: n single slots."""
+    n = len(items)
     idx = slots.take_indices(n)
     objs, words = slots.objs, slots.words
     calling = False
@@ -333,6 +402,7 @@ class ConcurrentDeque(Generic[T]):
             self.close()
         self._maxlen = maxlen
         self._slots = SlotTable(versioned=True, capacity=64)
+        self._run_bufs: list = []  # pop_many result buffers, reused
         # The handle cdata frees the C deque when its last reference goes:
         # the deque's, or a fast-path callable's (``pop = d.pop`` keeps the
         # C deque alive as a bound method keeps its instance).
@@ -506,7 +576,7 @@ class ConcurrentDeque(Generic[T]):
         items = list(iterable)  # also a snapshot when iterable is self
         if len(items) == 1:
             return self._push(_BACK, items[0])
-        _extend(self._slots, self._h, _BACK, items)
+        _extend(self._slots, self._h, _BACK, items, self._maxlen is not None)
 
     def extendleft(self, iterable: Iterable[T]) -> None:
         """Add every item to the left end, in one atomic step; they end up in
@@ -514,7 +584,7 @@ class ConcurrentDeque(Generic[T]):
         items = list(iterable)
         if len(items) == 1:
             return self._push(_FRONT, items[0])
-        _extend(self._slots, self._h, _FRONT, items)
+        _extend(self._slots, self._h, _FRONT, items, self._maxlen is not None)
 
     def _pop_many(self, side: int, max_items: Any, timeout: Any) -> list:
         if type(max_items) is not int:
@@ -533,19 +603,29 @@ class ConcurrentDeque(Generic[T]):
             size = min(max_items, max(n + 64, 1024))
         else:
             size = max_items
-        buf = ffi.new("uint64_t[]", size)
-        objs, words, free = slots.objs, slots.words, slots.free
+        bufs = self._run_bufs
+        if size <= _RUNS_POOLED:
+            try:  # a result buffer, reused: ffi.new costs more than the pop
+                runs = bufs.pop()
+            except IndexError:
+                runs = ffi.new("uint64_t[]", 2 * _RUNS_POOLED)
+        else:
+            runs = ffi.new("uint64_t[]", 2 * size)
+        objs, words, free, runs_l = slots.objs, slots.words, slots.free, slots.runs
         stage = 0
-        ws: Any = None
-        idx: Any = None
-        out: Any = None
+        m2: Any = None
+        new_runs: list = []
+        singles: list = []
+        out: list = []
         try:
-            k = _pop_many_v(h, side, buf, size)
+            k = _pop_runs_v(h, side, runs, size)
             if not k:
                 st = _last()
                 if st != _EEMPTY:
                     _raise(st, "pop_many")
                 if timeout is None:
+                    if size <= _RUNS_POOLED:
+                        bufs += (runs,)
                     return []
                 # Wait until there is a word: the wait pops one, gives it
                 # back (same end, same place) and the batch pop runs again,
@@ -554,24 +634,53 @@ class ConcurrentDeque(Generic[T]):
                 while not k:
                     w = _pop_slow(h, side, max(0.0, deadline - time.monotonic()), st)
                     if _unpop_last(h, _NULL):  # no room to give it back: keep it
-                        buf[0] = w
+                        runs[0] = w
+                        runs[1] = 1
                         k = 1
                     else:
-                        k = _pop_many_v(h, side, buf, size)
-            ws = _unpack(buf, k)
-            idx = [w & _M for w in ws]
-            out = list(map(objs.__getitem__, idx))
-            bumped = [(w + _GEN) & _WM for w in ws]
-            # Release in steps; ``stage`` (set before each) tells the
-            # handler how far it got. The last step is not a call.
+                        k = _pop_runs_v(h, side, runs, size)
+            pairs = _unpack(runs, 2 * k)
+            # Objects out first (no change yet), and everything the release
+            # needs computed before it starts.
+            sls = []
+            new_words = []
+            clears = []
+            for j in range(0, 2 * k, 2):
+                a = pairs[j]
+                c = pairs[j + 1]
+                i = a & _M
+                if c >= _NEG:  # a descending run: a, a-1, ...
+                    c = _TWO64 - c
+                    lo = i - c + 1
+                    piece = objs[lo:i + 1]
+                    piece.reverse()
+                else:
+                    lo = i
+                    piece = objs[lo:lo + c]
+                out += piece
+                g = ((a >> 32) + 1) & _M
+                sls.append(slice(lo, lo + c))
+                new_words.append(range((g << 32) | lo, (g << 32) | (lo + c)))
+                clears.append(_NONES[c] if c <= 256 else [None] * c)
+                if c >= 2:
+                    new_runs.append((lo, c))
+                else:
+                    singles.append(lo)
+            m1 = map(words.__setitem__, sls, new_words)
+            m2 = map(objs.__setitem__, sls, clears)
+            # The release: ``stage`` (set before each step) tells the handler
+            # how far it got; the steps after the last call are not calls.
             stage = 1
-            _consume(map(words.__setitem__, idx, bumped))
+            _consume(m1)
             stage = 2
-            _consume(map(objs.__setitem__, idx, repeat(None)))
-            free += idx
+            _consume(m2)
+            runs_l += new_runs
+            free += singles
+            if size <= _RUNS_POOLED:
+                bufs += (runs,)
             return out
         except BaseException:
-            _recover_pop_many(slots, h, side, buf, stage, ws, idx, out)
+            _recover_pop_many(slots, h, side, runs, stage, m2, new_runs, singles, out)
             raise
 
     def pop_many(self, max_items: int, timeout: float | None = None) -> list[T]:

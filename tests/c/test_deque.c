@@ -126,6 +126,9 @@ static void check_all_bad(ftk_handle_t h) {
     ck_assert_uint_eq(ftk_deque_evicted_v(h), 0);
     ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_unpop_last(h, buf), FTK_EBADHANDLE);
+    ck_assert_int_eq(ftk_deque_push_range(h, BACK, 1, 2, ev, &n), FTK_EBADHANDLE);
+    ck_assert_uint_eq(ftk_deque_pop_runs_v(h, BACK, buf, 2), 0);
+    ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_wake(h), FTK_EBADHANDLE);
     ck_assert_int_eq(ftk_deque_get(h, 0, &w), FTK_EBADHANDLE);
     ck_assert_uint_eq(ftk_deque_get_v(h, 0), 0);
@@ -235,6 +238,19 @@ END_TEST
 
 /* ---- single ------------------------------------------------------------------ */
 
+/* Decode pop_runs_v pairs into words (pop order); returns how many. */
+static size_t decode_runs(const uint64_t *runs, size_t k, uint64_t *out) {
+    size_t n = 0;
+    for (size_t j = 0; j < k; j++) {
+        uint64_t a = runs[2 * j], c = runs[2 * j + 1];
+        int neg = (int64_t)c < 0;
+        uint64_t len = neg ? (uint64_t)0 - c : c;
+        ck_assert_uint_ge(len, 1);
+        for (uint64_t t = 0; t < len; t++) out[n++] = neg ? a - t : a + t;
+    }
+    return n;
+}
+
 /* A plain-array model of the deque. */
 typedef struct {
     uint64_t *a;
@@ -315,7 +331,9 @@ static void model_run(size_t maxlen, uint64_t seed, int steps) {
                 buf[i] = next++;
                 if (m_push(&m, side, buf[i], &mev[mne])) mne++;
             }
-            int st = ftk_deque_push_many(h, side, buf, k, ev, &ne);
+            int st = (r >> 40 & 1) && k > 0
+                         ? ftk_deque_push_range(h, side, buf[0], k, ev, &ne) /* buf is a range */
+                         : ftk_deque_push_many(h, side, buf, k, ev, &ne);
             REQUIRE(st == (mne ? FTK_DEQUE_EVICTED : FTK_OK));
             REQUIRE(ne == mne);
             for (size_t i = 0; i < ne; i++) REQUIRE(ev[i] == mev[i]);
@@ -323,7 +341,15 @@ static void model_run(size_t maxlen, uint64_t seed, int steps) {
         }
         case 7: { /* pop_many */
             size_t k = 1 + (size_t)(r >> 16) % 40;
-            int st = ftk_deque_pop_many(h, side, buf, k, &n, 0);
+            int st;
+            if (r >> 40 & 1) { /* run-length encoded form */
+                uint64_t runs[2 * 64];
+                size_t pairs = ftk_deque_pop_runs_v(h, side, runs, k);
+                st = pairs ? FTK_OK : ftk_last_status();
+                n = decode_runs(runs, pairs, buf);
+            } else {
+                st = ftk_deque_pop_many(h, side, buf, k, &n, 0);
+            }
             if (m.n == 0) {
                 REQUIRE(st == FTK_EEMPTY && n == 0);
             } else {
@@ -673,6 +699,61 @@ START_TEST(test_unpop_last) {
     ck_assert_uint_eq(ftk_deque_pop_back_v(h), 3);
     ck_assert_int_eq(ftk_deque_close(h), FTK_OK);
     ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_ECLOSED);
+    free_d(h);
+}
+END_TEST
+
+START_TEST(test_ranges_and_runs) {
+    ftk_handle_t h = new_d(UNB);
+    uint64_t runs[2 * 64], words[64], ev[8];
+    size_t ne = 9;
+    ck_assert_int_eq(ftk_deque_push_range(h, BACK, 100, 5, NULL, &ne), FTK_OK); /* 100..104 */
+    ck_assert_uint_eq(ne, 0);
+    ck_assert_int_eq(ftk_deque_push_back(h, 7), FTK_OK);
+    ck_assert_int_eq(ftk_deque_push_range(h, FRONT, 10, 3, NULL, NULL), FTK_OK); /* 12 11 10 */
+    ck_assert_int_eq(ftk_deque_push_range(h, BACK, 0, 0, NULL, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_deque_push_range(h, BACK, UINT64_MAX, 2, NULL, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_deque_push_range(h, 4, 1, 2, NULL, NULL), FTK_EINVAL);
+    expect_words(h, (uint64_t[]){12, 11, 10, 100, 101, 102, 103, 104, 7}, 9);
+    /* from the front: 12 11 10 is one descending run, 100..104 ascending */
+    size_t k = ftk_deque_pop_runs_v(h, FRONT, runs, 8);
+    ck_assert_uint_eq(k, 2);
+    ck_assert_uint_eq(runs[0], 12);
+    ck_assert_int_eq((int64_t)runs[1], -3);
+    ck_assert_uint_eq(runs[2], 100);
+    ck_assert_int_eq((int64_t)runs[3], 5);
+    ck_assert_uint_eq(lastp(h, NULL), 8);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, runs), FTK_OK); /* all back, in order */
+    expect_words(h, (uint64_t[]){12, 11, 10, 100, 101, 102, 103, 104, 7}, 9);
+    /* from the back: 7, then 104 down to 100, then 10 11 */
+    k = ftk_deque_pop_runs_v(h, BACK, runs, 64);
+    ck_assert_uint_eq(decode_runs(runs, k, words), 9);
+    uint64_t want[] = {7, 104, 103, 102, 101, 100, 10, 11, 12};
+    for (int i = 0; i < 9; i++) ck_assert_uint_eq(words[i], want[i]);
+    ck_assert_uint_eq(k, 3);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, runs), FTK_OK);
+    expect_words(h, (uint64_t[]){12, 11, 10, 100, 101, 102, 103, 104, 7}, 9);
+    ck_assert_uint_eq(ftk_deque_pop_runs_v(h, BACK, runs, 1), 1); /* one word */
+    ck_assert_uint_eq(runs[0], 7);
+    ck_assert_uint_eq(runs[1], 1);
+    ck_assert_int_eq(ftk_deque_unpop_last(h, NULL), FTK_OK); /* a single: the record */
+    ck_assert_uint_eq(ftk_deque_get_v(h, -1), 7);
+    ck_assert_uint_eq(ftk_deque_pop_runs_v(h, BACK, NULL, 4), 0);
+    ck_assert_int_eq(ftk_last_status(), FTK_EINVAL);
+    ck_assert_uint_eq(ftk_deque_pop_runs_v(h, BACK, runs, 0), 0);
+    ck_assert_int_eq(ftk_last_status(), FTK_EINVAL);
+    size_t n;
+    ck_assert_int_eq(ftk_deque_clear(h, NULL, 0, &n), FTK_OK);
+    ck_assert_uint_eq(ftk_deque_pop_runs_v(h, FRONT, runs, 4), 0);
+    ck_assert_int_eq(ftk_last_status(), FTK_EEMPTY);
+    free_d(h);
+    /* bounded: evictions as push_many */
+    h = new_d(3);
+    ck_assert_int_eq(ftk_deque_push_range(h, BACK, 1, 5, ev, &ne), FTK_DEQUE_EVICTED);
+    ck_assert_uint_eq(ne, 2);
+    ck_assert_uint_eq(ev[0], 1);
+    ck_assert_uint_eq(ev[1], 2);
+    expect_words(h, (uint64_t[]){3, 4, 5}, 3);
     free_d(h);
 }
 END_TEST
@@ -1090,6 +1171,7 @@ static Suite *deque_suite(void) {
     tcase_add_test(single, test_timeouts);
     tcase_add_test(single, test_pop_record);
     tcase_add_test(single, test_unpop_last);
+    tcase_add_test(single, test_ranges_and_runs);
     suite_add_tcase(s, single);
 
     TCase *conc = ftk_test_tcase("concurrent");

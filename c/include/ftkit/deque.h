@@ -135,6 +135,14 @@ FTK_API int ftk_deque_push_many(ftk_handle_t h, int side, const uint64_t *w, siz
                                 uint64_t *evicted, size_t *n_evicted);
 
 /*
+ * ftk_deque_push_many of the words first, first+1, ..., first+n-1 (for
+ * bindings whose words are consecutive indices: no array crosses the FFI).
+ * Same statuses and evictions; FTK_EINVAL if first + n overflows.
+ */
+FTK_API int ftk_deque_push_range(ftk_handle_t h, int side, uint64_t first, size_t n,
+                                 uint64_t *evicted, size_t *n_evicted);
+
+/*
  * Pop the word at `side`, waiting up to timeout_ns for one. FTK_OK and *w;
  * FTK_EEMPTY (timeout_ns == 0 and empty); FTK_ETIMEDOUT; FTK_ECLOSED (also
  * wakes a waiting pop); FTK_EINTR (ftk_deque_wake). Blocking.
@@ -166,6 +174,19 @@ FTK_API int ftk_deque_pop_many(ftk_handle_t h, int side, uint64_t *out, size_t m
 FTK_API size_t ftk_deque_pop_many_v(ftk_handle_t h, int side, uint64_t *out, size_t max);
 
 /*
+ * ftk_deque_pop_many_v, run-length encoded: pops up to max_items words at
+ * `side` as one atomic step (never waits) and stores them, in pop order, as
+ * pairs (first word, count) in runs[0..2k): a positive count c stands for
+ * first, first+1, ..., first+c-1, a negative one (two's complement) for
+ * first, first-1, ..., first-|c|+1. Returns k, the number of pairs; 0 with
+ * the reason in ftk_last_status() (FTK_EEMPTY, FTK_ECLOSED, FTK_EINVAL,
+ * FTK_EBADHANDLE). runs must hold 2 * max_items words (the upper half is
+ * scratch space). For bindings whose words are indices: popped runs become
+ * slices.
+ */
+FTK_API size_t ftk_deque_pop_runs_v(ftk_handle_t h, int side, uint64_t *runs, size_t max_items);
+
+/*
  * Interrupt recovery for bindings. Every pop (all the forms above) records,
  * per thread, which deque it popped from and how many words it delivered
  * (0 when it delivered none). If the calling thread's most recent pop was on
@@ -186,7 +207,8 @@ FTK_API int ftk_deque_last_popped(ftk_handle_t h, uint64_t *w, size_t *n);
  * operations in between saw the words missing). A single-word pop's word
  * comes from the per-thread record (out may be NULL; a pop_many that took
  * one word counts as a single-word pop); a pop_many's words must be passed
- * again in out (the same array, unchanged). FTK_OK, also when
+ * again in out (the same array, unchanged; for ftk_deque_pop_runs_v, the
+ * same runs array). FTK_OK, also when
  * there is nothing to give back; on success the record is cleared, so a
  * repeated call gives back nothing (idempotent). FTK_EFULL: a bounded deque
  * has no room for them any more (nothing changed: the caller releases them,
