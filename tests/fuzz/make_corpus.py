@@ -339,6 +339,8 @@ SEEDS = {
                              q_runs(4), q_unpop_last(False), q_unpop_last(), q_runs("huge"),
                              q_unpop_last(), q_unpop_last(), q_close(1), q(18, [T_ZERO]),
                              q_unpop_last()),
+    "queue_unpop_last_zero": prog(queue_new(0, 0), q(2, [0]), q(17), q_unpop_last(), q(Q_SIZE),
+                                  q(17), q(2, [5, 7]), q(17), q_push(9), q_unpop_last(), q(17)),
     "queue_sleep": prog(queue_new(0, 1), q_pop(T_LONG), q_push(1), q_push(2, T_LONG),
                         q_join(T_LONG), q(17), q(18, [T_LONG])),
     "queue_stale": prog(queue_new(0, 0), q_push(1), free(G_QUEUE), q_push(1, h=H_STALE),
