@@ -118,6 +118,36 @@ def _pipeline(make, n=PIPE_ITEMS, wait: bool = False) -> float:
     return n / (time.perf_counter() - t0) / 1e6
 
 
+def _pipeline_batches(make, n=PIPE_ITEMS, batch: int = 64) -> float:
+    """1 appender + 1 left-popper moving batches: extend(64 items) and
+    popleft_many(64) waiting in C (ftkit's batch API; ft_utils has none)."""
+    d = make()
+    items = [object()] * batch
+    start = threading.Barrier(3)
+
+    def producer():
+        extend = d.extend
+        start.wait()
+        for _ in range(n // batch):
+            extend(items)
+
+    def consumer():
+        popleft_many = d.popleft_many
+        got = 0
+        start.wait()
+        while got < (n // batch) * batch:
+            got += len(popleft_many(batch, 10.0))
+
+    ts = [threading.Thread(target=producer), threading.Thread(target=consumer)]
+    for t in ts:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in ts:
+        t.join()
+    return (n // batch) * batch / (time.perf_counter() - t0) / 1e6
+
+
 def extra(repeat: int = 3, scale: float = 1.0) -> list[Result]:
     import collections
 
@@ -135,4 +165,8 @@ def extra(repeat: int = 3, scale: float = 1.0) -> list[Result]:
         best = max(_pipeline(make, n, wait) for _ in range(repeat))
         out.append(Result("deques", "1 appender + 1 left-popper", name, float("nan"),
                           {"1P+1C": best}))
+    best = max(_pipeline_batches(ftkit.ConcurrentDeque, n) for _ in range(repeat))
+    out.append(Result("deques", "1 appender + 1 left-popper",
+                      "ftkit ConcurrentDeque, extend(64) + popleft_many(64, timeout)",
+                      float("nan"), {"1P+1C": best}))
     return out

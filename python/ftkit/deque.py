@@ -820,17 +820,18 @@ class ConcurrentDeque(Generic[T]):
         return index
 
     def __getitem__(self, index: int) -> T:
-        index = self._index_arg(index)
-        if not -(2**63) <= index < 2**63:
-            raise IndexError(_INDEX_MSG)
+        if type(index) is not int:
+            index = self._index_arg(index)
         h, slots = self._h, self._slots
-        objs, words = slots.objs, slots.words
         while True:
-            w = _get_v(h, index)
+            try:
+                w = _get_v(h, index)
+            except OverflowError:  # outside int64: out of range anyway
+                raise IndexError(_INDEX_MSG) from None
             if w:
                 i = w & _M
-                obj = objs[i]
-                if words[i] == w:
+                obj = slots.objs[i]
+                if slots.words[i] == w:
                     return obj
                 continue  # released meanwhile (popped): read again
             st = _last()
