@@ -2,22 +2,26 @@
 #include "internal.h"
 
 /* What the calling thread's last value-style pop took, for
- * ftk_queue_unpop_last: the queue, and whether ftk_tls_last_result holds a
- * word (single pops) or a run count (ftk_queue_pop_runs_v). */
+ * ftk_queue_unpop_last: the queue, the kind (a word, runs, or nothing: a
+ * pop that took nothing records LAST_NONE, so a genuine 0 word is told
+ * apart) and the word or run count. Its own record, not ftk_last_result,
+ * which later pushes overwrite. */
 enum { LAST_NONE, LAST_WORD, LAST_RUNS };
 static _Thread_local ftk_handle_t last_pop_h;
 static _Thread_local int last_pop_kind;
+static _Thread_local uint64_t last_pop_value;
 
 static inline void note_pop(ftk_handle_t h, int kind, uint64_t result) {
     last_pop_h = h;
     last_pop_kind = kind;
+    last_pop_value = result;
     ftk_set_last_result(result);
 }
 
 uint64_t ftk_queue_try_pop_v(ftk_handle_t h) {
     uint64_t w = 0;
     int st = ftk_queue_try_pop(h, &w);
-    note_pop(h, LAST_WORD, w);
+    note_pop(h, st == FTK_OK ? LAST_WORD : LAST_NONE, w);
     if (st != FTK_OK) {
         ftk_set_last(st);
         return 0;
@@ -29,7 +33,7 @@ uint64_t ftk_queue_try_pop_v(ftk_handle_t h) {
 uint64_t ftk_queue_pop_v(ftk_handle_t h, int64_t timeout_ns) {
     uint64_t w = 0;
     int st = ftk_queue_pop(h, &w, timeout_ns);
-    note_pop(h, LAST_WORD, w);
+    note_pop(h, st == FTK_OK ? LAST_WORD : LAST_NONE, w);
     if (st != FTK_OK) {
         ftk_set_last(st);
         return 0;
@@ -60,7 +64,7 @@ size_t ftk_queue_push_range_v(ftk_handle_t h, uint64_t first, size_t n, int64_t 
 size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
                             int64_t timeout_ns) {
     uint64_t buf[FTK_QUEUE_RUNS_MAX];
-    note_pop(h, LAST_RUNS, 0);
+    note_pop(h, LAST_NONE, 0);
     if (ftk_entry_get(h, FTK_KIND_QUEUE) == NULL) {
         ftk_set_last(FTK_EBADHANDLE);
         return 0;
@@ -95,8 +99,8 @@ size_t ftk_queue_pop_runs_v(ftk_handle_t h, uint64_t *runs, size_t max_items,
 
 int ftk_queue_unpop_last(ftk_handle_t h, const uint64_t *runs) {
     if (ftk_entry_get(h, FTK_KIND_QUEUE) == NULL) return FTK_EBADHANDLE;
-    uint64_t r = ftk_tls_last_result;
-    if (last_pop_h != h || last_pop_kind == LAST_NONE || r == 0) return FTK_OK;
+    uint64_t r = last_pop_value;
+    if (last_pop_h != h || last_pop_kind == LAST_NONE) return FTK_OK;
     int st;
     if (last_pop_kind == LAST_WORD) {
         st = ftk_queue_unpop(h, &r, 1);
@@ -112,9 +116,7 @@ int ftk_queue_unpop_last(ftk_handle_t h, const uint64_t *runs) {
         }
         st = ftk_queue_unpop(h, buf, n);
     }
-    if (st == FTK_OK) { /* given back: a second call gives back nothing */
+    if (st == FTK_OK) /* given back: a second call gives back nothing */
         last_pop_kind = LAST_NONE;
-        ftk_set_last_result(0);
-    }
     return st;
 }

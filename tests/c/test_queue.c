@@ -949,6 +949,17 @@ START_TEST(test_unpop_front_order) {
     ck_assert_uint_eq(ftk_queue_try_pop_v(h), 0);
     ck_assert_int_eq(ftk_queue_unpop_last(h, NULL), FTK_OK); /* took nothing */
     ck_assert_uint_eq(qsize(h), 0);
+    /* the record survives a push, and a genuine 0 word goes back too */
+    ck_assert_int_eq(ftk_queue_try_push(h, 0), FTK_OK);
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 0);
+    ck_assert_int_eq(ftk_last_status(), FTK_OK);
+    ck_assert_int_eq(ftk_queue_try_push(h, 5), FTK_OK); /* last_result = 1 now */
+    ck_assert_int_eq(ftk_queue_unpop_last(h, NULL), FTK_OK);
+    ck_assert_uint_eq(qsize(h), 2);
+    uint64_t w0 = 99;
+    ck_assert_int_eq(ftk_queue_try_pop(h, &w0), FTK_OK);
+    ck_assert_uint_eq(w0, 0); /* word 0 came back, not a fabricated 1 */
+    ck_assert_uint_eq(ftk_queue_try_pop_v(h), 5);
     free_q(other);
     free_q(h);
 }

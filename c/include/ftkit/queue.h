@@ -225,9 +225,11 @@ FTK_API int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n);
  * buffer, unchanged), as ftk_queue_unpop would, in one call. For a binding
  * recovering from an interrupt: one call has no window in which a second
  * interrupt could strike between reading the record and giving the words
- * back. FTK_OK, also when there is nothing to give back (the last pop took
- * nothing, was on another queue, or was already given back: the record is
- * cleared on success); FTK_ECLOSED or FTK_ENOMEM as for ftk_queue_unpop
+ * back. The record is the thread's own (pushes and other calls between
+ * the pop and this call do not change it), and a genuine 0 word is given
+ * back like any other. FTK_OK, also when there is nothing to give back (the
+ * last pop took nothing, was on another queue, or was already given back:
+ * the record is cleared on success); FTK_ECLOSED or FTK_ENOMEM as for ftk_queue_unpop
  * (nothing given back; the record stays, so ftk_last_result still says what
  * the caller owns); FTK_EINVAL if the record is of runs and `runs` is NULL
  * or does not hold them. Thread-local record; lock-free like unpop.
