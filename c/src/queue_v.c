@@ -116,7 +116,9 @@ int ftk_queue_unpop_last(ftk_handle_t h, const uint64_t *runs) {
         }
         st = ftk_queue_unpop(h, buf, n);
     }
-    if (st == FTK_OK) /* given back: a second call gives back nothing */
+    if (st == FTK_OK) { /* given back: a second call gives back nothing */
         last_pop_kind = LAST_NONE;
+        ftk_set_last_result(0);
+    }
     return st;
 }

@@ -69,16 +69,16 @@
 #define FUZZ_QUEUE_NULL_EMPTY_PUSH 0
 #endif
 
-/* ftk_queue_unpop_last gives back ftk_last_result(), which a push made
- * after the pop overwrites (it then gives back the push count as a word),
- * and gives back nothing after a pop that took the word 0. The header
- * says it gives back what the last value-style pop took. Until fixed, the
- * harness does not call it in those two cases (set to 1 to call it). */
+/* ftk_queue_unpop_last once gave back ftk_last_result(), which a push made
+ * after the pop overwrites (it then gave back the push count as a word),
+ * and gave back nothing after a pop that took the word 0 (found by this
+ * harness; fixed: the pop record is its own). Both cases are exercised;
+ * set these to 0 to leave them out. */
 #ifndef FUZZ_UNPOP_LAST_AFTER_PUSH
-#define FUZZ_UNPOP_LAST_AFTER_PUSH 0
+#define FUZZ_UNPOP_LAST_AFTER_PUSH 1
 #endif
 #ifndef FUZZ_UNPOP_LAST_ZERO
-#define FUZZ_UNPOP_LAST_ZERO 0
+#define FUZZ_UNPOP_LAST_ZERO 1
 #endif
 
 /* Op groups: the first byte of an op, modulo NGROUPS. make_corpus.py uses
