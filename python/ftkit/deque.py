@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, MutableSequence
 from itertools import repeat
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import as_int64, lib, new_handle, refuse_pickle
+from ._common import as_int64, call_handle, lib, owned_handle, refuse_pickle, release_handle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
@@ -403,12 +403,13 @@ class ConcurrentDeque(Generic[T]):
         self._maxlen = maxlen
         self._slots = SlotTable(versioned=True, capacity=64)
         self._run_bufs: list = []  # pop_many result buffers, reused
-        # The handle cdata frees the C deque when its last reference goes:
+        # The owner cdata frees the C deque when its last reference goes:
         # the deque's, or a fast-path callable's (``pop = d.pop`` keeps the
-        # C deque alive as a bound method keeps its instance).
-        self._h = ffi.gc(new_handle(lib.ftk_deque_new,
-                                    _UNBOUNDED if maxlen is None else maxlen),
-                         lib.ftk_deque_free)
+        # C deque alive as a bound method keeps its instance); calls use
+        # the plain copy (docs/design.md section 10).
+        self._owner = owned_handle(lib.ftk_deque_new, lib.ftk_deque_free,
+                                   _UNBOUNDED if maxlen is None else maxlen)
+        self._h = call_handle(self._owner)
         self._open = True
         self._install_fast_paths()
         if type(iterable) is not tuple or iterable:
@@ -423,10 +424,9 @@ class ConcurrentDeque(Generic[T]):
         """
         if self.__dict__.pop("_open", None) is None:
             return  # closed before (or closing in another thread)
-        h = self._h
-        lib.ftk_deque_close(h)  # no push can slip in after the words we take
+        lib.ftk_deque_close(self._h)  # no push can slip in after the words we take
         self._take_all()
-        ffi.release(h)  # ftk_deque_free now; later calls get FTK_EBADHANDLE
+        release_handle(self._owner)  # ftk_deque_free now; later calls: FTK_EBADHANDLE
 
     def __enter__(self) -> ConcurrentDeque[T]:
         return self
@@ -444,7 +444,7 @@ class ConcurrentDeque(Generic[T]):
         self, so no cycle keeps the deque alive). A subclass that overrides
         one of them keeps its override."""
         cls = type(self)
-        h, slots = self._h, self._slots
+        h, slots, owner = self._h, self._slots, self._owner
         objs, words, free, take_index = slots.objs, slots.words, slots.free, slots.take_index
         d = self.__dict__
 
@@ -465,6 +465,7 @@ class ConcurrentDeque(Generic[T]):
 
             append.__doc__ = getattr(ConcurrentDeque, name).__doc__
             append.__name__ = name
+            append._owner = owner  # type: ignore[attr-defined]  # keeps the C deque
             return append
 
         def make_pop(pop_v: Any, side: int, name: str) -> Callable[..., Any]:
@@ -499,6 +500,7 @@ class ConcurrentDeque(Generic[T]):
 
             pop.__doc__ = getattr(ConcurrentDeque, name).__doc__
             pop.__name__ = name
+            pop._owner = owner  # type: ignore[attr-defined]  # keeps the C deque
             return pop
 
         if cls.append is ConcurrentDeque.append:
