@@ -1611,6 +1611,11 @@ static void m_resync(int s, int expect_n) {
     uint64_t cur = 0;
     size_t n = 0;
     int st = ftk_map_iter(H[s].h, &cur, mk, mv, mh, MMAX + 64, &n);
+    if (g_race && st == FTK_EBADHANDLE) { /* freed by the other thread meanwhile */
+        CHECK(g_race_may_die, "map_iter (resync): FTK_EBADHANDLE, nobody freed");
+        g_race_dead = true;
+        return;
+    }
     EXPECT(st, FTK_OK, "map_iter (resync)");
     EQ64(cur, FTK_MAP_CURSOR_END, "map_iter (resync) cursor");
     EQ64(n, expect_n, "map_iter (resync) count");
