@@ -70,8 +70,12 @@ int ftk_block_wait_slow(ftk_waitable *w, ftk_wait_ctx *c, ftk_ec *ec, ftk_attemp
             return st;
         }
         ftk_ebr_exit(); /* do not hold up reclamation while asleep */
-        ftk_ec_wait(ec, key, c->deadline);
+        int ws = ftk_ec_wait(ec, key, c->deadline);
         ftk_ebr_enter();
         ftk_waitable_unref(w); /* may retire the object: valid inside this section */
+        /* A signal interrupted the sleep: return before trying again, so a
+         * binding whose signal handler raises finds the call had no effect
+         * (a push/pop that succeeded here could not be undone by it). */
+        if (ws == FTK_EINTR) return FTK_EINTR;
     }
 }

@@ -580,9 +580,10 @@ static int pop_wait(deque *d, int side, uint64_t *out, size_t max, size_t *got,
             return st;
         }
         ftk_ebr_exit(); /* do not hold up reclamation while asleep */
-        ftk_ec_wait(&d->not_empty, key, deadline);
+        int ws = ftk_ec_wait(&d->not_empty, key, deadline);
         ftk_ebr_enter();
         d_unref(d); /* may retire d: still valid inside this section */
+        if (ws == FTK_EINTR) return FTK_EINTR; /* a signal: take nothing (block.c) */
     }
 }
 

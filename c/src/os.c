@@ -51,9 +51,12 @@ int ftk_os_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns) 
     /* Sleeps only while *addr == expected (checked atomically by the
      * kernel). BITSET with an absolute timeout measures CLOCK_MONOTONIC. */
     if (syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET_PRIVATE, expected, tsp, NULL,
-                FUTEX_BITSET_MATCH_ANY) == -1 &&
-        errno == ETIMEDOUT)
-        st = FTK_ETIMEDOUT;
+                FUTEX_BITSET_MATCH_ANY) == -1) {
+        if (errno == ETIMEDOUT)
+            st = FTK_ETIMEDOUT;
+        else if (errno == EINTR)
+            st = FTK_EINTR; /* a signal handler ran in this thread */
+    }
 out:
     errno = saved;
     return st;

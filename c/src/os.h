@@ -73,8 +73,10 @@ static inline void ftk_spin_wait(unsigned *spins) {
 
 /* Sleep while *addr == expected, until ftk_os_wake(addr), the deadline
  * (CLOCK_MONOTONIC ns, FTK_DEADLINE_NEVER for none) or a spurious wake-up.
- * Returns 0, or FTK_ETIMEDOUT once the deadline has passed. Never changes
- * errno. The waker must change *addr (seq_cst) before it wakes. */
+ * Returns 0, FTK_ETIMEDOUT once the deadline has passed, or FTK_EINTR when
+ * a signal handler ran in this thread during the sleep (futex only; the
+ * portable emulation never reports it). Never changes errno. The waker
+ * must change *addr (seq_cst) before it wakes. */
 int ftk_os_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns);
 /* Wake up to n threads sleeping in ftk_os_wait(addr) (the emulation wakes
  * them all). */

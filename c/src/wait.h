@@ -55,7 +55,8 @@ static inline void ftk_ec_cancel(ftk_ec *ec) {
 
 /* Sleep until a notify after prepare, the deadline (CLOCK_MONOTONIC ns,
  * FTK_DEADLINE_NEVER for none), or a spurious wake-up; then unregister.
- * Returns FTK_OK or FTK_ETIMEDOUT. Callers re-check their condition. */
+ * Returns FTK_OK, FTK_ETIMEDOUT, or FTK_EINTR when a signal handler ran in
+ * this thread meanwhile (Linux). Callers re-check their condition. */
 int ftk_ec_wait(ftk_ec *ec, uint32_t key, int64_t deadline_ns);
 
 void ftk_ec_notify_slow(ftk_ec *ec, uint32_t n);

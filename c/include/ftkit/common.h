@@ -53,7 +53,7 @@ enum {
     FTK_EPERM = -10,     /* caller does not own what it tries to release  */
     FTK_ENOTFOUND = -11, /* key or item not present                       */
     FTK_EAGAIN = -12,    /* state changed underneath; retry              */
-    FTK_EINTR = -13      /* a wait was cancelled by ftk_*_cancel/wake     */
+    FTK_EINTR = -13      /* a wait was cancelled (ftk_*_wake, or a signal) */
 };
 /* Lowest status code in use; codes below it are unknown. */
 #define FTK_STATUS_MIN (-13)

@@ -145,7 +145,8 @@ FTK_API int ftk_deque_push_range(ftk_handle_t h, int side, uint64_t first, size_
 /*
  * Pop the word at `side`, waiting up to timeout_ns for one. FTK_OK and *w;
  * FTK_EEMPTY (timeout_ns == 0 and empty); FTK_ETIMEDOUT; FTK_ECLOSED (also
- * wakes a waiting pop); FTK_EINTR (ftk_deque_wake). Blocking.
+ * wakes a waiting pop); FTK_EINTR (ftk_deque_wake, or a signal
+ * interrupted the sleep: nothing was taken). Blocking.
  */
 FTK_API int ftk_deque_pop(ftk_handle_t h, int side, uint64_t *w, int64_t timeout_ns);
 

@@ -36,7 +36,10 @@
  *
  * Statuses common to every call: FTK_EBADHANDLE for a NULL, destroyed or
  * wrong-kind handle; FTK_EINVAL for a NULL out-pointer. FTK_EINTR is
- * returned by a blocking call that ftk_queue_wake cancelled.
+ * returned by a blocking call that ftk_queue_wake cancelled, or whose sleep
+ * a signal handler interrupted (Linux): then the call did nothing (it does
+ * not try again after the signal), so a binding whose handler raises
+ * leaves no half-done push or pop behind.
  *
  * Task accounting (queue.Queue's unfinished_tasks/task_done/join): every
  * successful push adds one unfinished task; task_done and drain remove them.

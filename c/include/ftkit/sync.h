@@ -12,8 +12,9 @@
  * "try": FTK_EBUSY when the lock is not available at once), > 0 waits at
  * most that long on CLOCK_MONOTONIC (a timed-out call has waited at least
  * timeout_ns) and then returns FTK_ETIMEDOUT. A waiting call returns
- * FTK_EINTR when ftk_*_wake cancels it (bindings wait in slices and look for
- * signals in between), FTK_ECLOSED when the lock is freed under it. A call
+ * FTK_EINTR when ftk_*_wake cancels it or a signal handler interrupts its
+ * sleep (Linux; bindings wait in slices and look for signals in between),
+ * FTK_ECLOSED when the lock is freed under it. A call
  * that did not return FTK_OK acquired nothing.
  *
  * Blocking: waits spin briefly, then sleep in the OS (futex on Linux) until
