@@ -12,5 +12,6 @@
 #include "ftkit/queue.h"
 #include "ftkit/sync.h"
 #include "ftkit/deque.h"
+#include "ftkit/counter.h"
 
 #endif /* FTKIT_H */

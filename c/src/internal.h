@@ -25,6 +25,7 @@ enum ftk_kind {
     FTK_KIND_LOCK = 6, /* ftk_rwlock (sync.c) */
     FTK_KIND_DEQUE = 7,
     FTK_KIND_ILOCK = 8, /* ftk_ilock (sync.c) */
+    FTK_KIND_COUNTER = 9, /* ftk_counter (counter.c) */
     FTK_KIND_MAX = 255
 };
 
@@ -131,6 +132,9 @@ typedef struct ftk_thread {
     uint32_t rd_more_n, rd_more_cap;
     ftk_rd *rd_more;             /* holds of more locks (shared counter only) */
     uint64_t id; /* unique, never reused, > 0: lock owner identity */
+    /* counter.c: 1 + this thread's counter cell slot, 0 = none yet,
+     * UINT32_MAX = none available (adds go to the shared base). Owner only. */
+    uint32_t ctr_slot;
     struct ftk_thread *prev, *next;
     bool registered;
 } ftk_thread;
@@ -180,7 +184,7 @@ typedef struct ftk_thread_hooks {
 } ftk_thread_hooks;
 void ftk_thread_hooks_add(ftk_thread_hooks *h);
 /* Hook orders in use. */
-enum { FTK_HOOKS_SYNC = 10, FTK_HOOKS_SLOTS = 20, FTK_HOOKS_RECLAIM = 90 };
+enum { FTK_HOOKS_SYNC = 10, FTK_HOOKS_SLOTS = 20, FTK_HOOKS_COUNTER = 30, FTK_HOOKS_RECLAIM = 90 };
 
 /* The handle table's mutex (handle.c; never on a hot path), held across
  * fork() by thread.c itself. */

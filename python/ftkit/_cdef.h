@@ -121,6 +121,7 @@ size_t max, size_t *n);
 int ftk_map_drain_pass(ftk_handle_t h, uint64_t *pass, uint64_t *keys,
 uint64_t *values, size_t max, size_t *n);
 uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash);
+uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash, uint64_t other);
 uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
 uint64_t value);
 uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);
@@ -228,3 +229,16 @@ int ftk_deque_rotate(ftk_handle_t h, int64_t n);
 int ftk_deque_reverse(ftk_handle_t h);
 int ftk_deque_snapshot(ftk_handle_t h, uint64_t *out, size_t max, size_t *n);
 int ftk_deque_clear(ftk_handle_t h, uint64_t *out, size_t max, size_t *n);
+/* c/include/ftkit/counter.h */
+#define FTK_COUNTER_MAX_SLOTS 1024
+int ftk_counter_new(int64_t initial, ftk_handle_t *out);
+int ftk_counter_free(ftk_handle_t h);
+int ftk_counter_add(ftk_handle_t h, int64_t n);
+int ftk_counter_get(ftk_handle_t h, int64_t *out);
+int ftk_counter_set(ftk_handle_t h, int64_t v);
+int ftk_counter_exchange(ftk_handle_t h, int64_t v, int64_t *old);
+int ftk_counter_reset(ftk_handle_t h, int64_t *old);
+int ftk_counter_cells(ftk_handle_t h, size_t *out);
+void ftk_counter_add_v(ftk_handle_t h, int64_t n);
+int64_t ftk_counter_get_v(ftk_handle_t h);
+int64_t ftk_counter_exchange_v(ftk_handle_t h, int64_t v);
