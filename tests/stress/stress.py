@@ -1691,11 +1691,13 @@ def main(argv: list[str] | None = None) -> int:
             fam.check(handles == handles0, f"C handles: {handles0} before, {handles} after "
                                            "(objects leaked)")
         if len(fam.rss) >= 4:
-            # the first rounds warm up the allocator; a leak keeps growing
+            # RSS keeps its high-water mark (allocators retain memory after
+            # threads come and go): only growth that goes on through the
+            # second half of the rounds counts as a leak
             a, m, z = fam.rss[1], fam.rss[len(fam.rss) // 2], fam.rss[-1]
             fam.notes["rss_mb"] = f"{a:.0f}->{m:.0f}->{z:.0f}"
-            fam.check(z - a < 200 and z < 3 * a + 100 and not (z - m > 64 and z - m > (m - a) / 2),
-                      f"RSS grew across rounds: {a:.0f} -> {m:.0f} -> {z:.0f} MB")
+            fam.check(not (z - m > 64 and z - m > (m - a) / 2),
+                      f"RSS keeps growing across rounds: {a:.0f} -> {m:.0f} -> {z:.0f} MB")
             # Python's allocated blocks at quiet points: a leak of Python
             # objects shows here whatever the allocator keeps in RSS
             a, m, z = fam.blocks[1], fam.blocks[len(fam.blocks) // 2], fam.blocks[-1]
