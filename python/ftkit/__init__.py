@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._compat import Empty, Full, ShutDown, gil_enabled
 from ._lib import ABI_VERSION, BadHandleError, FtkitError, lib, library_path
 from .atomic import AtomicFlag, AtomicInt64, AtomicReference
+from .counter import AtomicCounter, AtomicCounterView
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
@@ -24,6 +25,8 @@ del _ffi
 __all__ = [
     "ABI_VERSION",
     "ABSENT",
+    "AtomicCounter",
+    "AtomicCounterView",
     "AtomicFlag",
     "AtomicInt64",
     "AtomicReference",

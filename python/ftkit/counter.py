@@ -1,0 +1,195 @@
+"""AtomicCounter: a striped counter for hot, contended increments.
+
+``incr``, ``decr`` and ``add`` touch only the calling thread's cell in C (a
+cache line no other thread writes), so threads counting at once do not
+contend; ``get()`` sums the cells. The counting methods are installed on
+each instance as ``functools.partial`` objects over the cffi function and
+the handle (one C call, no Python frame). ``counter.local()`` gives a thread
+its own callables and handle object, so that on free-threaded builds the
+threads do not contend on shared Python reference counts either.
+
+Guarantees (the C contract in ``ftkit/counter.h``):
+
+* ``get()`` is exact when no add is in flight: it counts every add that
+  happened before it (threads that were joined, or that handed over through
+  a lock, queue, event...).
+* While adds of one sign are in flight, ``get()`` lies between the totals
+  before and after it; for an increment-only counter, successive ``get()``
+  calls on one thread never decrease.
+* ``exchange(v)``/``reset()``/``set(v)`` replace the total; an add running
+  at the same time is counted either in the value returned or in the new
+  total, exactly once. They are serialised with each other, and ``get()``
+  never sees half of one.
+* Adds order nothing else (they are not a way to publish other data).
+* The total wraps modulo 2**64 like C int64 arithmetic.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._common import as_int64, bind, call_handle, lib, owned_handle, refuse_pickle, release_handle
+from ._lib import BadHandleError, ffi, raise_status
+
+__all__ = ["AtomicCounter", "AtomicCounterView"]
+
+_add = lib.ftk_counter_add_v
+_get_v = lib.ftk_counter_get_v
+_get = lib.ftk_counter_get
+_exchange = lib.ftk_counter_exchange
+_EBADHANDLE = lib.FTK_EBADHANDLE
+_I64 = "int64_t *"
+
+
+def _closed(*args: Any) -> Any:
+    raise BadHandleError(_EBADHANDLE, "the AtomicCounter was closed")
+
+
+class _CounterMethods:
+    """What an AtomicCounter and its thread-owned views share."""
+
+    incr: Callable[[], None]
+    decr: Callable[[], None]
+
+    def _install(self, owner: Any) -> None:
+        h = call_handle(owner)  # this object's own handle cdata (per view)
+        d = self.__dict__
+        d["_owner"] = owner
+        d["_h"] = h
+        cls = type(self)
+        # subclasses that override incr/decr keep their override
+        if cls.incr is _CounterMethods.incr:
+            d["incr"] = bind(owner, _add, h, 1)
+        if cls.decr is _CounterMethods.decr:
+            d["decr"] = bind(owner, _add, h, -1)
+
+    # -- counting (incr/decr are replaced per instance by partials) ---------
+    def incr(self) -> None:  # type: ignore[no-redef]
+        """Add 1 (to the calling thread's cell). Returns None: the total
+        would need a sum over every cell; call ``get()`` for it."""
+        _add(self._h, 1)
+
+    def decr(self) -> None:  # type: ignore[no-redef]
+        """Subtract 1 (to the calling thread's cell)."""
+        _add(self._h, -1)
+
+    def add(self, n: int) -> None:
+        """Add ``n`` (an int in the int64 range, else TypeError/OverflowError)
+        to the calling thread's cell; wraps modulo 2**64."""
+        if type(n) is not int:
+            n = as_int64(n, "n")  # cffi would truncate Decimal/Fraction silently
+        _add(self._h, n)
+
+    def __iadd__(self, n: int) -> Any:
+        self.add(n)
+        return self
+
+    def __isub__(self, n: int) -> Any:
+        if type(n) is not int:
+            n = as_int64(n, "n")
+        if n == -(2**63):
+            raise OverflowError("n -2**63 cannot be negated in int64")
+        _add(self._h, -n)
+        return self
+
+    # -- reading and replacing ---------------------------------------------
+    def get(self) -> int:
+        """The total: exact when no add is in flight (see the module doc)."""
+        v = _get_v(self._h)
+        if v == 0:  # 0 is also what a bad handle gives: ask again with a status
+            out = ffi.new(_I64)
+            st = _get(self._h, out)
+            if st:
+                raise_status(st)
+            v = out[0]
+        return v
+
+    def exchange(self, value: int) -> int:
+        """Replace the total by ``value``; return the total it replaced. An
+        add running meanwhile lands in exactly one of the two."""
+        value = as_int64(value)
+        out = ffi.new(_I64)
+        st = _exchange(self._h, value, out)
+        if st:
+            raise_status(st)
+        return out[0]
+
+    def set(self, value: int) -> None:
+        """Replace the total by ``value`` (``exchange`` without the result)."""
+        self.exchange(value)
+
+    def reset(self) -> int:
+        """Set the total to 0 and return what it was ("read and reset"):
+        nothing added meanwhile is lost or counted twice."""
+        return self.exchange(0)
+
+    def __int__(self) -> int:
+        return self.get()
+
+    def __repr__(self) -> str:
+        try:
+            return f"{type(self).__name__}({self.get()})"
+        except BadHandleError:
+            return f"<{type(self).__name__} (closed)>"
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
+
+
+class AtomicCounter(_CounterMethods):
+    """A counter for hot, contended increments.
+
+    >>> c = AtomicCounter()
+    >>> c.incr(); c.add(10); c.decr()
+    >>> c.get(), int(c)
+    (10, 10)
+    >>> c.exchange(100), c.reset(), c.get()
+    (10, 100, 0)
+
+    ``incr``/``decr``/``add`` touch only the calling thread's C cell (they
+    return None); ``get()`` sums the cells. On many threads, give each
+    thread its own view, ``mine = c.local()``, made by the thread that uses
+    it. Not picklable (it owns native state).
+    """
+
+    def __init__(self, value: int = 0) -> None:
+        value = as_int64(value)
+        self._install(owned_handle(lib.ftk_counter_new, lib.ftk_counter_free, value))
+
+    def local(self) -> "AtomicCounterView":
+        """A thread-owned view of this counter, for the thread that calls
+        this: the same counter (same methods), through callables and a
+        handle object only this thread touches, so threads do not contend on
+        shared Python reference counts (free-threaded builds). Used from
+        another thread it is still correct (C finds the calling thread's
+        cell), just not thread-owned."""
+        return AtomicCounterView(self)
+
+    def close(self) -> None:
+        """Free the C counter now instead of when the last reference goes.
+        Afterwards every method of the counter raises BadHandleError (a
+        ValueError). Callables taken from it earlier (``inc = c.incr``, views)
+        then do nothing; closing while other threads count is a bug in the
+        caller (memory safe, but those adds are lost)."""
+        d = self.__dict__
+        d["incr"] = d["decr"] = d["add"] = _closed
+        release_handle(d["_owner"])  # ftk_counter_free now; later calls: FTK_EBADHANDLE
+
+
+class AtomicCounterView(_CounterMethods):
+    """``counter.local()``: the same counter, through objects the creating
+    thread owns (see ``AtomicCounter.local``). ``view.counter`` is the
+    AtomicCounter."""
+
+    def __init__(self, counter: AtomicCounter) -> None:
+        if not isinstance(counter, _CounterMethods):
+            raise TypeError(f"AtomicCounterView needs an AtomicCounter, "
+                            f"not {type(counter).__name__}")
+        if isinstance(counter, AtomicCounterView):
+            counter = counter.counter
+        self.counter = counter
+        self._install(counter.__dict__["_owner"])
+
+    def local(self) -> "AtomicCounterView":
+        return AtomicCounterView(self.counter)
+
+    def __repr__(self) -> str:
+        return f"<ftkit.AtomicCounterView of {self.counter!r}>"
