@@ -15,6 +15,7 @@ from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
+from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
 
 from ._lib import ffi as _ffi
 
@@ -38,7 +39,11 @@ __all__ = [
     "EmptyDequeError",
     "FtkitError",
     "Full",
+    "IntervalLock",
     "LocalWrapper",
+    "RWLock",
+    "RWReadContext",
+    "RWWriteContext",
     "ShutDown",
     "StdConcurrentQueue",
     "__version__",

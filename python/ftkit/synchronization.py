@@ -1,0 +1,567 @@
+"""Locks over libftkit's ``sync.h``: RWLock and IntervalLock (ft_utils layout).
+
+``from ftkit.synchronization import RWLock, RWReadContext, RWWriteContext,
+IntervalLock`` is ft_utils 0.2.0's API; ftkit adds ``timeout=`` on every
+acquire (True when acquired, False on timeout, like
+``threading.Lock.acquire``), the ``rw.read()`` / ``rw.write()`` context
+managers, RuntimeError for misuse (releasing what the calling thread does not
+hold, upgrading a read hold, re-locking), waits that Ctrl-C interrupts, and
+``rw.local()``: a thread-owned view for the read path.
+
+Ownership is per OS thread and kept by C (docs/design.md section 11): the
+library knows which thread holds what, so misuse is an error code, never a
+corrupted lock.
+
+Hot paths. Every method that takes or releases a lock is a closure made by a
+module-level factory over the lock's *call handle* (``_common.call_handle``)
+and installed on the instance (on each view, over the view's own handle
+cdata): one Python frame around one C call. The acquire's first call is a
+try (timeout 0); only when that fails does the call wait, in slices of
+``_wait.WAIT_SLICE`` with the deadline re-checked between slices, so signal
+handlers run while a thread waits.
+
+Interrupts (docs/design.md section 10: an interrupted call either completed
+or had no effect). CPython runs a signal handler right after a call returns,
+so a KeyboardInterrupt can arrive after the C call took the lock and before
+the acquire returned. The acquire's handler then gives the lock back before
+re-raising: the interrupted acquire had no effect, and ``with lock:`` (whose
+``__exit__`` never runs when ``__enter__`` raises) leaves nothing held. What
+was taken is known from C: a try that fails never fails for a thread that
+already holds the read lock (nested reads never wait), and a write lock or
+interval lock cannot be taken twice, so "the caller holds it (more) after
+the call" means "this call took it". An interrupted ``cede``/``poll``, whose
+caller gave the lock up for a moment, re-acquires it before re-raising (the
+caller holds it, as ``with`` expects); that re-acquisition waits in slices
+and keeps waiting through further signals (the thread holding the lock
+meanwhile is expected to release it soon: it is a waiter that was let in).
+Limit (as for the queues): one interrupt at a time; a second one landing
+inside the recovery of a nested read acquire can leave one nesting level
+taken or released.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._common import bind, call_handle, lib, owned_handle, refuse_pickle
+from ._lib import ffi, raise_status
+from ._wait import SLICE_NS, check_timeout, deadline as _deadline, expired as _expired
+from ._wait import slice_ns as _slice
+
+__all__ = ["RWLock", "RWReadContext", "RWWriteContext", "IntervalLock"]
+
+_OK = lib.FTK_OK
+_EBUSY = lib.FTK_EBUSY
+_EPERM = lib.FTK_EPERM
+_WAIT_AGAIN = frozenset((lib.FTK_EBUSY, lib.FTK_ETIMEDOUT, lib.FTK_EINTR))
+
+_rd_lock = lib.ftk_rwlock_read_lock
+_rd_unlock = lib.ftk_rwlock_read_unlock
+_wr_lock = lib.ftk_rwlock_write_lock
+_wr_unlock = lib.ftk_rwlock_write_unlock
+_rd_held = lib.ftk_rwlock_read_held
+_wr_held = lib.ftk_rwlock_write_held
+_il_lock = lib.ftk_ilock_lock
+_il_unlock = lib.ftk_ilock_unlock
+_il_poll = lib.ftk_ilock_poll
+_il_cede = lib.ftk_ilock_cede
+_il_held = lib.ftk_ilock_held
+_il_locked = lib.ftk_ilock_locked
+
+# -- misuse messages (EPERM) -------------------------------------------------------
+
+_PERM = {
+    "RWLock.lock_read": "the calling thread holds this RWLock's write lock "
+                        "(reading under one's own write lock would deadlock; "
+                        "unlock_write first)",
+    "RWLock.unlock_read": "the calling thread holds no read lock on this RWLock",
+    "RWLock.lock_write": "the calling thread already holds this RWLock (for "
+                         "writing, or for reading: upgrading a read lock would "
+                         "deadlock; unlock_read first)",
+    "RWLock.unlock_write": "the calling thread does not hold this RWLock's write lock",
+    "IntervalLock.lock": "the calling thread already holds this IntervalLock "
+                         "(it is not reentrant: locking it again would deadlock)",
+    "IntervalLock.unlock": "the calling thread does not hold this IntervalLock",
+    "IntervalLock.poll": "the calling thread does not hold this IntervalLock",
+    "IntervalLock.cede": "the calling thread does not hold this IntervalLock",
+}
+
+
+def _fail(st: int, what: str) -> Any:
+    """Raise for a status an operation cannot handle (never returns)."""
+    if st == _EPERM:
+        raise RuntimeError(f"{what}: {_PERM[what]}")
+    raise_status(st, what)
+
+
+# -- the sliced waits (entered only after a try failed) ------------------------------
+
+def _wait(fn: Any, h: Any, timeout: Any) -> int:
+    """Call ``fn(h, slice)`` until it returns something other than "not yet";
+    return that status (OK: acquired) or EBUSY when ``timeout`` ran out."""
+    end = _deadline(timeout)
+    while True:
+        ns = _slice(end)
+        st = fn(h, ns)
+        if st not in _WAIT_AGAIN:
+            return st
+        if ns == 0 or _expired(end):
+            return _EBUSY
+        # a slice ended: signal handlers ran; EINTR (a wake) just retries
+
+
+def _undo_read(h: Any) -> None:
+    # An acquire's handler: "the caller holds a read lock now" <=> "this call
+    # took one". A caller that held one before gets its nested try at once
+    # (nested reads never wait or fail), and the wait runs only after a
+    # failed try, that is for a caller that held none.
+    if _rd_held(h) > 0:
+        _rd_unlock(h)
+
+
+def _undo_write(h: Any) -> None:
+    if _wr_held(h) > 0:
+        _wr_unlock(h)
+
+
+def _undo_ilock(h: Any) -> None:
+    if _il_held(h) > 0:
+        _il_unlock(h)
+
+
+def _reacquire_ilock(h: Any) -> None:
+    """After an interrupted cede/poll: take the lock back (in slices, through
+    further signals) so the caller holds it as before the call."""
+    while True:
+        try:
+            if _il_held(h) > 0:
+                return
+            st = _il_lock(h, SLICE_NS)
+            if st not in _WAIT_AGAIN and st != _OK:
+                return  # the lock is gone (closed): nothing to hold
+        except BaseException:  # noqa: BLE001 - a further signal: keep going
+            continue
+
+
+# -- method factories ------------------------------------------------------------------
+
+def _lock_read_fn(h: Any) -> Callable[..., bool]:
+    rl = _rd_lock
+
+    def lock_read(timeout: Any = None) -> bool:
+        """Take the read lock (shared), waiting up to ``timeout`` seconds
+        (None: forever, 0: a try). True when taken, False on timeout.
+        Reentrant (counted). RuntimeError if the calling thread holds the
+        write lock."""
+        try:
+            st = rl(h, 0)
+            if st == _OK:
+                return True
+            if st == _EBUSY:
+                st = _wait(rl, h, timeout)
+                if st == _OK:
+                    return True
+        except BaseException:
+            try:
+                _undo_read(h)
+            except BaseException:  # noqa: BLE001 - a second interrupt
+                _undo_read(h)
+            raise
+        if st == _EBUSY:
+            return False
+        return _fail(st, "RWLock.lock_read")
+
+    return lock_read
+
+
+def _unlock_read_fn(h: Any) -> Callable[[], None]:
+    ru = _rd_unlock
+
+    def unlock_read() -> None:
+        """Release one read hold of the calling thread (RuntimeError if it
+        holds none)."""
+        st = ru(h)
+        if st:
+            _fail(st, "RWLock.unlock_read")
+
+    return unlock_read
+
+
+def _lock_write_fn(h: Any) -> Callable[..., bool]:
+    wl = _wr_lock
+
+    def lock_write(timeout: Any = None) -> bool:
+        """Take the write lock (exclusive), waiting up to ``timeout`` seconds
+        (None: forever, 0: a try). True when taken, False on timeout.
+        RuntimeError if the calling thread already holds the lock (read or
+        write)."""
+        try:
+            st = wl(h, 0)
+            if st == _OK:
+                return True
+            if st == _EBUSY:
+                st = _wait(wl, h, timeout)
+                if st == _OK:
+                    return True
+        except BaseException:
+            try:
+                _undo_write(h)
+            except BaseException:  # noqa: BLE001 - a second interrupt
+                _undo_write(h)
+            raise
+        if st == _EBUSY:
+            return False
+        return _fail(st, "RWLock.lock_write")
+
+    return lock_write
+
+
+def _unlock_write_fn(h: Any) -> Callable[[], None]:
+    wu = _wr_unlock
+
+    def unlock_write() -> None:
+        """Release the write lock (RuntimeError if the calling thread is not
+        the writer)."""
+        st = wu(h)
+        if st:
+            _fail(st, "RWLock.unlock_write")
+
+    return unlock_write
+
+
+def _il_lock_fn(h: Any) -> Callable[..., bool]:
+    il = _il_lock
+
+    def lock(timeout: Any = None) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds (None: forever,
+        0: a try). True when taken, False on timeout. RuntimeError if the
+        calling thread holds it already."""
+        try:
+            st = il(h, 0)
+            if st == _OK:
+                return True
+            if st == _EBUSY:
+                st = _wait(il, h, timeout)
+                if st == _OK:
+                    return True
+        except BaseException:
+            try:
+                _undo_ilock(h)
+            except BaseException:  # noqa: BLE001 - a second interrupt
+                _undo_ilock(h)
+            raise
+        if st == _EBUSY:
+            return False
+        return _fail(st, "IntervalLock.lock")
+
+    return lock
+
+
+def _il_unlock_fn(h: Any) -> Callable[[], None]:
+    iu = _il_unlock
+
+    def unlock() -> None:
+        """Release the lock (RuntimeError if the calling thread does not
+        hold it)."""
+        st = iu(h)
+        if st:
+            _fail(st, "IntervalLock.unlock")
+
+    return unlock
+
+
+def _il_yield_fn(h: Any, fn: Any, what: str) -> Callable[..., bool]:
+    """poll / cede: the C call cedes and re-acquires in one wait of at most a
+    slice; if that re-acquisition ran out of time (the caller no longer holds
+    the lock), keep re-acquiring in slices."""
+
+    def yield_(timeout: Any = None) -> bool:
+        try:
+            st = fn(h, SLICE_NS if timeout is None else 0)
+            if st == _OK:
+                return True
+            if st in _WAIT_AGAIN:
+                st = _wait(_il_lock, h, timeout)
+                if st == _OK:
+                    return True
+        except BaseException:
+            _reacquire_ilock(h)
+            raise
+        if st == _EBUSY:
+            return False
+        return _fail(st, what)
+
+    return yield_
+
+
+# -- RWLock ---------------------------------------------------------------------------------
+
+class _Ctx:
+    """A reusable context manager over two callables (``rw.read()`` /
+    ``rw.write()``, RWReadContext, RWWriteContext). Holds no state of its
+    own: which thread holds what is in C, so one object serves every thread
+    and nesting level."""
+
+    __slots__ = ("_acquire", "_release", "_timeout")
+
+    def __init__(self, acquire: Any, release: Any, timeout: Any = None) -> None:
+        self._acquire = acquire
+        self._release = release
+        self._timeout = timeout
+
+    def __enter__(self) -> None:
+        if self._timeout is None:
+            self._acquire()
+        elif not self._acquire(self._timeout):
+            raise TimeoutError(f"lock not acquired within {self._timeout} s")
+
+    def __exit__(self, *exc: Any) -> None:
+        self._release()
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
+
+
+class _RWMethods:
+    """What an RWLock and its thread-owned views share: the per-handle
+    closures, installed in ``__dict__`` by ``_install``."""
+
+    _h: Any
+    lock_read: Callable[..., bool]
+    unlock_read: Callable[[], None]
+    lock_write: Callable[..., bool]
+    unlock_write: Callable[[], None]
+
+    def _install(self, owner: Any) -> None:
+        h = call_handle(owner)  # a cdata of this object's own (per view)
+        d = self.__dict__
+        d["_owner"] = owner
+        d["_h"] = h
+        for name, factory in (("lock_read", _lock_read_fn), ("unlock_read", _unlock_read_fn),
+                              ("lock_write", _lock_write_fn),
+                              ("unlock_write", _unlock_write_fn)):
+            fn: Any = factory(h)
+            fn._owner = owner  # keeps the C lock alive, as a bound method its instance
+            d[name] = fn
+        d["_read_ctx"] = _Ctx(d["lock_read"], d["unlock_read"])
+        d["_write_ctx"] = _Ctx(d["lock_write"], d["unlock_write"])
+
+    def read(self, timeout: Any = None) -> _Ctx:
+        """``with rw.read():`` holds the read lock for the block. With a
+        ``timeout``, entering raises TimeoutError if the lock was not taken
+        in time."""
+        if timeout is None:
+            return self.__dict__["_read_ctx"]
+        check_timeout(timeout)
+        return _Ctx(self.lock_read, self.unlock_read, timeout)
+
+    def write(self, timeout: Any = None) -> _Ctx:
+        """``with rw.write():`` holds the write lock for the block (timeout
+        as for ``read``)."""
+        if timeout is None:
+            return self.__dict__["_write_ctx"]
+        check_timeout(timeout)
+        return _Ctx(self.lock_write, self.unlock_write, timeout)
+
+    def readers(self) -> int:
+        """How many threads hold the read lock now (a racy snapshot; nested
+        holds count once)."""
+        n = lib.ftk_rwlock_readers(self._h)
+        if n < 0:
+            raise_status(n, "RWLock.readers")
+        return n
+
+    def writers_waiting(self) -> int:
+        """How many writers wait to acquire (a racy snapshot)."""
+        n = lib.ftk_rwlock_writers_waiting(self._h)
+        if n < 0:
+            raise_status(n, "RWLock.writers_waiting")
+        return n
+
+    def writer_locked(self) -> bool:
+        """True if a writer holds the lock (or is taking it)."""
+        n = lib.ftk_rwlock_writer_locked(self._h)
+        if n < 0:
+            raise_status(n, "RWLock.writer_locked")
+        return bool(n)
+
+    def read_held(self) -> int:
+        """The calling thread's read nesting depth (0: it holds no read lock)."""
+        n = _rd_held(self._h)
+        if n < 0:
+            raise_status(n, "RWLock.read_held")
+        return n
+
+    def write_held(self) -> bool:
+        """True if the calling thread holds the write lock."""
+        n = _wr_held(self._h)
+        if n < 0:
+            raise_status(n, "RWLock.write_held")
+        return bool(n)
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
+
+
+class RWLock(_RWMethods):
+    """A reader-writer lock: many readers or one writer.
+
+    >>> rw = RWLock()
+    >>> with rw.read():          # or rw.lock_read() ... rw.unlock_read()
+    ...     rw.readers()
+    1
+    >>> rw.lock_write(timeout=1.0)
+    True
+    >>> rw.unlock_write()
+
+    Writer-preferring (once a writer waits, new readers wait, so writers are
+    not starved) with a bounded wait for readers (a reader waits for at most
+    one writer after the one it queued behind). Readers scale: an
+    uncontended read acquire/release writes only the calling thread's own
+    record. Read holds are reentrant and counted; a thread holding the write
+    lock cannot take the read lock, and a reader cannot upgrade (both raise
+    RuntimeError, as does releasing what the thread does not hold). A thread
+    that exits holding read locks releases them; a write hold stays held.
+
+    ``lock_read``/``lock_write`` take ``timeout`` (seconds; None waits
+    forever, 0 is a try) and return True, or False on timeout; ft_utils code
+    that ignores the result is unchanged. On many threads, give each thread
+    its own view, ``mine = rw.local()``, made by the thread that uses it.
+    """
+
+    def __init__(self) -> None:
+        self._install(owned_handle(lib.ftk_rwlock_new, lib.ftk_rwlock_free))
+
+    def local(self) -> "RWLockView":
+        """A thread-owned view of this lock, for the thread that calls this:
+        the same lock (same methods), through callables and a handle object
+        that only this thread touches, so threads do not contend on shared
+        Python reference counts (free-threaded builds). Used from another
+        thread it is still correct (C knows the calling thread), just not
+        thread-owned."""
+        return RWLockView(self)
+
+    def __repr__(self) -> str:
+        try:
+            state = (f"writer_locked={self.writer_locked()} readers={self.readers()} "
+                     f"writers_waiting={self.writers_waiting()}")
+        except Exception:  # noqa: BLE001
+            state = "unavailable"
+        return f"<ftkit.RWLock {state}>"
+
+
+class RWLockView(_RWMethods):
+    """``rw.local()``: the same lock, through objects the creating thread
+    owns (see ``RWLock.local``). ``view.lock`` is the RWLock."""
+
+    def __init__(self, lock: RWLock) -> None:
+        if not isinstance(lock, _RWMethods):
+            raise TypeError(f"RWLockView needs an RWLock, not {type(lock).__name__}")
+        self.lock = lock if isinstance(lock, RWLock) else lock.lock  # type: ignore[attr-defined]
+        self._install(lock.__dict__["_owner"])
+
+    def local(self) -> "RWLockView":
+        return RWLockView(self.lock)
+
+    def __repr__(self) -> str:
+        return f"<ftkit.RWLockView of {self.lock!r}>"
+
+
+class RWReadContext(_Ctx):
+    """ft_utils' ``with RWReadContext(rw):``: the read lock for the block."""
+
+    __slots__ = ()
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock.lock_read, lock.unlock_read)
+
+
+class RWWriteContext(_Ctx):
+    """ft_utils' ``with RWWriteContext(rw):``: the write lock for the block."""
+
+    __slots__ = ()
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock.lock_write, lock.unlock_write)
+
+
+# -- IntervalLock -----------------------------------------------------------------------
+
+class IntervalLock:
+    """A mutex whose holder lets waiters in at intervals.
+
+    >>> il = IntervalLock(interval=0.005)
+    >>> with il:
+    ...     for chunk in range(3):
+    ...         il.poll()        # cedes if others wait and 5 ms have passed
+    >>> il.locked()
+    False
+
+    ``poll()`` cedes the lock when other threads wait and ``interval``
+    seconds have passed (measured from the later of the acquisition and the
+    first waiter's arrival); ``cede()`` cedes at once if anyone waits: it
+    releases, lets one waiter in, and re-acquires after it. Not reentrant:
+    locking it again from the holder, and unlock/poll/cede from another
+    thread, raise RuntimeError. ``lock``/``poll``/``cede`` take ``timeout``
+    (seconds, None forever) for their acquisition and return True, or False
+    on timeout (for poll/cede: the caller then no longer holds the lock).
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise TypeError(f"interval must be a number, not {type(interval).__name__}")
+        if not interval >= 0:  # NaN too
+            raise ValueError(f"interval must be >= 0 seconds, not {interval!r}")
+        if interval > 9e9:
+            raise OverflowError("interval is too large")
+        self._interval = float(interval)
+        owner = owned_handle(lib.ftk_ilock_new, lib.ftk_ilock_free, int(interval * 1e9))
+        self._owner = owner
+        self._h = h = call_handle(owner)
+        d = self.__dict__
+        fn: Any
+        for name, fn in (("lock", _il_lock_fn(h)), ("unlock", _il_unlock_fn(h)),
+                         ("poll", _il_yield_fn(h, _il_poll, "IntervalLock.poll")),
+                         ("cede", _il_yield_fn(h, _il_cede, "IntervalLock.cede"))):
+            fn._owner = owner
+            d[name] = fn
+        self._enter = d["lock"]
+        self._exit = bind(owner, _il_unlock, h)
+
+    lock: Callable[..., bool]
+    unlock: Callable[[], None]
+    poll: Callable[..., bool]
+    cede: Callable[..., bool]
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    def locked(self) -> bool:
+        """True if any thread holds the lock."""
+        n = _il_locked(self._h)
+        if n < 0:
+            raise_status(n, "IntervalLock.locked")
+        return bool(n)
+
+    def held(self) -> bool:
+        """True if the calling thread holds the lock."""
+        n = _il_held(self._h)
+        if n < 0:
+            raise_status(n, "IntervalLock.held")
+        return bool(n)
+
+    def __enter__(self) -> "IntervalLock":
+        self._enter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        st = self._exit()
+        if st:
+            _fail(st, "IntervalLock.unlock")
+
+    def __repr__(self) -> str:
+        try:
+            state = "locked" if self.locked() else "unlocked"
+        except Exception:  # noqa: BLE001
+            state = "unavailable"
+        return f"<ftkit.IntervalLock {state} interval={self._interval}>"
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
