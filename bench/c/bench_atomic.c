@@ -1,6 +1,7 @@
 /*
  * bench_atomic.c - shared 64-bit counter: ftkit int64 (status and value
- * style) vs CK ck_pr_faa_64 vs C11 atomic_fetch_add vs pthread_mutex + int;
+ * style) vs CK ck_pr_faa_64 vs C11 atomic_fetch_add vs pthread_mutex + int,
+ * and ftkit's striped counter (ftk_counter_add_v: each thread its own cell);
  * plus probes that split an ftkit call into its parts.
  */
 #define _LGPL_SOURCE
@@ -26,6 +27,7 @@ typedef struct counter {
     uint64_t locked; /* guarded by mu (same line, as a user would write it) */
     _Alignas(BENCH_LINE) ftk_handle_t h; /* the value lives in ftkit's handle table */
     ftk_handle_t q, m;                   /* for the probes */
+    ftk_handle_t ctr;                    /* ftk_counter (striped) */
 } counter;
 
 static void *setup(int n) {
@@ -39,6 +41,7 @@ static void *setup(int n) {
     BENCH_CHECK(ftk_int64_new(0, &c->h));
     BENCH_CHECK(ftk_queue_new(0, &c->q));
     BENCH_CHECK(ftk_map_new(0, &c->m));
+    BENCH_CHECK(ftk_counter_new(0, &c->ctr));
     return c;
 }
 
@@ -47,6 +50,7 @@ static void teardown(void *st) {
     BENCH_CHECK(ftk_int64_free(c->h));
     BENCH_CHECK(ftk_queue_free(c->q));
     BENCH_CHECK(ftk_map_free(c->m));
+    BENCH_CHECK(ftk_counter_free(c->ctr));
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -84,6 +88,13 @@ RUN_FN(run_ftk_add_v) {
     LOOP(bench_consume((uint64_t)ftk_int64_add_v(h, 1)));
 }
 
+RUN_FN(run_ftk_counter_add_v) {
+    UNUSED(tid);
+    UNUSED(n);
+    ftk_handle_t h = ((counter *)st)->ctr;
+    LOOP(ftk_counter_add_v(h, 1));
+}
+
 RUN_FN(run_ck_faa) {
     UNUSED(tid);
     UNUSED(n);
@@ -111,6 +122,11 @@ static int verify_ftk(void *st, uint64_t total) {
     BENCH_CHECK(ftk_int64_load(((counter *)st)->h, &v));
     return (uint64_t)v == total ? 0 : -1;
 }
+static int verify_ftk_counter(void *st, uint64_t total) {
+    int64_t v;
+    BENCH_CHECK(ftk_counter_get(((counter *)st)->ctr, &v));
+    return (uint64_t)v == total ? 0 : -1;
+}
 static int verify_ck(void *st, uint64_t total) {
     return ck_pr_load_64(&((counter *)st)->plain) == total ? 0 : -1;
 }
@@ -128,6 +144,11 @@ static const bench_impl counter_impls[] = {
      true, setup, teardown, NULL, ftk_thread_init, NULL, run_ftk_fetch_add, verify_ftk},
     {"ftkit ftk_int64_add_v", "ftkit", "ftk_int64_add_v(h, 1) (value style, returns the new value)",
      false, setup, teardown, NULL, ftk_thread_init, NULL, run_ftk_add_v, verify_ftk},
+    {"ftkit ftk_counter_add_v (striped)", "ftkit",
+     "ftk_counter_add_v(h, 1): handle validation + EBR section + lock xadd on the calling "
+     "thread's own cell (AtomicCounter.incr)",
+     false, setup, teardown, NULL, ftk_thread_init, NULL, run_ftk_counter_add_v,
+     verify_ftk_counter},
     {"CK ck_pr_faa_64", "ck", "ck_pr_faa_64(&u64, 1) on a plain uint64_t on its own line (inline)",
      false, setup, teardown, NULL, NULL, NULL, run_ck_faa, verify_ck},
     {"C11 atomic_fetch_add", "baseline",
