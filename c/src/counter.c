@@ -55,6 +55,9 @@ typedef struct counter {
     ftk_handle_t handle; /* ftk_obj header; read-only after creation */
     /* read by every add: written once per chunk, never again */
     _Alignas(FTK_CACHE_LINE) _Atomic(cell *) dir[NCHUNKS];
+    /* dir[k] is NULL for every k >= top (top is raised before a chunk is
+     * published): reads and exchanges stop there */
+    _Atomic uint32_t top;
     /* reads, sets and overflow adds only */
     _Alignas(FTK_CACHE_LINE) _Atomic uint64_t seq; /* odd while a set/exchange runs */
     _Atomic uint64_t base;
@@ -136,12 +139,28 @@ static cell *chunk_for(counter *c, uint32_t i) {
     cell *mine = aligned_alloc(FTK_CACHE_LINE, CHUNK * sizeof(cell));
     if (mine == NULL) return NULL;
     for (unsigned j = 0; j < CHUNK; j++) atomic_init(&mine[j].v, 0);
-    /* release: publishes the zeroed chunk; acquire on failure: the winner's */
+    /* Raise top past this chunk BEFORE publishing it, so that anyone who
+     * finds the chunk (and adds to it) is ordered after the raise: a read
+     * that must count such an add sees top high enough. release: pairs
+     * with top_of. */
+    uint32_t want = (i >> CHUNK_SHIFT) + 1;
+    uint32_t top = atomic_load_explicit(&c->top, memory_order_relaxed);
+    while (top < want &&
+           !atomic_compare_exchange_weak_explicit(&c->top, &top, want, memory_order_release,
+                                                  memory_order_relaxed)) {
+    }
+    /* release: publishes the zeroed chunk (and, after the raise above, the
+     * raised top); acquire on failure: the winner's chunk */
     if (atomic_compare_exchange_strong_explicit(slot, &ch, mine, memory_order_acq_rel,
                                                 memory_order_acquire))
         return mine;
     free(mine);
     return ch;
+}
+
+/* How many dir entries may be set. acquire: pairs with chunk_for. */
+static inline uint32_t top_of(counter *c) {
+    return atomic_load_explicit(&c->top, memory_order_acquire);
 }
 
 /* First add of this thread (no slot yet), of this slot to this counter (no
@@ -196,7 +215,7 @@ static uint64_t sum(counter *c) {
         /* relaxed loads: each is atomic; the seqlock check below rejects a
          * sum that overlapped a set/exchange */
         uint64_t total = atomic_load_explicit(&c->base, memory_order_relaxed);
-        for (unsigned k = 0; k < NCHUNKS; k++) {
+        for (unsigned k = 0, top = top_of(c); k < top; k++) {
             /* acquire: pairs with chunk_for's publishing CAS */
             cell *ch = atomic_load_explicit(&c->dir[k], memory_order_acquire);
             if (ch == NULL) continue;
@@ -228,7 +247,7 @@ static uint64_t exchange_in(counter *c, uint64_t v) {
      * that sees one of them sees seq changed, see sum) */
     atomic_thread_fence(memory_order_release);
     uint64_t old = atomic_exchange_explicit(&c->base, v, memory_order_relaxed);
-    for (unsigned k = 0; k < NCHUNKS; k++) {
+    for (unsigned k = 0, top = top_of(c); k < top; k++) {
         /* acquire: pairs with chunk_for's publishing CAS */
         cell *ch = atomic_load_explicit(&c->dir[k], memory_order_acquire);
         if (ch == NULL) continue;
@@ -264,6 +283,7 @@ int ftk_counter_new(int64_t initial, ftk_handle_t *out) {
     }
     c->handle = h;
     for (unsigned k = 0; k < NCHUNKS; k++) atomic_init(&c->dir[k], NULL);
+    atomic_init(&c->top, 0);
     atomic_init(&c->seq, 0);
     atomic_init(&c->base, to_u64(initial));
     atomic_store_explicit(&e->obj, c, memory_order_release); /* see ftk_obj_enter */
