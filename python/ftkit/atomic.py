@@ -352,9 +352,10 @@ class AtomicFlag:
     >>> f = AtomicFlag()
     >>> f.test_and_set(), f.test_and_set(), bool(f)
     (False, True, True)
-    """
 
-    __hash__ = None  # type: ignore[assignment]
+    Like ft_utils' flag it compares by identity and is hashable (a flag is a
+    mutable cell, not a bool: compare ``f.get()`` or ``bool(f)`` for the value).
+    """
 
     def __init__(self, value: bool = False) -> None:
         self._owner = owned_handle(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
@@ -380,11 +381,6 @@ class AtomicFlag:
     def compare_exchange(self, expected: bool, desired: bool) -> bool:
         """If the flag equals ``expected`` set it to ``desired``; True if it did."""
         return lib.ftk_flag_cas_v(self._h, 1 if expected else 0, 1 if desired else 0) != 0
-
-    def __eq__(self, other: Any) -> Any:
-        if isinstance(other, (AtomicFlag, bool, int)):
-            return self.get() == bool(other)
-        return NotImplemented
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get()})"
@@ -412,12 +408,16 @@ class AtomicReference(Generic[T]):
     reference's own versioned SlotTable (see ftkit._keepalive). ``get`` does
     the table's read protocol inline (a helper call per read would cost as
     much as the read); the writers go through the table's methods.
+
+    Like ft_utils' reference it compares by identity and is hashable.
     """
 
     __class_getitem__: Any = classmethod(types.GenericAlias)
-    __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, obj: T | None = None) -> None:
+    def __init__(self, obj: T | None = None, *extra: Any) -> None:
+        if extra:
+            # ft_utils' message (the generic one would name __init__'s arity).
+            raise TypeError(f"{type(self).__name__}() takes zero or one argument")
         self._slots = SlotTable(versioned=True, capacity=4)
         word = 0 if obj is None else self._slots.put(obj)
         self._owner = owned_handle(lib.ftk_ref_new, lib.ftk_ref_free, word)

@@ -1,4 +1,9 @@
-"""ft_utils-compatible module layout: ``from ftkit.concurrency import ...``."""
+"""ft_utils-compatible module layout: ``from ftkit.concurrency import ...``.
+
+Holds the names ft_utils' ``concurrency`` module has (LocalWrapper included,
+as there), plus ftkit's own ``ABSENT`` and ``EmptyDequeError``. Still to come:
+ConcurrentGatheringIterator and ProcessSemaphore.
+"""
 from __future__ import annotations
 
 from ._compat import Empty, Full, ShutDown
@@ -6,7 +11,9 @@ from .atomic import AtomicFlag, AtomicInt64, AtomicReference
 from .counter import AtomicCounter, AtomicCounterView
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
+from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
 
-__all__ = ["ABSENT", "AtomicCounter", "AtomicCounterView", "ConcurrentDeque", "ConcurrentDict", "EmptyDequeError", "AtomicFlag", "AtomicInt64", "AtomicReference", "ConcurrentQueue", "Empty",
-           "Full", "ShutDown", "StdConcurrentQueue"]
+__all__ = ["ABSENT", "AtomicCounter", "AtomicCounterView", "AtomicFlag", "AtomicInt64", "AtomicReference", "ConcurrentDeque",
+           "ConcurrentDict", "ConcurrentQueue", "Empty", "EmptyDequeError", "Full",
+           "LocalWrapper", "ShutDown", "StdConcurrentQueue"]

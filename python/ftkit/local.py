@@ -88,7 +88,9 @@ class LocalWrapper(Generic[T]):
         return str(self._wrapped)
 
     def __repr__(self) -> str:
-        return f"LocalWrapper({self._wrapped!r})"
+        # ft_utils' form; the angle brackets say this is not an expression
+        # that rebuilds the object.
+        return f"<{type(self).__name__}: {self._wrapped!r}>"
 
     def __format__(self, spec: str) -> str:
         return format(self._wrapped, spec)
@@ -114,8 +116,10 @@ class LocalWrapper(Generic[T]):
     def __index__(self) -> int:
         return operator.index(self._wrapped)  # type: ignore[arg-type]
 
-    def __round__(self, *args: Any) -> Any:
-        return round(self._wrapped, *args)  # type: ignore[call-overload]
+    def __round__(self, ndigits: Any = None) -> Any:
+        if ndigits is None:
+            return round(self._wrapped)  # type: ignore[call-overload]
+        return round(self._wrapped, ndigits)  # type: ignore[call-overload]
 
     def __trunc__(self) -> Any:
         import math
@@ -162,12 +166,59 @@ def _unwrap(x: Any) -> Any:
     return x._wrapped if isinstance(x, LocalWrapper) else x
 
 
+# The forwarders are made by factories (the operator is a closure variable,
+# never a default argument), so each has exactly the signature of the slot it
+# fills: an extra positional argument raises TypeError as it would on the
+# wrapped type, instead of landing in a parameter.
+
+def _forward(op: Any, name: str) -> Any:
+    def fwd(self: LocalWrapper, other: Any) -> Any:
+        return op(self._wrapped, _unwrap(other))
+
+    fwd.__name__ = name
+    fwd.__qualname__ = f"LocalWrapper.{name}"
+    return fwd
+
+
+def _reflected(op: Any, name: str) -> Any:
+    def rev(self: LocalWrapper, other: Any) -> Any:
+        return op(_unwrap(other), self._wrapped)
+
+    rev.__name__ = name
+    rev.__qualname__ = f"LocalWrapper.{name}"
+    return rev
+
+
+def _in_place(op: Any, name: str) -> Any:
+    def inp(self: LocalWrapper, other: Any) -> LocalWrapper:
+        _set(self, "_wrapped", op(self._wrapped, _unwrap(other)))
+        return self
+
+    inp.__name__ = name
+    inp.__qualname__ = f"LocalWrapper.{name}"
+    return inp
+
+
+def _pow(self: LocalWrapper, other: Any, mod: Any = None) -> Any:
+    # pow(w, e, m) passes the modulus as a third argument (None when absent).
+    if mod is None:
+        return pow(self._wrapped, _unwrap(other))
+    return pow(self._wrapped, _unwrap(other), _unwrap(mod))
+
+
+def _rpow(self: LocalWrapper, other: Any, mod: Any = None) -> Any:
+    # Three-argument pow tries __rpow__ from Python 3.14 on.
+    if mod is None:
+        return pow(_unwrap(other), self._wrapped)
+    return pow(_unwrap(other), self._wrapped, _unwrap(mod))
+
+
 def _install() -> None:
     binary = {
         "add": operator.add, "sub": operator.sub, "mul": operator.mul,
         "matmul": operator.matmul, "truediv": operator.truediv,
         "floordiv": operator.floordiv, "mod": operator.mod, "divmod": divmod,
-        "pow": pow, "lshift": operator.lshift, "rshift": operator.rshift,
+        "lshift": operator.lshift, "rshift": operator.rshift,
         "and": operator.and_, "or": operator.or_, "xor": operator.xor,
     }
     inplace = {
@@ -178,29 +229,16 @@ def _install() -> None:
         "or": operator.ior, "xor": operator.ixor,
     }
     for name, op in binary.items():
-        def fwd(self: LocalWrapper, other: Any, _op: Any = op) -> Any:
-            return _op(self._wrapped, _unwrap(other))
-
-        def rev(self: LocalWrapper, other: Any, _op: Any = op) -> Any:
-            return _op(_unwrap(other), self._wrapped)
-
-        fwd.__name__, rev.__name__ = f"__{name}__", f"__r{name}__"
-        setattr(LocalWrapper, fwd.__name__, fwd)
-        setattr(LocalWrapper, rev.__name__, rev)
+        setattr(LocalWrapper, f"__{name}__", _forward(op, f"__{name}__"))
+        setattr(LocalWrapper, f"__r{name}__", _reflected(op, f"__r{name}__"))
+    for fn, name in ((_pow, "__pow__"), (_rpow, "__rpow__")):
+        fn.__name__, fn.__qualname__ = name, f"LocalWrapper.{name}"
+        setattr(LocalWrapper, name, fn)
     for name, op in inplace.items():
-        def inp(self: LocalWrapper, other: Any, _op: Any = op) -> LocalWrapper:
-            _set(self, "_wrapped", _op(self._wrapped, _unwrap(other)))
-            return self
-
-        inp.__name__ = f"__i{name}__"
-        setattr(LocalWrapper, inp.__name__, inp)
+        setattr(LocalWrapper, f"__i{name}__", _in_place(op, f"__i{name}__"))
     for name, op in {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
                      "le": operator.le, "gt": operator.gt, "ge": operator.ge}.items():
-        def cmp(self: LocalWrapper, other: Any, _op: Any = op) -> Any:
-            return _op(self._wrapped, _unwrap(other))
-
-        cmp.__name__ = f"__{name}__"
-        setattr(LocalWrapper, cmp.__name__, cmp)
+        setattr(LocalWrapper, f"__{name}__", _forward(op, f"__{name}__"))
 
 
 _install()
