@@ -36,6 +36,7 @@ _add = lib.ftk_counter_add_v
 _get_v = lib.ftk_counter_get_v
 _get = lib.ftk_counter_get
 _exchange = lib.ftk_counter_exchange
+_last_status = lib.ftk_last_status
 _EBADHANDLE = lib.FTK_EBADHANDLE
 _I64 = "int64_t *"
 
@@ -95,7 +96,10 @@ class _CounterMethods:
     def get(self) -> int:
         """The total: exact when no add is in flight (see the module doc)."""
         v = _get_v(self._h)
-        if v == 0:  # 0 is also what a bad handle gives: ask again with a status
+        # 0 is also what a bad handle gives. The thread's last failure status
+        # (sticky) is cheap to read; only when it is set, ask again with a
+        # status-style call to tell a closed counter from a zero total.
+        if v == 0 and _last_status():
             out = ffi.new(_I64)
             st = _get(self._h, out)
             if st:
