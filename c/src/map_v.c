@@ -18,6 +18,15 @@ uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash) {
     return word_or_status(st, value);
 }
 
+uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash) {
+    uint64_t key, value = 0;
+    size_t n = 0;
+    int st = ftk_map_find(h, (uint64_t)hash, &key, &value, 1, &n, NULL);
+    if (st == FTK_OK) return n ? value : 0; /* n == 0: a miss, nothing to record */
+    ftk_set_last(st); /* FTK_EOVERFLOW (several) or FTK_EBADHANDLE */
+    return FTK_MAP_SEVERAL;
+}
+
 uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value) {
     uint64_t old = 0;
     int st = ftk_map_set_value(h, (uint64_t)hash, key, value, &old); /* before reading old */

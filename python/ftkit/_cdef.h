@@ -121,7 +121,8 @@ size_t max, size_t *n);
 int ftk_map_drain_pass(ftk_handle_t h, uint64_t *pass, uint64_t *keys,
 uint64_t *values, size_t max, size_t *n);
 uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash);
-uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash, uint64_t other);
+#define FTK_MAP_SEVERAL 0xffffffffffffffff
+uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash);
 uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
 uint64_t value);
 uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);

@@ -41,6 +41,8 @@ V = TypeVar("V")
 _M64 = (1 << 64) - 1
 _REDUCE_BATCH = 64
 _find1 = lib.ftk_map_find1_v
+_lookup = lib.ftk_map_lookup_v
+_MANY = lib.FTK_MAP_SEVERAL  # "several entries with this hash, or an error"
 _set_value = lib.ftk_map_set_value_v
 _remove = lib.ftk_map_remove_v
 _insert = lib.ftk_map_insert_sh
@@ -170,12 +172,18 @@ class ConcurrentDict(Generic[K, V]):
     # Hot paths below inline the slot checks (see ftkit._keepalive): a helper
     # call per operation would cost a Python frame, as much as the work. The
     # hash goes to C signed, as hash() returns it (the _v calls take int64).
+    # A lookup is one call (ftk_map_lookup_v: 0 means a miss, _MANY several
+    # entries or an error): a get or a miss crosses once, a set of an
+    # existing key twice (lookup, set_value), a new key twice (lookup,
+    # insert).
     def _pair(self, key: Any) -> Any:
         """The (key, value, kw) of key's entry, or None."""
         hv = hash(key)
         while True:
-            vw = _find1(self._h, hv)
-            if vw:
+            vw = _lookup(self._h, hv)
+            if not vw:
+                return None  # a miss: one call
+            if vw != _MANY:
                 slots = self._slots
                 i = vw & INDEX_MASK
                 pair = slots.objs[i]
@@ -186,26 +194,27 @@ class ConcurrentDict(Generic[K, V]):
                     return None
                 continue  # released under us
             st = _last()
-            if st == _ENOTFOUND:
-                return None
             if st == _EOVERFLOW:
                 return self._find(key, hv)[0]
             raise_status(st, "lookup")
 
     def __getitem__(self, key: K) -> V:
         hv = hash(key)
-        vw = _find1(self._h, hv)
-        if vw:
-            i = vw & INDEX_MASK
+        vw = _lookup(self._h, hv)
+        if not vw:
+            return self.__missing__(key)
+        i = vw & INDEX_MASK
+        try:
             pair = self._objs[i]
+        except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
+            pair = None
+        else:
             if self._words[i] == vw:
                 k2 = pair[0]
                 if k2 is key or k2 == key:
                     return pair[1]
                 return self.__missing__(key)
-        elif _last() == _ENOTFOUND:
-            return self.__missing__(key)
-        pair = self._pair(key)
+        pair = self._pair(key)  # several entries, or released under us
         return self.__missing__(key) if pair is None else pair[1]
 
     def __missing__(self, key: K) -> V:
@@ -213,15 +222,18 @@ class ConcurrentDict(Generic[K, V]):
 
     def get(self, key: K, default: Any = None) -> Any:
         hv = hash(key)
-        vw = _find1(self._h, hv)
-        if vw:
-            i = vw & INDEX_MASK
+        vw = _lookup(self._h, hv)
+        if not vw:
+            return default
+        i = vw & INDEX_MASK
+        try:
             pair = self._objs[i]
+        except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
+            pair = None
+        else:
             if self._words[i] == vw:
                 k2 = pair[0]
                 return pair[1] if (k2 is key or k2 == key) else default
-        elif _last() == _ENOTFOUND:
-            return default
         pair = self._pair(key)
         return default if pair is None else pair[1]
 
@@ -256,8 +268,8 @@ class ConcurrentDict(Generic[K, V]):
         slots = self._slots
         objs = slots.objs
         while True:
-            vw = _find1(h, hv)
-            if vw:
+            vw = _lookup(h, hv)
+            if vw and vw != _MANY:
                 i = vw & INDEX_MASK
                 pair = objs[i]
                 if slots.words[i] != vw:
@@ -283,11 +295,11 @@ class ConcurrentDict(Generic[K, V]):
                         raise_status(_last(), "set")
                     continue  # removed meanwhile: look again
                 return self._store_slow(key, hv, value, replace)
-            st = _last()
-            if st == _ENOTFOUND:
+            if not vw:
                 if self._try_insert(hv, key, value, 0):  # stamp 0: only if no entry has hv
                     return None
                 continue
+            st = _last()
             if st == _EOVERFLOW:
                 return self._store_slow(key, hv, value, replace)
             raise_status(st, "lookup")
@@ -315,12 +327,15 @@ class ConcurrentDict(Generic[K, V]):
         # _store(key, value, True) with its common paths inlined
         hv = hash(key)
         h = self._h
-        vw = _find1(h, hv)
+        vw = _lookup(h, hv)
         if vw:
             objs = self._objs
             words = self._words
             i = vw & INDEX_MASK
-            pair = objs[i]
+            try:
+                pair = objs[i]
+            except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
+                return self._store(key, value, True)  # (and _store) sort it out
             if words[i] == vw:
                 k2 = pair[0]
                 if k2 is key or k2 == key:
@@ -340,9 +355,8 @@ class ConcurrentDict(Generic[K, V]):
                         return
                     objs[j] = None  # removed meanwhile: give the slot back
                     free.append(j)
-        elif _last() == _ENOTFOUND:
-            if self._try_insert(hv, key, value, 0):
-                return
+        elif self._try_insert(hv, key, value, 0):  # a miss (one call): insert
+            return
         self._store(key, value, True)
 
     def setdefault(self, key: K, default: Any = None) -> Any:

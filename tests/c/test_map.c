@@ -293,6 +293,15 @@ START_TEST(test_basic_ops) {
     ck_assert_int_eq(ftk_map_set_value(m, 42, 102, 0, &w), FTK_OK);
     ck_assert_int_eq(ftk_map_remove_if(m, 42, 102, 0), FTK_OK);
     ck_assert_uint_eq(map_size(m), 51);
+        /* lookup_v: a miss is 0 with nothing to fetch, several FTK_MAP_SEVERAL */
+    ck_assert_uint_eq(ftk_map_lookup_v(m, 987654), 0);
+    ck_assert_int_eq(ftk_map_insert(m, 987654, 900, 901, 0), FTK_OK);
+    ck_assert_uint_eq(ftk_map_lookup_v(m, 987654), 901);
+    ck_assert_int_eq(ftk_map_insert(m, 987654, 902, 903, FTK_MAP_STAMP_ANY), FTK_OK);
+    ck_assert_uint_eq(ftk_map_lookup_v(m, 987654), FTK_MAP_SEVERAL);
+    ck_assert_int_eq(ftk_last_status(), FTK_EOVERFLOW);
+    ck_assert_uint_eq(ftk_map_lookup_v(H(5), 1), FTK_MAP_SEVERAL);
+    ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
     free_and_reclaim(m);
     ck_assert_uint_eq(ftk_live_handles(), base);
 }
