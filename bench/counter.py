@@ -78,6 +78,8 @@ def cases() -> list[Case]:
 # reported, with the 2T/1T ratio. The CPU time per operation (thread_time)
 # at 1T and 2T shows contention independently of the load: a shared cache
 # line makes each op cost more CPU when two threads hit it; cells do not.
+# The control row (a no-op function each thread makes for itself, nothing
+# shared) shows how much 2-thread scaling the host allowed during the run.
 
 def _scaling_impls() -> list[tuple[str, object]]:
     import threading
@@ -109,7 +111,13 @@ def _scaling_impls() -> list[tuple[str, object]]:
                 box[0] += 1
         return incr
 
-    impls = [("AtomicCounter incr() bound once", counter_bound),
+    def control():
+        def nothing():  # made per thread: no shared object at all
+            pass
+        return nothing
+
+    impls = [("control: a per-thread no-op Python function", control),
+             ("AtomicCounter incr() bound once", counter_bound),
              ("AtomicCounter view incr()", counter_view),
              ("raw cffi ftk_counter_add_v, per-thread handle", raw_cffi),
              ("AtomicInt64 incr() bound once", int64_bound),
