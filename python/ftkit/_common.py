@@ -70,6 +70,31 @@ def bind(owner: Any, fn: Any, *args: Any) -> Any:
     return p
 
 
+def local_view(obj: Any) -> Any:
+    """``obj.local()``: the thread-owned view of an ftkit object.
+
+    On free-threaded CPython an object is reference-counted cheaply only by
+    the thread that created it; every other thread pays an atomic update of
+    a shared line each time it loads or calls it (docs/design.md, "Scaling").
+    A view is a new instance of the object's class, made by the calling
+    thread, bound to the same C object and keep-alive state: its own plain
+    handle copy (``call_handle``) and its own fast-path callables (the
+    class's ``_install_fast_paths``, if any), so a hot loop in that thread
+    touches no Python object another thread made except shared containers'
+    lists. Same methods, same semantics, same data: a view of a queue pops
+    what the queue holds, closing a view closes the object. Used from
+    another thread a view stays correct, only not thread-owned.
+    """
+    cls: Any = type(obj)
+    view = cls.__new__(cls)
+    view.__dict__.update(obj.__dict__)  # shared state; fast paths rebuilt below
+    view.__dict__["_h"] = call_handle(obj.__dict__["_owner"])
+    install = getattr(view, "_install_fast_paths", None)
+    if install is not None:
+        install()
+    return view
+
+
 def release_handle(owner: Any) -> None:
     """Free an owned handle now (idempotent; the collector will not free it
     again). Later calls with it get FTK_EBADHANDLE (BadHandleError). Callers
@@ -84,5 +109,5 @@ def refuse_pickle(self: Any, protocol: int = 2) -> NoReturn:
     )
 
 
-__all__ = ["as_int64", "bind", "call_handle", "new_handle", "owned_handle", "release_handle",
+__all__ = ["as_int64", "bind", "call_handle", "local_view", "new_handle", "owned_handle", "release_handle",
            "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX"]

@@ -13,8 +13,8 @@ import types
 from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import (INT64_MAX, INT64_MIN, as_int64, bind, call_handle, lib, owned_handle,
-                      refuse_pickle)
+from ._common import (INT64_MAX, INT64_MIN, as_int64, bind, call_handle, lib, local_view,
+                      owned_handle, refuse_pickle)
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import ffi, raise_status
 
@@ -88,15 +88,26 @@ class AtomicInt64:
     def __init__(self, value: int = 0) -> None:
         value = as_int64(value)
         self._owner = owner = owned_handle(lib.ftk_int64_new, lib.ftk_int64_free, value)
-        self._h = h = call_handle(owner)
+        self._h = call_handle(owner)
+        self._install_fast_paths()
+
+    def _install_fast_paths(self) -> None:
+        """incr/decr/get as partials of the C calls (no Python frame), made by
+        the calling thread over this object's handle copy (views: local())."""
         fast = _fast_methods_for(type(self))
         d = self.__dict__
+        owner, h = d["_owner"], d["_h"]
         if "incr" in fast:
             d["incr"] = bind(owner, _add, h, 1)
         if "decr" in fast:
             d["decr"] = bind(owner, _add, h, -1)
         if "get" in fast:
             d["get"] = bind(owner, _load, h)
+
+    def local(self) -> "AtomicInt64":
+        """A thread-owned view (``ftkit._common.local_view``): call once per
+        thread and use it there; hot loops then scale with threads."""
+        return local_view(self)
 
     # -- methods (the first three are replaced per instance by partials) ---
     def incr(self) -> int:
@@ -361,6 +372,11 @@ class AtomicFlag:
         self._owner = owned_handle(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
         self._h = call_handle(self._owner)
 
+    def local(self) -> "AtomicFlag":
+        """A thread-owned view (``ftkit._common.local_view``): call once per
+        thread and use it there."""
+        return local_view(self)
+
     def set(self, value: bool) -> None:
         """Store ``bool(value)``."""
         lib.ftk_flag_store_v(self._h, 1 if value else 0)
@@ -422,6 +438,11 @@ class AtomicReference(Generic[T]):
         word = 0 if obj is None else self._slots.put(obj)
         self._owner = owned_handle(lib.ftk_ref_new, lib.ftk_ref_free, word)
         self._h = call_handle(self._owner)
+
+    def local(self) -> "AtomicReference[T]":
+        """A thread-owned view (``ftkit._common.local_view``): call once per
+        thread and use it there."""
+        return local_view(self)
 
     def get(self) -> T | None:
         """The current object."""

@@ -31,7 +31,8 @@ from collections.abc import Iterable, Iterator, MutableSequence
 from itertools import repeat
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import as_int64, call_handle, lib, owned_handle, refuse_pickle, release_handle
+from ._common import (as_int64, call_handle, lib, local_view, owned_handle, refuse_pickle,
+                      release_handle)
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
@@ -415,6 +416,12 @@ class ConcurrentDeque(Generic[T]):
         if type(iterable) is not tuple or iterable:
             self.extend(iterable)
 
+    def local(self) -> "ConcurrentDeque[T]":
+        """A thread-owned view (``ftkit._common.local_view``): the same deque,
+        with append/pop/... made by the calling thread over its own handle
+        copy; call once per thread and use it there."""
+        return local_view(self)
+
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
         """Release every item and free the C deque. Idempotent.
@@ -424,8 +431,10 @@ class ConcurrentDeque(Generic[T]):
         """
         if self.__dict__.pop("_open", None) is None:
             return  # closed before (or closing in another thread)
-        lib.ftk_deque_close(self._h)  # no push can slip in after the words we take
-        self._take_all()
+        # no push can slip in after the words we take; a bad handle: closed
+        # already (through a view of this deque), nothing left to take
+        if lib.ftk_deque_close(self._h) == 0:
+            self._take_all()
         release_handle(self._owner)  # ftk_deque_free now; later calls: FTK_EBADHANDLE
 
     def __enter__(self) -> ConcurrentDeque[T]:

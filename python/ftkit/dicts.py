@@ -28,7 +28,7 @@ from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import call_handle, lib, owned_handle, refuse_pickle
+from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
@@ -176,6 +176,12 @@ class ConcurrentDict(Generic[K, V]):
     # entries or an error): a get or a miss crosses once, a set of an
     # existing key twice (lookup, set_value), a new key twice (lookup,
     # insert).
+    def local(self) -> "ConcurrentDict[K, V]":
+        """A thread-owned view (``ftkit._common.local_view``): the same dict,
+        seen through an object the calling thread owns; call once per
+        thread and use it there."""
+        return local_view(self)
+
     def _pair(self, key: Any) -> Any:
         """The (key, value, kw) of key's entry, or None."""
         hv = hash(key)

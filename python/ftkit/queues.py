@@ -30,7 +30,7 @@ import types
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from ._common import call_handle, lib, owned_handle, refuse_pickle, release_handle
+from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle, release_handle
 from ._compat import Empty, Full, ShutDown
 from ._keepalive import _NONES, SlotTable, _consume, nones
 from ._lib import BadHandleError, ffi, raise_status
@@ -120,10 +120,15 @@ def _words_of_runs(runs: Any, k: int) -> list:
 def _note_completed(exc: BaseException, what: str) -> None:
     """An interrupt arrived after a push had gone in (a push cannot be
     undone): say so on the exception, which propagates."""
+    note = f"ftkit: the {what} completed before the interrupt: the item is in the queue"
     add_note = getattr(exc, "add_note", None)
     if add_note is not None:  # 3.11+
-        add_note(f"ftkit: the {what} completed before the interrupt: "
-                 "the item is in the queue")
+        add_note(note)
+    else:  # 3.9/3.10 and PyPy: the same __notes__ list (tracebacks do not show it)
+        try:
+            exc.__notes__ = [*getattr(exc, "__notes__", ()), note]
+        except AttributeError:  # an exception type with __slots__
+            pass
 
 
 # -- pops ----------------------------------------------------------------------------
@@ -616,6 +621,13 @@ class _QueueBase:
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
+
+    def local(self) -> Any:
+        """A thread-owned view (``ftkit._common.local_view``): the same queue,
+        with push/pop/... made by the calling thread over its own handle
+        copy; call once per thread and use it there. (The keep-alive lists
+        stay shared: see docs/performance.md, "Scaling".)"""
+        return local_view(self)
 
     # -- shutdown -------------------------------------------------------------
     def _release_all(self) -> int:

@@ -1,0 +1,167 @@
+"""Thread-owned views (``x.local()``, issue 11): same methods, same state,
+objects owned by the calling thread; correct (only not thread-owned) when
+used from another thread; closing or collecting behaves like the object."""
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import pytest
+
+import ftkit
+from ftkit import (AtomicFlag, AtomicInt64, AtomicReference, BadHandleError, ConcurrentDeque,
+                   ConcurrentDict, ConcurrentQueue, StdConcurrentQueue)
+
+from conftest import run_threads
+
+
+def test_atomic_int64_views_conserve_sums_under_8_threads():
+    n = AtomicInt64(0)
+
+    def body(i: int) -> None:
+        v = n.local()
+        incr, decr, add = v.incr, v.decr, v.add
+        for _ in range(20000):
+            incr()
+        for _ in range(5000):
+            decr()
+        add(i)
+
+    run_threads(8, body)
+    assert n.get() == 8 * 15000 + sum(range(8))
+
+
+def test_a_view_is_the_same_object_state():
+    n = AtomicInt64(5)
+    v = n.local()
+    assert type(v) is AtomicInt64 and v is not n
+    v.incr()
+    n += 10
+    assert v.get() == n.get() == 16 and int(v) == 16
+    f = AtomicFlag(False)
+    fv = f.local()
+    fv.set(True)
+    assert f.get() is True and bool(fv)
+    r = AtomicReference("a")
+    rv = r.local()
+    assert rv.compare_exchange("a", "b") and r.get() == "b"
+    d = ConcurrentDict({1: 2})
+    dv = d.local()
+    dv[3] = 4
+    assert d == {1: 2, 3: 4} and dv.get(1) == 2 and len(dv) == 2
+    q = ConcurrentQueue()
+    qv = q.local()
+    qv.push_many([1, 2, 3])
+    assert q.pop() == 1 and qv.pop_many(5) == [2, 3]
+    sq = StdConcurrentQueue(2)
+    sqv = sq.local()
+    sqv.put(1)
+    assert sq.get() == 1 and sqv.qsize() == 0
+    dq = ConcurrentDeque([1])
+    dqv = dq.local()
+    dqv.appendleft(0)
+    assert list(dq) == [0, 1] and dq.popleft() == 0
+
+
+def test_queue_views_move_every_item_once_under_8_threads():
+    q = ConcurrentQueue()
+    per = 5000
+    got: list = []
+    lock = threading.Lock()
+    taken = AtomicInt64(0)
+
+    def body(i: int) -> None:
+        v = q.local()
+        if i < 4:
+            for k in range(per):
+                v.push((i, k))
+            return
+        mine = []
+        while taken.get() < 4 * per:
+            try:
+                batch = v.pop_many(64, timeout=0.05)
+            except ftkit.Empty:
+                continue
+            mine.extend(batch)
+            taken.add(len(batch))
+        with lock:
+            got.extend(mine)
+
+    run_threads(8, body)
+    assert sorted(got) == sorted((i, k) for i in range(4) for k in range(per))
+    assert q.size() == 0 and q._slots.live() == 0
+
+
+def test_dict_views_under_8_threads():
+    d = ConcurrentDict()
+
+    def body(i: int) -> None:
+        v = d.local()
+        for k in range(2000):
+            v[(i, k)] = k
+        for k in range(0, 2000, 2):
+            del v[(i, k)]
+
+    run_threads(8, body)
+    assert len(d) == 8 * 1000
+    assert all(d[(i, k)] == k for i in range(8) for k in range(1, 2000, 2))
+
+
+def test_a_view_used_from_another_thread_is_correct():
+    n = AtomicInt64(0)
+    v = n.local()  # made here, used by 4 other threads: correct, only not thread-owned
+    run_threads(4, lambda i: [v.incr() for _ in range(10000)])
+    assert n.get() == 40000
+    q = ConcurrentQueue()
+    qv = q.local()
+    run_threads(4, lambda i: [qv.push(i) for _ in range(1000)])
+    assert sorted(q.pop_many(5000)) == sorted([i for i in range(4) for _ in range(1000)])
+
+
+def test_views_of_a_closed_object_fail_cleanly():
+    q = ConcurrentQueue()
+    v = q.local()
+    q.close()
+    with pytest.raises(BadHandleError):
+        v.push(1)
+    with pytest.raises(BadHandleError):
+        q.local().pop(timeout=0)
+    v.close()  # idempotent through a view too
+    d = ConcurrentDeque([1])
+    dv = d.local()
+    dv.close()
+    with pytest.raises(BadHandleError):
+        d.append(2)
+    d.close()
+
+
+def test_a_view_keeps_its_object_alive_and_leaks_nothing():
+    class Item:
+        pass
+
+    q = ConcurrentQueue()
+    items = [Item() for _ in range(100)]
+    alive = weakref.WeakSet(items)
+    v = q.local()
+    v.push_many(items)
+    del q, items
+    gc.collect()
+    assert len(v.pop_many(1000)) == 100
+    gc.collect()
+    assert len(alive) == 0
+    ref = weakref.ref(v)
+    del v
+    gc.collect()
+    assert ref() is None
+
+
+def test_every_primitive_has_a_view():
+    for cls, args in ((AtomicInt64, ()), (AtomicFlag, ()), (AtomicReference, ()),
+                      (ConcurrentDict, ()), (ConcurrentQueue, ()), (StdConcurrentQueue, ()),
+                      (ConcurrentDeque, ())):
+        assert callable(cls(*args).local)
+    for name in ("AtomicCounter", "RWLock"):
+        cls = getattr(ftkit, name, None)
+        if cls is not None:
+            assert callable(cls().local)
