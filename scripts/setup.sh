@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine: system packages, the Python tools on
-# the GIL interpreter, the free-threaded 3.13t lane, and a build of libftkit.
+# the GIL interpreter, the free-threaded 3.13t lane, the PyPy lane (Debian's
+# pypy3 with a venv holding pytest), and a build of libftkit.
 # Writes build/env.sh, which the other scripts source. Safe to run repeatedly;
 # a second run only checks.
 set -euo pipefail
@@ -10,7 +11,7 @@ log() { printf '== setup: %s\n' "$*" >&2; }
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-APT_PKGS=(build-essential pkg-config check valgrind binutils)
+APT_PKGS=(build-essential pkg-config check valgrind binutils pypy3 pypy3-venv)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -36,6 +37,16 @@ if ! "$FT_PY" -c 'import hypothesis' >/dev/null 2>&1; then
     "$FT_PY" -m pip install -q --disable-pip-version-check "hypothesis==6.155.2" >&2
 fi
 
+# PyPy lane: Debian's pypy3 (cffi built in) in a venv with the test tools.
+PYPY_VENV=${FTKIT_PYPY_VENV:-$HOME/.cache/ftkit/pypy3}
+[ -x "$PYPY_VENV/bin/python" ] || pypy3 -m venv "$PYPY_VENV" >&2
+if ! "$PYPY_VENV/bin/python" -c 'import pytest, hypothesis' >/dev/null 2>&1; then
+    log "installing test tools for PyPy in $PYPY_VENV"
+    # pinned: a hypothesis release that supports Python 3.9 (PyPy 7.3.11 is 3.9)
+    "$PYPY_VENV/bin/python" -m pip install -q --disable-pip-version-check pytest \
+        "hypothesis==6.141.1" >&2
+fi
+
 GEN=()
 command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 if [ ! -f build/CMakeCache.txt ]; then
@@ -49,7 +60,8 @@ cat > build/env.sh <<ENV
 export FTKIT_ROOT="$ROOT"
 export FTKIT_PY="$(command -v "$PY")"
 export FTKIT_FT_PY="$FT_PY"
+export FTKIT_PYPY="$PYPY_VENV/bin/python"
 export FTKIT_LIBRARY="$ROOT/build/libftkit.so"
 export PYTHONPATH="$ROOT/python\${PYTHONPATH:+:\$PYTHONPATH}"
 ENV
-log "ready: GIL python $(command -v "$PY"), free-threaded $FT_PY"
+log "ready: GIL python $(command -v "$PY"), free-threaded $FT_PY, PyPy $PYPY_VENV/bin/python"

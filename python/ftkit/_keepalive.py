@@ -63,7 +63,12 @@ _HELD: list = []
 
 
 def _before_fork() -> None:
-    tables = list(_TABLES)
+    while True:
+        try:
+            tables = list(_TABLES)
+            break
+        except RuntimeError:  # another thread added a table while we copied
+            pass
     for t in tables:
         t._lock.acquire()
     _HELD[:] = tables

@@ -1,6 +1,6 @@
 """Build the wheel once; install that same file into fresh virtual
-environments of the GIL interpreter and of free-threaded 3.13t with no C
-compiler reachable, then import and use it."""
+environments of the GIL interpreter, of free-threaded 3.13t and of PyPy (its
+built-in cffi) with no C compiler reachable, then import and use it."""
 from __future__ import annotations
 
 import os
@@ -15,6 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FT_PY = os.environ.get("FTKIT_FT_PY")
+PYPY = os.environ.get("FTKIT_PYPY")
 
 USE = r"""
 import shutil, sys, threading, ftkit
@@ -30,7 +31,8 @@ ts = [threading.Thread(target=work) for _ in range(4)]
 assert n.get() == 80000, n.get()
 r = AtomicReference("x"); assert r.exchange("y") == "x" and r.get() == "y"
 gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-print("ok", ftkit.__version__, "gil", "on" if gil else "off", ftkit.library_path)
+print("ok", ftkit.__version__, "gil", "on" if gil else "off", sys.implementation.name,
+      ftkit.library_path)
 """
 
 
@@ -70,13 +72,18 @@ elif os.environ.get("CI"):
     # scripts/test.sh always provides the free-threaded lane; without it this
     # test would silently check one interpreter only.
     raise RuntimeError("FTKIT_FT_PY is not set: run through scripts/test.sh")
+if PYPY:
+    INTERPRETERS.append(pytest.param(PYPY, [], id="pypy"))
+elif os.environ.get("CI"):
+    raise RuntimeError("FTKIT_PYPY is not set: run through scripts/test.sh")
 
 
 @pytest.mark.parametrize("python,flags", INTERPRETERS)
 def test_install_and_use_without_compiler(wheel, python, flags, tmp_path):
     venv = tmp_path / "venv"
     # cffi comes from the interpreter's own site-packages (the 3.13t lane has
-    # a cffi built for it); --no-index proves nothing is fetched or built.
+    # a cffi built for it; PyPy's is built in, and the wheel's cffi requirement
+    # excludes PyPy); --no-index proves nothing is fetched or built.
     subprocess.run([python, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     env = clean_env(venv)
     vpy = venv / "bin" / "python"
@@ -88,3 +95,5 @@ def test_install_and_use_without_compiler(wheel, python, flags, tmp_path):
     assert r.stdout.startswith("ok")
     if flags:
         assert " gil off " in r.stdout
+    if python == PYPY:
+        assert " pypy " in r.stdout, r.stdout

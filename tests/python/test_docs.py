@@ -155,16 +155,17 @@ def compile_and_run(cmd: list, exe: Path, block: Block, libdir: Path) -> None:
 
 
 def needs_dev_link(libdir: Path, tmp_path: Path) -> Path:
-    """A directory where -lftkit finds the loaded library, whatever its file
-    name (a build tree has libftkit.so; a wheel too; an install has the
-    SONAME chain)."""
-    if (libdir / "libftkit.so").exists():
+    """A directory where -lftkit finds the loaded library at link time and
+    its SONAME (libftkit.so.1) at run time, whatever its file name (a build
+    tree and an install have the chain; a wheel has libftkit.so only)."""
+    if (libdir / "libftkit.so").exists() and (libdir / "libftkit.so.1").exists():
         return libdir
     link = tmp_path / "lib"
     link.mkdir()
     import ftkit
 
-    (link / "libftkit.so").symlink_to(ftkit.library_path)
+    for name in ("libftkit.so", "libftkit.so.1"):
+        (link / name).symlink_to(ftkit.library_path)
     return link
 
 
@@ -177,7 +178,7 @@ def test_c_block_compiles_and_runs(block, tmp_path, libdir):
     src.write_text(block.code)
     ld = needs_dev_link(libdir, tmp_path)
     compile_and_run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", f"-I{ROOT / 'c' / 'include'}",
-                     src, "-o", exe, f"-L{ld}", "-lftkit", "-pthread"], exe, block, libdir)
+                     src, "-o", exe, f"-L{ld}", "-lftkit", "-pthread"], exe, block, ld)
 
 
 @pytest.mark.parametrize("block", by_lang("rust"))
@@ -189,7 +190,7 @@ def test_rust_block_compiles_and_runs(block, tmp_path, libdir):
     src.write_text(block.code)
     ld = needs_dev_link(libdir, tmp_path)
     compile_and_run([rustc, "--edition", "2021", "-D", "warnings", src, "-o", exe, "-L", ld,
-                     "-l", "ftkit"], exe, block, libdir)
+                     "-l", "ftkit"], exe, block, ld)
 
 
 # ---- shell ----------------------------------------------------------------

@@ -14,6 +14,8 @@ import pytest
 from ftkit import BadHandleError, ConcurrentQueue, Empty, Full, LocalWrapper, ShutDown
 from ftkit import StdConcurrentQueue
 
+from conftest import collect_if_pypy
+
 
 class Item:
     __slots__ = ("v", "__weakref__")
@@ -175,6 +177,7 @@ def test_immediate_shutdown_raises_and_releases_items():
     del items
     assert all(r() is not None for r in refs)
     q.shutdown(immediate=True)
+    collect_if_pypy()
     assert all(r() is None for r in refs)  # released at once, no gc needed
     with pytest.raises(ShutDown):
         q.pop()
@@ -229,6 +232,7 @@ def test_close_is_idempotent_and_use_after_close_is_clear():
     del item
     q.close()
     q.close()
+    collect_if_pypy()
     assert r() is None
     with pytest.raises(BadHandleError):
         q.push(1)
@@ -459,6 +463,7 @@ def test_std_shutdown_immediate_releases_and_unblocks_join():
         q.put(it)
     del items, it
     q.shutdown(immediate=True)
+    collect_if_pypy()
     assert all(r() is None for r in refs)
     assert q.unfinished_tasks == 0
     q.join()  # returns at once

@@ -17,7 +17,7 @@ from ftkit._lib import lib
 from ftkit.synchronization import (IntervalLock, RWLock, RWLockView, RWReadContext,
                                    RWWriteContext)
 
-from conftest import run_threads
+from conftest import PYPY, run_threads
 
 _FTKIT_DIR = os.path.dirname(os.path.abspath(ftkit.__file__))
 
@@ -546,7 +546,12 @@ def _interrupt_storm(acquire, release, held, seconds=1.5, nested=None):
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                     reason="signals go to the main thread")
-@pytest.mark.parametrize("kind", ["read", "read nested", "write", "ilock"])
+@pytest.mark.parametrize("kind", [
+    "read",
+    pytest.param("read nested", marks=pytest.mark.skipif(
+        PYPY, reason="a nested read never waits, and PyPy runs signal handlers at its "
+        "own points (JIT loop headers), here never inside an ftkit frame")),
+    "write", "ilock"])
 def test_ctrl_c_during_blocked_acquire(kind):
     rw, il = RWLock(), IntervalLock()
     h, ih = rw._h, il._h
