@@ -25,7 +25,7 @@ Guarantees (the C contract in ``ftkit/counter.h``):
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from ._common import as_int64, bind, call_handle, lib, owned_handle, refuse_pickle, release_handle
 from ._lib import BadHandleError, ffi, raise_status
@@ -48,8 +48,8 @@ def _closed(*args: Any) -> Any:
 class _CounterMethods:
     """What an AtomicCounter and its thread-owned views share."""
 
-    incr: Callable[[], None]
-    decr: Callable[[], None]
+    _h: Any
+    _owner: Any
 
     def _install(self, owner: Any) -> None:
         h = call_handle(owner)  # this object's own handle cdata (per view)
@@ -64,12 +64,12 @@ class _CounterMethods:
             d["decr"] = bind(owner, _add, h, -1)
 
     # -- counting (incr/decr are replaced per instance by partials) ---------
-    def incr(self) -> None:  # type: ignore[no-redef]
+    def incr(self) -> None:
         """Add 1 (to the calling thread's cell). Returns None: the total
         would need a sum over every cell; call ``get()`` for it."""
         _add(self._h, 1)
 
-    def decr(self) -> None:  # type: ignore[no-redef]
+    def decr(self) -> None:
         """Subtract 1 (to the calling thread's cell)."""
         _add(self._h, -1)
 
@@ -182,6 +182,8 @@ class AtomicCounterView(_CounterMethods):
     """``counter.local()``: the same counter, through objects the creating
     thread owns (see ``AtomicCounter.local``). ``view.counter`` is the
     AtomicCounter."""
+
+    counter: AtomicCounter
 
     def __init__(self, counter: AtomicCounter) -> None:
         if not isinstance(counter, _CounterMethods):
