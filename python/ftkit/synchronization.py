@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._common import bind, call_handle, lib, owned_handle, refuse_pickle
+from ._common import call_handle, lib, owned_handle, refuse_pickle
 from ._lib import ffi, raise_status
 from ._wait import SLICE_NS, check_timeout, deadline as _deadline, expired as _expired
 from ._wait import slice_ns as _slice
@@ -320,6 +320,59 @@ class _Ctx:
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
 
+class _FastCtx:
+    """The reusable ``with`` form without a timeout: ``__enter__`` makes the
+    try call itself and falls back to the full acquire only when it fails;
+    ``__exit__`` makes the release call itself and falls back to the full
+    release (which raises the misuse error) only when it fails. One Python
+    frame per side instead of two. ``__enter__`` undoes a hold its try took
+    when an interrupt arrives right after it, as the acquire methods do."""
+
+    __slots__ = ("_h", "_try", "_undo", "_acquire", "_rel", "_release", "_owner")
+
+    def __init__(self, owner: Any, h: Any, try_: Any, undo: Any, acquire: Any, rel: Any,
+                 release: Any) -> None:
+        self._owner = owner
+        self._h = h
+        self._try = try_
+        self._undo = undo
+        self._acquire = acquire
+        self._rel = rel
+        self._release = release
+
+    def __enter__(self) -> None:
+        try:
+            if not self._try(self._h, 0):
+                return
+        except BaseException:
+            try:
+                self._undo(self._h)
+            except BaseException:  # noqa: BLE001 - a second interrupt
+                self._undo(self._h)
+            raise
+        self._acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._rel(self._h):
+            self._release()
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
+
+
+def _read_ctx(owner: Any, h: Any, lock_read: Any, unlock_read: Any) -> tuple:
+    return (owner, h, _rd_lock, _undo_read, lock_read, _rd_unlock, unlock_read)
+
+
+def _write_ctx(owner: Any, h: Any, lock_write: Any, unlock_write: Any) -> tuple:
+    return (owner, h, _wr_lock, _undo_write, lock_write, _wr_unlock, unlock_write)
+
+
+def _new_ctx(cls: Any, args: tuple) -> Any:
+    self = object.__new__(cls)
+    _FastCtx.__init__(self, *args)
+    return self
+
+
 class _RWMethods:
     """What an RWLock and its thread-owned views share: the per-handle
     closures, installed in ``__dict__`` by ``_install``."""
@@ -341,8 +394,10 @@ class _RWMethods:
             fn: Any = factory(h)
             fn._owner = owner  # keeps the C lock alive, as a bound method its instance
             d[name] = fn
-        d["_read_ctx"] = _Ctx(d["lock_read"], d["unlock_read"])
-        d["_write_ctx"] = _Ctx(d["lock_write"], d["unlock_write"])
+        d["_read_ctx"] = _new_ctx(RWReadContext, _read_ctx(owner, h, d["lock_read"],
+                                                           d["unlock_read"]))
+        d["_write_ctx"] = _new_ctx(RWWriteContext, _write_ctx(owner, h, d["lock_write"],
+                                                              d["unlock_write"]))
 
     def read(self, timeout: Any = None) -> _Ctx:
         """``with rw.read():`` holds the read lock for the block. With a
@@ -464,22 +519,50 @@ class RWLockView(_RWMethods):
         return f"<ftkit.RWLockView of {self.lock!r}>"
 
 
-class RWReadContext(_Ctx):
-    """ft_utils' ``with RWReadContext(rw):``: the read lock for the block."""
+class RWReadContext(_FastCtx):
+    """ft_utils' ``with RWReadContext(rw):``: the read lock for the block.
+    ``rw`` is an RWLock or a view of one; the context is the lock's own
+    reusable one (``rw.read()``), so constructing it allocates nothing."""
 
     __slots__ = ()
 
+    def __new__(cls, lock: Any) -> "RWReadContext":
+        ctx = getattr(lock, "_read_ctx", None)  # LocalWrapper(rw) forwards it
+        if type(ctx) is cls:
+            return ctx
+        return _context_for(cls, lock, "_read_ctx", _read_ctx, "lock_read", "unlock_read")
+
     def __init__(self, lock: Any) -> None:
-        super().__init__(lock.lock_read, lock.unlock_read)
+        pass  # made by __new__
 
 
-class RWWriteContext(_Ctx):
+class RWWriteContext(_FastCtx):
     """ft_utils' ``with RWWriteContext(rw):``: the write lock for the block."""
 
     __slots__ = ()
 
+    def __new__(cls, lock: Any) -> "RWWriteContext":
+        ctx = getattr(lock, "_write_ctx", None)  # LocalWrapper(rw) forwards it
+        if type(ctx) is cls:
+            return ctx
+        return _context_for(cls, lock, "_write_ctx", _write_ctx, "lock_write", "unlock_write")
+
     def __init__(self, lock: Any) -> None:
-        super().__init__(lock.lock_write, lock.unlock_write)
+        pass  # made by __new__
+
+
+def _context_for(cls: Any, lock: Any, attr: str, make: Any, acq: str, rel: str) -> Any:
+    ctx = getattr(lock, attr, None)  # LocalWrapper(rw) forwards it
+    if type(ctx) is cls:
+        return ctx
+    if ctx is None:
+        raise TypeError(f"{cls.__name__} needs an ftkit RWLock or a view of one, "
+                        f"not {type(lock).__name__}")
+    # a subclass of the context class: one of its own, over the same lock
+    self = object.__new__(cls)
+    _FastCtx.__init__(self, *make(lock._owner, lock._h, getattr(lock, acq),
+                                  getattr(lock, rel)))
+    return self
 
 
 # -- IntervalLock -----------------------------------------------------------------------
@@ -523,7 +606,6 @@ class IntervalLock:
             fn._owner = owner
             d[name] = fn
         self._enter = d["lock"]
-        self._exit = bind(owner, _il_unlock, h)
 
     lock: Callable[..., bool]
     unlock: Callable[[], None]
@@ -549,11 +631,21 @@ class IntervalLock:
         return bool(n)
 
     def __enter__(self) -> "IntervalLock":
+        # the try inline (one frame), the full lock only when it fails
+        try:
+            if not _il_lock(self._h, 0):
+                return self
+        except BaseException:
+            try:
+                _undo_ilock(self._h)
+            except BaseException:  # noqa: BLE001 - a second interrupt
+                _undo_ilock(self._h)
+            raise
         self._enter()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        st = self._exit()
+        st = _il_unlock(self._h)
         if st:
             _fail(st, "IntervalLock.unlock")
 

@@ -51,6 +51,31 @@ def test_rwlock_ft_utils_api():
     assert (rw.readers(), rw.writer_locked()) == (0, False)
 
 
+def test_context_classes():
+    rw = RWLock()
+    v = rw.local()
+    assert RWReadContext(rw) is rw.read() and RWWriteContext(v) is v.write()
+    assert isinstance(rw.read(), RWReadContext) and isinstance(rw.write(), RWWriteContext)
+    assert RWReadContext(ftkit.LocalWrapper(rw)) is rw.read()
+
+    class Mine(RWReadContext):
+        pass
+
+    m = Mine(rw)
+    assert type(m) is Mine
+    with m:
+        assert rw.read_held() == 1
+    with pytest.raises(TypeError):
+        RWReadContext(object())
+    with pytest.raises(RuntimeError, match="holds no read lock"):
+        rw.read().__exit__(None, None, None)
+    rw.lock_write()
+    with pytest.raises(RuntimeError, match="write lock"):
+        with rw.read():
+            pass
+    rw.unlock_write()
+
+
 def test_rwlock_context_managers_and_return_values():
     rw = RWLock()
     assert rw.lock_read() is True and rw.lock_read(timeout=0) is True
