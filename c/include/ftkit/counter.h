@@ -35,7 +35,7 @@
  *    or after each set/exchange, never a torn one.
  *  - set/exchange: ftk_counter_exchange(h, v, &old) moves every cell's
  *    contents out (one atomic exchange per cell) and replaces the base by
- *    v. Sets and exchanges on one counter are serialised (a mutex) and
+ *    v. Sets and exchanges on one counter are serialised (a lock) and
  *    linearizable with respect to each other and to reads. An add running
  *    concurrently lands either before (it is counted in `old`) or after (it
  *    is counted in the new value): never both, never neither. So for any
@@ -50,9 +50,11 @@
  *
  * Progress: add is wait-free (one atomic add on the caller's own line; the
  * first add of a thread, and the first add of a slot to a counter, take a
- * process-wide mutex / allocate once). get is lock-free (retries only
- * while sets/exchanges run). set/exchange/reset block on the counter's
- * mutex and cost one atomic exchange per allocated cell.
+ * process-wide mutex / allocate once). get never waits for adds (one
+ * relaxed load per allocated cell), but waits (spinning, then yielding)
+ * while a set/exchange runs on the counter. set/exchange/reset take the
+ * counter's sequence word as a lock (blocking) and cost one atomic exchange
+ * per allocated cell.
  *
  * Every function may be called concurrently with every other on a live
  * handle. Bad input (NULL handle, destroyed handle, wrong kind, NULL
@@ -83,7 +85,8 @@ FTK_API int ftk_counter_free(ftk_handle_t h);
 /* Add n (wrapping) to the calling thread's cell. Wait-free after the
  * thread's first add. Relaxed: orders nothing else. */
 FTK_API int ftk_counter_add(ftk_handle_t h, int64_t n);
-/* The total (see "Guarantees" above). Lock-free. */
+/* The total (see "Guarantees" above). Waits only while a set/exchange
+ * runs. */
 FTK_API int ftk_counter_get(ftk_handle_t h, int64_t *out);
 /* Replace the total by v: exchange without the old value. */
 FTK_API int ftk_counter_set(ftk_handle_t h, int64_t v);
