@@ -25,7 +25,9 @@ queue.Queue) measured in the same run, and the process CPU time (user + sys,
 all threads) per operation at the largest thread count, lowest of --repeat:
 on a shared, loaded host wall time also measures how much CPU the scheduler
 gave the process, while CPU time per operation shows what the hand-offs cost
-(futex calls, context switches). Read ratios, not absolute numbers.
+(futex calls, context switches), and the context switches of the process
+(voluntary + involuntary, getrusage) per 1,000 operations count them. Read
+ratios, not absolute numbers.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import json
 import os
 import platform
 import queue
+import resource
 import sys
 import threading
 import time
@@ -187,7 +190,12 @@ FAMILIES = {
 REFERENCE = {"counter": "threading.Lock + int", "queue": "queue.Queue put+get"}
 
 
-def run_once(make, ops: int, k: int) -> tuple[float, float, object, str]:
+def _switches() -> int:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_nvcsw + r.ru_nivcsw
+
+
+def run_once(make, ops: int, k: int) -> tuple[float, float, float, object, str]:
     body, check = make(ops, k)
     barrier = threading.Barrier(k + 1)
 
@@ -199,12 +207,12 @@ def run_once(make, ops: int, k: int) -> tuple[float, float, object, str]:
     for t in ts:
         t.start()
     barrier.wait()
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), _switches()
     for t in ts:
         t.join()
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    dt, cpu, sw = time.perf_counter() - t0, time.process_time() - c0, _switches() - s0
     ok, detail = check()
-    return ops * k / dt / 1e6, cpu * 1e9 / (ops * k), ok, detail
+    return ops * k / dt / 1e6, cpu * 1e9 / (ops * k), sw * 1e3 / (ops * k), ok, detail
 
 
 def main() -> int:
@@ -222,20 +230,21 @@ def main() -> int:
     for fam in args.family or list(FAMILIES):
         cols = " | ".join(f"{k}T Mops/s | {k}T vs ref" for k in args.threads)
         kmax = max(args.threads)
-        print(f"\n## {fam}\n\n| implementation | {cols} | {kmax}T CPU ns/op | exact |")
-        print("|---|" + "---:|---:|" * len(args.threads) + "---:|---|")
+        print(f"\n## {fam}\n\n| implementation | {cols} | {kmax}T CPU ns/op "
+              f"| {kmax}T switches/1k ops | exact |")
+        print("|---|" + "---:|---:|" * len(args.threads) + "---:|---:|---|")
         table: dict = {}
         for name, make in FAMILIES[fam]:
             res = {}
             exact = "yes"
-            cpu_ns = float("inf")
+            cpu_ns = switches = float("inf")
             for k in args.threads:
                 best = 0.0
                 for _ in range(args.repeat):
-                    mops, cpu, ok, detail = run_once(make, args.ops, k)
+                    mops, cpu, sw, ok, detail = run_once(make, args.ops, k)
                     best = max(best, mops)
                     if k == kmax:
-                        cpu_ns = min(cpu_ns, cpu)
+                        cpu_ns, switches = min(cpu_ns, cpu), min(switches, sw)
                     if ok is False:
                         exact, all_ok = "NO", False
                     elif ok is None:
@@ -246,9 +255,9 @@ def main() -> int:
             cells = " | ".join(
                 f"{res[k]:.2f} | {res[k] / ref[k]:.2f}x" if ref else f"{res[k]:.2f} | -"
                 for k in args.threads)
-            print(f"| {name} | {cells} | {cpu_ns:.0f} | {exact} |", flush=True)
+            print(f"| {name} | {cells} | {cpu_ns:.0f} | {switches:.1f} | {exact} |", flush=True)
             rows.append({"family": fam, "impl": name, "mops": res, "cpu_ns": cpu_ns,
-                         "exact": exact})
+                         "switches_per_1k": switches, "exact": exact})
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"interpreter": interpreter(), "ops": args.ops, "rows": rows}, f, indent=1)
