@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._compat import Empty, Full, ShutDown, gil_enabled
 from ._lib import ABI_VERSION, BadHandleError, FtkitError, lib, library_path
 from .atomic import AtomicFlag, AtomicInt64, AtomicReference
-from .counter import AtomicCounter, AtomicCounterView
+from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
@@ -27,7 +27,6 @@ __all__ = [
     "ABI_VERSION",
     "ABSENT",
     "AtomicCounter",
-    "AtomicCounterView",
     "AtomicFlag",
     "AtomicInt64",
     "AtomicReference",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from ._compat import Empty, Full, ShutDown
 from .atomic import AtomicFlag, AtomicInt64, AtomicReference
-from .counter import AtomicCounter, AtomicCounterView
+from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
 
-__all__ = ["ABSENT", "AtomicCounter", "AtomicCounterView", "AtomicFlag", "AtomicInt64", "AtomicReference", "ConcurrentDeque",
+__all__ = ["ABSENT", "AtomicCounter", "AtomicFlag", "AtomicInt64", "AtomicReference", "ConcurrentDeque",
            "ConcurrentDict", "ConcurrentQueue", "Empty", "EmptyDequeError", "Full",
            "LocalWrapper", "ShutDown", "StdConcurrentQueue"]

@@ -5,8 +5,9 @@ cache line no other thread writes), so threads counting at once do not
 contend; ``get()`` sums the cells. The counting methods are installed on
 each instance as ``functools.partial`` objects over the cffi function and
 the handle (one C call, no Python frame). ``counter.local()`` gives a thread
-its own callables and handle object, so that on free-threaded builds the
-threads do not contend on shared Python reference counts either.
+its own callables and handle object (``_common.local_view``, as for the
+other primitives), so that on free-threaded builds the threads do not
+contend on shared Python reference counts either.
 
 Guarantees (the C contract in ``ftkit/counter.h``):
 
@@ -27,10 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import as_int64, bind, call_handle, lib, owned_handle, refuse_pickle, release_handle
+from ._common import (as_int64, bind, call_handle, lib, local_view, owned_handle, refuse_pickle,
+                      release_handle)
 from ._lib import BadHandleError, ffi, raise_status
 
-__all__ = ["AtomicCounter", "AtomicCounterView"]
+__all__ = ["AtomicCounter"]
 
 _add = lib.ftk_counter_add_v
 _get_v = lib.ftk_counter_get_v
@@ -45,23 +47,52 @@ def _closed(*args: Any) -> Any:
     raise BadHandleError(_EBADHANDLE, "the AtomicCounter was closed")
 
 
-class _CounterMethods:
-    """What an AtomicCounter and its thread-owned views share."""
+class AtomicCounter:
+    """A counter for hot, contended increments.
+
+    >>> c = AtomicCounter()
+    >>> c.incr(); c.add(10); c.decr()
+    >>> c.get(), int(c)
+    (10, 10)
+    >>> c.exchange(100), c.reset(), c.get()
+    (10, 100, 0)
+
+    ``incr``/``decr``/``add`` touch only the calling thread's C cell (they
+    return None); ``get()`` sums the cells. On many threads, give each
+    thread its own view, ``mine = c.local()``, made by the thread that uses
+    it. Not picklable (it owns native state).
+    """
 
     _h: Any
     _owner: Any
 
-    def _install(self, owner: Any) -> None:
-        h = call_handle(owner)  # this object's own handle cdata (per view)
+    def __init__(self, value: int = 0) -> None:
+        value = as_int64(value)
+        owner = owned_handle(lib.ftk_counter_new, lib.ftk_counter_free, value)
         d = self.__dict__
         d["_owner"] = owner
-        d["_h"] = h
+        d["_h"] = call_handle(owner)
+        self._install_fast_paths()
+
+    def _install_fast_paths(self) -> None:
+        """incr/decr as partials over this instance's own handle cdata (also
+        run by local_view for a view). Subclass overrides are kept."""
+        d = self.__dict__
+        owner, h = d["_owner"], d["_h"]
         cls = type(self)
-        # subclasses that override incr/decr keep their override
-        if cls.incr is _CounterMethods.incr:
+        if cls.incr is AtomicCounter.incr:
             d["incr"] = bind(owner, _add, h, 1)
-        if cls.decr is _CounterMethods.decr:
+        if cls.decr is AtomicCounter.decr:
             d["decr"] = bind(owner, _add, h, -1)
+
+    def local(self) -> "AtomicCounter":
+        """A thread-owned view (``ftkit._common.local_view``): call once per
+        thread, in the thread that uses it. The same counter (same methods,
+        same total) through callables and a handle object only this thread
+        touches, so threads do not contend on shared Python reference counts
+        (free-threaded builds). Used from another thread it is still correct
+        (C finds the calling thread's cell), just not thread-owned."""
+        return local_view(self)
 
     # -- counting (incr/decr are replaced per instance by partials) ---------
     def incr(self) -> None:
@@ -80,11 +111,11 @@ class _CounterMethods:
             n = as_int64(n, "n")  # cffi would truncate Decimal/Fraction silently
         _add(self._h, n)
 
-    def __iadd__(self, n: int) -> Any:
+    def __iadd__(self, n: int) -> "AtomicCounter":
         self.add(n)
         return self
 
-    def __isub__(self, n: int) -> Any:
+    def __isub__(self, n: int) -> "AtomicCounter":
         if type(n) is not int:
             n = as_int64(n, "n")
         if n == -(2**63):
@@ -126,6 +157,17 @@ class _CounterMethods:
         nothing added meanwhile is lost or counted twice."""
         return self.exchange(0)
 
+    def close(self) -> None:
+        """Free the C counter now instead of when the last reference goes
+        (closing a view closes the counter). Afterwards every method of this
+        object raises BadHandleError (a ValueError). Callables taken earlier
+        (``inc = c.incr``) and other views then do nothing when they count
+        (``get`` on them raises); closing while other threads count is a bug
+        in the caller (memory safe, but those adds are lost)."""
+        d = self.__dict__
+        d["incr"] = d["decr"] = d["add"] = _closed
+        release_handle(d["_owner"])  # ftk_counter_free now; later calls: FTK_EBADHANDLE
+
     def __int__(self) -> int:
         return self.get()
 
@@ -136,66 +178,3 @@ class _CounterMethods:
             return f"<{type(self).__name__} (closed)>"
 
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
-
-
-class AtomicCounter(_CounterMethods):
-    """A counter for hot, contended increments.
-
-    >>> c = AtomicCounter()
-    >>> c.incr(); c.add(10); c.decr()
-    >>> c.get(), int(c)
-    (10, 10)
-    >>> c.exchange(100), c.reset(), c.get()
-    (10, 100, 0)
-
-    ``incr``/``decr``/``add`` touch only the calling thread's C cell (they
-    return None); ``get()`` sums the cells. On many threads, give each
-    thread its own view, ``mine = c.local()``, made by the thread that uses
-    it. Not picklable (it owns native state).
-    """
-
-    def __init__(self, value: int = 0) -> None:
-        value = as_int64(value)
-        self._install(owned_handle(lib.ftk_counter_new, lib.ftk_counter_free, value))
-
-    def local(self) -> "AtomicCounterView":
-        """A thread-owned view of this counter, for the thread that calls
-        this: the same counter (same methods), through callables and a
-        handle object only this thread touches, so threads do not contend on
-        shared Python reference counts (free-threaded builds). Used from
-        another thread it is still correct (C finds the calling thread's
-        cell), just not thread-owned."""
-        return AtomicCounterView(self)
-
-    def close(self) -> None:
-        """Free the C counter now instead of when the last reference goes.
-        Afterwards every method of the counter raises BadHandleError (a
-        ValueError). Callables taken from it earlier (``inc = c.incr``, views)
-        then do nothing; closing while other threads count is a bug in the
-        caller (memory safe, but those adds are lost)."""
-        d = self.__dict__
-        d["incr"] = d["decr"] = d["add"] = _closed
-        release_handle(d["_owner"])  # ftk_counter_free now; later calls: FTK_EBADHANDLE
-
-
-class AtomicCounterView(_CounterMethods):
-    """``counter.local()``: the same counter, through objects the creating
-    thread owns (see ``AtomicCounter.local``). ``view.counter`` is the
-    AtomicCounter."""
-
-    counter: AtomicCounter
-
-    def __init__(self, counter: AtomicCounter) -> None:
-        if not isinstance(counter, _CounterMethods):
-            raise TypeError(f"AtomicCounterView needs an AtomicCounter, "
-                            f"not {type(counter).__name__}")
-        if isinstance(counter, AtomicCounterView):
-            counter = counter.counter
-        self.counter = counter
-        self._install(counter.__dict__["_owner"])
-
-    def local(self) -> "AtomicCounterView":
-        return AtomicCounterView(self.counter)
-
-    def __repr__(self) -> str:
-        return f"<ftkit.AtomicCounterView of {self.counter!r}>"

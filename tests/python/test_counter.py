@@ -14,7 +14,7 @@ from fractions import Fraction
 import pytest
 
 import ftkit
-from ftkit import AtomicCounter, AtomicCounterView, BadHandleError
+from ftkit import AtomicCounter, BadHandleError
 from ftkit._lib import ffi, lib
 
 from conftest import collect, collect_if_pypy
@@ -127,7 +127,8 @@ def test_views_exact_after_joins(threads):
 
     def body(_):
         mine = c.local()
-        assert isinstance(mine, AtomicCounterView) and mine.counter is c
+        assert type(mine) is AtomicCounter and mine is not c and mine._owner is c._owner
+        assert mine.incr is not c.incr and mine._h is not c._h  # its own partials and handle
         incr, decr = mine.incr, mine.decr
         for _ in range(n):
             incr()
@@ -138,10 +139,10 @@ def test_views_exact_after_joins(threads):
     threads(8, body)
     assert c.get() == 1 + 8 * (n + 2)
     v = c.local()
-    assert v.get() == c.get() and int(v) == c.get() and v.local().counter is c
-    assert "AtomicCounterView" in repr(v)
-    with pytest.raises(TypeError):
-        AtomicCounterView(object())  # type: ignore[arg-type]
+    assert v.get() == c.get() and int(v) == c.get() and v.local()._owner is c._owner
+    assert repr(v) == repr(c)
+    v.reset()
+    assert c.get() == 0  # same C counter
 
 
 def test_concurrent_get_is_bounded_and_monotone(threads):
@@ -225,6 +226,7 @@ def test_close():
     incr = c.incr
     view = c.local()
     c.close()
+    assert view.get.__self__ is view
     for call in (c.get, c.incr, c.decr, lambda: c.add(1), lambda: c.set(1), c.reset,
                  lambda: c.exchange(1), lambda: int(c), view.get):
         with pytest.raises(BadHandleError):
@@ -274,3 +276,7 @@ def test_subclass_overrides_are_kept():
     c.incr()
     c.decr()
     assert c.get() == 1
+    v = c.local()
+    assert type(v) is Loud
+    v.incr()
+    assert c.get() == 3
