@@ -275,6 +275,8 @@ def _il_yield_fn(h: Any, fn: Any, what: str) -> Callable[..., bool]:
     the lock), keep re-acquiring in slices."""
 
     def yield_(timeout: Any = None) -> bool:
+        if timeout is not None:
+            check_timeout(timeout)
         try:
             st = fn(h, SLICE_NS if timeout is None else 0)
             if st == _OK:
@@ -290,6 +292,17 @@ def _il_yield_fn(h: Any, fn: Any, what: str) -> Callable[..., bool]:
             return False
         return _fail(st, what)
 
+    name = what.rsplit(".", 1)[1]
+    yield_.__name__ = name
+    yield_.__qualname__ = what
+    when = ("if other threads wait and the interval has passed, " if name == "poll"
+            else "if other threads wait, ")
+    yield_.__doc__ = (f"{what}(timeout=None): {when}"
+                      "release the lock, let one waiter in and re-acquire it after that "
+                      "waiter (waiting up to ``timeout`` seconds; None: forever). True when "
+                      "the caller holds the lock again (or never gave it up), False on "
+                      "timeout (the caller no longer holds it). RuntimeError if the "
+                      "calling thread does not hold the lock.")
     return yield_
 
 

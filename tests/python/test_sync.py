@@ -100,7 +100,13 @@ def test_ilock_api():
     assert il.locked() and il.held()
     il.poll()
     il.cede()  # nobody waits: keeps it
-    assert il.held()
+    assert il.poll(timeout=1) is True and il.cede(0) is True
+    for fn in (il.poll, il.cede):
+        with pytest.raises(ValueError):
+            fn(-1)
+        with pytest.raises(TypeError):
+            fn("1")
+    assert il.held() and il.poll.__name__ == "poll" and "interval" in il.poll.__doc__
     il.unlock()
     with il as entered:
         assert entered is il and il.locked()
