@@ -144,8 +144,7 @@ def _reacquire_ilock(h: Any) -> None:
 
 # -- method factories ------------------------------------------------------------------
 
-def _lock_read_fn(h: Any) -> Callable[..., bool]:
-    rl = _rd_lock
+def _lock_read_fn(h: Any, rl: Any = _rd_lock) -> Callable[..., bool]:
 
     def lock_read(timeout: Any = None) -> bool:
         """Take the read lock (shared), waiting up to ``timeout`` seconds
@@ -173,8 +172,7 @@ def _lock_read_fn(h: Any) -> Callable[..., bool]:
     return lock_read
 
 
-def _unlock_read_fn(h: Any) -> Callable[[], None]:
-    ru = _rd_unlock
+def _unlock_read_fn(h: Any, ru: Any = _rd_unlock) -> Callable[[], None]:
 
     def unlock_read() -> None:
         """Release one read hold of the calling thread (RuntimeError if it
@@ -186,8 +184,7 @@ def _unlock_read_fn(h: Any) -> Callable[[], None]:
     return unlock_read
 
 
-def _lock_write_fn(h: Any) -> Callable[..., bool]:
-    wl = _wr_lock
+def _lock_write_fn(h: Any, wl: Any = _wr_lock) -> Callable[..., bool]:
 
     def lock_write(timeout: Any = None) -> bool:
         """Take the write lock (exclusive), waiting up to ``timeout`` seconds
@@ -215,8 +212,7 @@ def _lock_write_fn(h: Any) -> Callable[..., bool]:
     return lock_write
 
 
-def _unlock_write_fn(h: Any) -> Callable[[], None]:
-    wu = _wr_unlock
+def _unlock_write_fn(h: Any, wu: Any = _wr_unlock) -> Callable[[], None]:
 
     def unlock_write() -> None:
         """Release the write lock (RuntimeError if the calling thread is not
@@ -396,21 +392,31 @@ class _RWMethods:
     lock_write: Callable[..., bool]
     unlock_write: Callable[[], None]
 
-    def _install(self, owner: Any) -> None:
+    def _install(self, owner: Any, own_fns: bool = False) -> None:
+        """Make this object's closures over a handle cdata of its own. A view
+        (``own_fns``) also gets its own copies of the four C function
+        pointers (``ffi.cast``: the same code, a new cdata that costs the
+        same to call), so that nothing its calls touch from Python is shared
+        with another thread: not even the reference count of the cffi
+        function objects, which every call of a closure reads from a cell."""
         h = call_handle(owner)  # a cdata of this object's own (per view)
+        fns = [_rd_lock, _rd_unlock, _wr_lock, _wr_unlock]
+        if own_fns:
+            fns = [ffi.cast(ffi.typeof(f), f) for f in fns]
         d = self.__dict__
         d["_owner"] = owner
         d["_h"] = h
-        for name, factory in (("lock_read", _lock_read_fn), ("unlock_read", _unlock_read_fn),
-                              ("lock_write", _lock_write_fn),
-                              ("unlock_write", _unlock_write_fn)):
-            fn: Any = factory(h)
+        for name, factory, c_fn in (("lock_read", _lock_read_fn, fns[0]),
+                                    ("unlock_read", _unlock_read_fn, fns[1]),
+                                    ("lock_write", _lock_write_fn, fns[2]),
+                                    ("unlock_write", _unlock_write_fn, fns[3])):
+            fn: Any = factory(h, c_fn)
             fn._owner = owner  # keeps the C lock alive, as a bound method its instance
             d[name] = fn
-        d["_read_ctx"] = _new_ctx(RWReadContext, _read_ctx(owner, h, d["lock_read"],
-                                                           d["unlock_read"]))
-        d["_write_ctx"] = _new_ctx(RWWriteContext, _write_ctx(owner, h, d["lock_write"],
-                                                              d["unlock_write"]))
+        d["_read_ctx"] = _new_ctx(RWReadContext, (owner, h, fns[0], _undo_read, d["lock_read"],
+                                                  fns[1], d["unlock_read"]))
+        d["_write_ctx"] = _new_ctx(RWWriteContext, (owner, h, fns[2], _undo_write,
+                                                    d["lock_write"], fns[3], d["unlock_write"]))
 
     def read(self, timeout: Any = None) -> _Ctx:
         """``with rw.read():`` holds the read lock for the block. With a
@@ -523,7 +529,7 @@ class RWLockView(_RWMethods):
         if not isinstance(lock, _RWMethods):
             raise TypeError(f"RWLockView needs an RWLock, not {type(lock).__name__}")
         self.lock = lock if isinstance(lock, RWLock) else lock.lock  # type: ignore[attr-defined]
-        self._install(lock.__dict__["_owner"])
+        self._install(lock.__dict__["_owner"], own_fns=True)
 
     def local(self) -> "RWLockView":
         return RWLockView(self.lock)

@@ -410,6 +410,9 @@ def test_views_are_the_same_lock():
     v = rw.local()
     assert isinstance(v, RWLockView) and v.lock is rw and v.local().lock is rw
     assert v.lock_read is not rw.lock_read and v._h is not rw._h
+    # a view shares no Python object with the lock on its call path
+    assert v.read()._try is not rw.read()._try and v.read()._rel is not rw.read()._rel
+    assert v.read()._h is v._h
     v.lock_read()
     assert rw.readers() == 1 and rw.read_held() == 1
     rw.unlock_read()  # C ownership is per thread: any view of the lock releases it
