@@ -382,15 +382,26 @@ def _new_ctx(cls: Any, args: tuple) -> Any:
     return self
 
 
+_RW_NAMES = ("lock_read", "unlock_read", "lock_write", "unlock_write")
+
+
+def _busy(h: Any, timeout_ns: int = 0) -> int:
+    return _EBUSY  # a "try" that always fails: the context falls back to the methods
+
+
+def _nothing(h: Any) -> None:
+    pass
+
+
 class _RWMethods:
     """What an RWLock and its thread-owned views share: the per-handle
-    closures, installed in ``__dict__`` by ``_install``."""
+    closures, made by ``_install`` and kept in ``__dict__`` under
+    ``_f_<name>``; each is also installed as the instance's ``<name>`` unless
+    the class overrides that method (the override is kept, and
+    ``super().lock_read()`` reaches the closure through the methods below)."""
 
     _h: Any
-    lock_read: Callable[..., bool]
-    unlock_read: Callable[[], None]
-    lock_write: Callable[..., bool]
-    unlock_write: Callable[[], None]
+    _owner: Any
 
     def _install(self, owner: Any, own_fns: bool = False) -> None:
         """Make this object's closures over a handle cdata of its own. A view
@@ -406,24 +417,62 @@ class _RWMethods:
         d = self.__dict__
         d["_owner"] = owner
         d["_h"] = h
-        for name, factory, c_fn in (("lock_read", _lock_read_fn, fns[0]),
-                                    ("unlock_read", _unlock_read_fn, fns[1]),
-                                    ("lock_write", _lock_write_fn, fns[2]),
-                                    ("unlock_write", _unlock_write_fn, fns[3])):
+        cls = type(self)
+        plain = True
+        for name, factory, c_fn in zip(_RW_NAMES, (_lock_read_fn, _unlock_read_fn,
+                                                   _lock_write_fn, _unlock_write_fn), fns):
             fn: Any = factory(h, c_fn)
             fn._owner = owner  # keeps the C lock alive, as a bound method its instance
-            d[name] = fn
-        d["_read_ctx"] = _new_ctx(RWReadContext, (owner, h, fns[0], _undo_read, d["lock_read"],
-                                                  fns[1], d["unlock_read"]))
-        d["_write_ctx"] = _new_ctx(RWWriteContext, (owner, h, fns[2], _undo_write,
-                                                    d["lock_write"], fns[3], d["unlock_write"]))
+            d["_f_" + name] = fn
+            if getattr(cls, name) is _RWMethods.__dict__[name]:
+                d[name] = fn
+            else:
+                plain = False
+        if plain:
+            d["_read_ctx"] = _new_ctx(RWReadContext, (owner, h, fns[0], _undo_read,
+                                                      d["lock_read"], fns[1], d["unlock_read"]))
+            d["_write_ctx"] = _new_ctx(RWWriteContext, (owner, h, fns[2], _undo_write,
+                                                        d["lock_write"], fns[3],
+                                                        d["unlock_write"]))
+        else:  # a subclass overrides a method: contexts go through the methods
+            d["_read_ctx"] = d["_write_ctx"] = None
+
+    def _ctx(self, cls: Any) -> Any:
+        """A context of ``cls`` whose enter/exit call this object's (possibly
+        overridden) methods: made per use, so that no reference cycle through
+        bound methods is kept."""
+        if issubclass(cls, RWReadContext):
+            acq, rel = self.lock_read, self.unlock_read
+        else:
+            acq, rel = self.lock_write, self.unlock_write
+        return _new_ctx(cls, (self._owner, self._h, _busy, _nothing, acq, _busy, rel))
+
+    # The methods, for subclasses that override them (super()) and for
+    # lookups through the class; instances use the closures directly.
+    def lock_read(self, timeout: Any = None) -> bool:
+        """Take the read lock (shared), waiting up to ``timeout`` seconds
+        (None: forever, 0: a try). True when taken, False on timeout."""
+        return self.__dict__["_f_lock_read"](timeout)
+
+    def unlock_read(self) -> None:
+        """Release one read hold of the calling thread."""
+        return self.__dict__["_f_unlock_read"]()
+
+    def lock_write(self, timeout: Any = None) -> bool:
+        """Take the write lock (exclusive), waiting up to ``timeout`` seconds
+        (None: forever, 0: a try). True when taken, False on timeout."""
+        return self.__dict__["_f_lock_write"](timeout)
+
+    def unlock_write(self) -> None:
+        """Release the write lock."""
+        return self.__dict__["_f_unlock_write"]()
 
     def read(self, timeout: Any = None) -> _Ctx:
         """``with rw.read():`` holds the read lock for the block. With a
         ``timeout``, entering raises TimeoutError if the lock was not taken
         in time."""
         if timeout is None:
-            return self.__dict__["_read_ctx"]
+            return self.__dict__["_read_ctx"] or self._ctx(RWReadContext)
         check_timeout(timeout)
         return _Ctx(self.lock_read, self.unlock_read, timeout)
 
@@ -431,7 +480,7 @@ class _RWMethods:
         """``with rw.write():`` holds the write lock for the block (timeout
         as for ``read``)."""
         if timeout is None:
-            return self.__dict__["_write_ctx"]
+            return self.__dict__["_write_ctx"] or self._ctx(RWWriteContext)
         check_timeout(timeout)
         return _Ctx(self.lock_write, self.unlock_write, timeout)
 
@@ -571,10 +620,12 @@ class RWWriteContext(_FastCtx):
 
 
 def _context_for(cls: Any, lock: Any, attr: str, make: Any, acq: str, rel: str) -> Any:
-    ctx = getattr(lock, attr, None)  # LocalWrapper(rw) forwards it
+    ctx = getattr(lock, attr, False)  # LocalWrapper(rw) forwards it
     if type(ctx) is cls:
         return ctx
-    if ctx is None:
+    if ctx is None:  # an RWLock subclass that overrides a method
+        return lock._ctx(cls)
+    if ctx is False:
         raise TypeError(f"{cls.__name__} needs an ftkit RWLock or a view of one, "
                         f"not {type(lock).__name__}")
     # a subclass of the context class: one of its own, over the same lock
@@ -618,18 +669,34 @@ class IntervalLock:
         self._owner = owner
         self._h = h = call_handle(owner)
         d = self.__dict__
+        cls = type(self)
         fn: Any
         for name, fn in (("lock", _il_lock_fn(h)), ("unlock", _il_unlock_fn(h)),
                          ("poll", _il_yield_fn(h, _il_poll, "IntervalLock.poll")),
                          ("cede", _il_yield_fn(h, _il_cede, "IntervalLock.cede"))):
             fn._owner = owner
-            d[name] = fn
-        self._enter = d["lock"]
+            d["_f_" + name] = fn
+            if getattr(cls, name) is IntervalLock.__dict__[name]:
+                d[name] = fn  # else a subclass overrides it: keep the override
 
-    lock: Callable[..., bool]
-    unlock: Callable[[], None]
-    poll: Callable[..., bool]
-    cede: Callable[..., bool]
+    # The methods, for subclasses that override them (super()) and for
+    # lookups through the class; instances use the closures directly.
+    def lock(self, timeout: Any = None) -> bool:
+        """Take the lock, waiting up to ``timeout`` seconds (None: forever,
+        0: a try). True when taken, False on timeout."""
+        return self.__dict__["_f_lock"](timeout)
+
+    def unlock(self) -> None:
+        """Release the lock."""
+        return self.__dict__["_f_unlock"]()
+
+    def poll(self, timeout: Any = None) -> bool:
+        """Cede if others wait and the interval has passed (see the class)."""
+        return self.__dict__["_f_poll"](timeout)
+
+    def cede(self, timeout: Any = None) -> bool:
+        """Cede now if others wait (see the class)."""
+        return self.__dict__["_f_cede"](timeout)
 
     @property
     def interval(self) -> float:
@@ -649,6 +716,23 @@ class IntervalLock:
             raise_status(n, "IntervalLock.held")
         return bool(n)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that overrides lock/unlock gets a ``with`` that calls
+        them (the base class's makes the C calls inline)."""
+        super().__init_subclass__(**kwargs)
+        if cls.lock is not IntervalLock.lock or cls.unlock is not IntervalLock.unlock:
+            if "__enter__" not in cls.__dict__:
+                cls.__enter__ = IntervalLock._enter_methods  # type: ignore[method-assign]
+            if "__exit__" not in cls.__dict__:
+                cls.__exit__ = IntervalLock._exit_methods  # type: ignore[method-assign]
+
+    def _enter_methods(self) -> "IntervalLock":
+        self.lock()
+        return self
+
+    def _exit_methods(self, *exc: Any) -> None:
+        self.unlock()
+
     def __enter__(self) -> "IntervalLock":
         # the try inline (one frame), the full lock only when it fails
         try:
@@ -660,7 +744,7 @@ class IntervalLock:
             except BaseException:  # noqa: BLE001 - a second interrupt
                 _undo_ilock(self._h)
             raise
-        self._enter()
+        self.__dict__["_f_lock"]()
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -126,6 +126,49 @@ def test_bound_methods_keep_the_lock_alive():
     assert lk(timeout=0) is True
 
 
+def test_subclasses_keep_their_overrides():
+    calls = []
+
+    class Logged(RWLock):
+        def lock_read(self, timeout=None):
+            calls.append("lock_read")
+            return super().lock_read(timeout)
+
+        def unlock_write(self):
+            calls.append("unlock_write")
+            super().unlock_write()
+
+    rw = Logged()
+    assert rw.lock_read(0) is True and rw.read_held() == 1
+    rw.unlock_read()
+    with rw.read():
+        assert rw.read_held() == 1
+    with RWReadContext(rw):
+        pass
+    with rw.write():
+        pass
+    with RWWriteContext(rw):
+        pass
+    assert calls == ["lock_read"] * 3 + ["unlock_write"] * 2
+    assert RWLock.lock_read(rw, 0) is True  # through the class
+    RWLock.unlock_read(rw)
+    assert rw.read_held() == 0 and not rw.writer_locked()
+
+    class LoggedIL(IntervalLock):
+        def lock(self, timeout=None):
+            calls.append("lock")
+            return super().lock(timeout)
+
+    il = LoggedIL()
+    with il:
+        assert il.held()
+    il.lock()
+    il.poll()
+    IntervalLock.cede(il)
+    il.unlock()
+    assert calls[-2:] == ["lock", "lock"] and not il.locked()
+
+
 def test_no_pickle():
     import pickle
     for obj in (RWLock(), IntervalLock(), RWLock().local()):
