@@ -73,46 +73,41 @@ def _wait_child(pid: int, timeout: float = 20.0) -> int:
 
 
 def test_child_uses_a_queue_whose_table_a_parent_thread_was_growing():
-    # Issue 10.6: a parent thread inside SlotTable.grow (holding the table
-    # lock) at fork time left the child's lock held forever. The at-fork
-    # hooks take every table lock across fork and give the child fresh ones.
-    from ftkit import ConcurrentQueue, Empty
+    # Issue 10.6: a parent thread holding a SlotTable's growth lock at fork
+    # time (inside grow) left it held forever in the child, which hung at
+    # its next growth. The at-fork hooks take every table lock across the
+    # fork (waiting for the holder) and give the child fresh ones. The
+    # holder here holds the lock on purpose, so the test is deterministic;
+    # no thread allocates meanwhile, since a fork taken while other threads
+    # are inside CPython's or cffi's allocator can hang the child for
+    # reasons outside ftkit (CPython warns about fork with threads).
+    from ftkit import ConcurrentQueue
 
     q = ConcurrentQueue()
-    stop = threading.Event()
+    for _ in range(10):
+        held = threading.Event()
 
-    def churn():
-        n = 0
-        while not stop.is_set():
-            q.push_many(list(range(n % 300 + 2)))  # grows the table now and then
+        def holder():
+            with q._slots._lock:  # as a grow() in progress would
+                held.set()
+                threading.Event().wait(0.05)
+
+        t = threading.Thread(target=holder)
+        t.start()
+        held.wait()
+        pid = os.fork()  # the before-fork hook waits for the holder
+        if pid == 0:
+            code = 1
             try:
-                q.pop_many(1000, timeout=1)
-            except Empty:  # the other churner took them all (a slow, loaded host)
-                pass
-            n += 1
-
-    workers = [threading.Thread(target=churn) for _ in range(2)]
-    for w in workers:
-        w.start()
-    try:
-        for _ in range(20):
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    for _ in range(5):
-                        q.push_many(list(range(5000)))  # forces growth in the child
-                        got = 0
-                        while got < 5000:
-                            got += len(q.pop_many(5000, timeout=5))
-                    code = 0
-                finally:
-                    os._exit(code)
-            assert _wait_child(pid) == 0
-    finally:
-        stop.set()
-        for w in workers:
-            w.join()
+                q.push_many(list(range(5000)))  # grows the table: needs the lock
+                got = 0
+                while got < 5000:
+                    got += len(q.pop_many(5000, timeout=5))
+                code = 0
+            finally:
+                os._exit(code)
+        t.join()
+        assert _wait_child(pid) == 0
 
 
 if sys.version_info >= (3, 12):
