@@ -169,6 +169,38 @@ def test_subclasses_keep_their_overrides():
     assert calls[-2:] == ["lock", "lock"] and not il.locked()
 
 
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="refcounting frees at once")
+def test_freed_by_reference_counting_alone():
+    import gc
+    import weakref
+
+    class Sub(RWLock):
+        def lock_read(self, timeout=None):
+            return super().lock_read(timeout)
+
+    class SubIL(IntervalLock):
+        def unlock(self):
+            super().unlock()
+
+    gc.disable()
+    try:
+        for make in (RWLock, IntervalLock, Sub, SubIL, lambda: RWLock().local()):
+            obj = make()
+            if isinstance(obj, (RWLock, RWLockView)):
+                with obj.read():
+                    pass
+                with RWWriteContext(obj):
+                    pass
+            else:
+                with obj:
+                    obj.poll()
+            ref = weakref.ref(obj)
+            del obj
+            assert ref() is None, make
+    finally:
+        gc.enable()
+
+
 def test_no_pickle():
     import pickle
     for obj in (RWLock(), IntervalLock(), RWLock().local()):
