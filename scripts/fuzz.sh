@@ -10,7 +10,8 @@
 # (tests/fuzz/corpus is never written). Prints the executions and their rate.
 # Exits non-zero on any finding: a crash, sanitizer report, leak, hang
 # (-timeout) or model mismatch; the reproducer is left in build-fuzz/.
-# Reproduce one: build-fuzz/fuzz_api build-fuzz/crash-<sha1>
+# Reproduce one: build-fuzz/fuzz_api build-fuzz/artifacts/crash-<sha1>
+# (FUZZ_TRACE=1 prints its ops; a failure prints the last ones anyway).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

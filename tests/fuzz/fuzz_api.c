@@ -16,7 +16,10 @@
  *     entry with that hash was added since and is still present), iteration
  *     (entries present throughout are returned exactly once), drain;
  *   - slots: the set of live slot words;
- *   - ftk_last_status() after every value-style call.
+ *   - ftk_last_status() after every value-style call, ftk_last_result() after
+ *     the queue calls that set it, ftk_queue_unpop_last's record.
+ * FTK_EINTR is accepted from any wait that sleeps: besides ftk_queue_wake,
+ * libFuzzer's -timeout timer (SIGALRM) interrupts sleeps.
  * A disagreement aborts with a message naming the call.
  *
  * Thread ops start a second thread: it frees, closes or wakes a handle while
