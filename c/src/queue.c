@@ -605,6 +605,10 @@ int ftk_queue_push_many(ftk_handle_t h, const uint64_t *w, size_t n, size_t *pus
     if (pushed == NULL || (w == NULL && n > 0)) return FTK_EINVAL;
     *pushed = 0;
     ENTER_OR_FAIL(h);
+    if (n == 0) { /* nothing to push (and w may be NULL: no pointer arithmetic on it) */
+        LEAVE();
+        return FTK_OK;
+    }
     attempt a = {.q = q, .in = w, .n = n};
     int st = wait_until(q, &q->not_full, try_push_op, &a, FTK_EFULL, timeout_ns);
     LEAVE();
@@ -740,9 +744,11 @@ int ftk_queue_unpop(ftk_handle_t h, const uint64_t *w, size_t n) {
     if (w == NULL && n > 0) return FTK_EINVAL;
     ENTER_OR_FAIL(h);
     int st = FTK_OK;
-    if (atomic_load(&q->head) & Q_IMMEDIATE) {
+    if (n == 0) {
+        /* nothing to give back: FTK_OK, as the header says, even when closed */
+    } else if (atomic_load(&q->head) & Q_IMMEDIATE) {
         st = FTK_ECLOSED;
-    } else if (n > 0) {
+    } else {
         /* a private chain with w[0] on top, then one CAS publishes it */
         qfront *top = NULL, *bottom = NULL;
         for (size_t i = n; i-- > 0;) {

@@ -65,11 +65,12 @@
 #define SHORT_NS 20000  /* the finite wait used where a wait must end */
 #define LONG_NS 300000  /* a wait that spins, then sleeps */
 
-/* ftk_queue_push_many(live queue, NULL, 0, ...) computes NULL + 0 in
- * queue.c (try_push_op), undefined behaviour that UBSan reports; until that
- * is fixed the harness does not make that call (set to 1 to make it). */
+/* ftk_queue_push_many(live queue, NULL, 0, ...) once computed NULL + 0 in
+ * queue.c (try_push_op), undefined behaviour that UBSan reported (found by
+ * this harness; fixed: n == 0 returns before). The call is made; set to 0
+ * to leave it out. */
 #ifndef FUZZ_QUEUE_NULL_EMPTY_PUSH
-#define FUZZ_QUEUE_NULL_EMPTY_PUSH 0
+#define FUZZ_QUEUE_NULL_EMPTY_PUSH 1
 #endif
 
 /* ftk_queue_unpop_last once gave back ftk_last_result(), which a push made
