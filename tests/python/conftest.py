@@ -91,3 +91,78 @@ def run_threads(n: int, fn: Callable[[int], object], timeout: float = 120.0) -> 
 @pytest.fixture
 def threads():
     return run_threads
+
+
+# -- shared by the interrupt and fork tests ----------------------------------------
+
+FTKIT_DIR = os.path.dirname(os.path.abspath(__import__("ftkit").__file__))
+
+
+class Interrupts:
+    """Send real SIGINTs to the main thread, one at a time (each 1-3 ms after
+    the previous one's handler ran: the contract covers interrupts that do
+    not land inside the recovery from the previous one, docs/design.md
+    section 10), hundreds per second, so they land everywhere. The handler
+    raises KeyboardInterrupt only when it runs inside an ftkit frame (the
+    contract under test); one that lands in the test's own frame, after an
+    ftkit call returned, is skipped, since there Python's own rule applies
+    (an interrupt after ``x = q.pop()`` returned loses x in any program)."""
+
+    def __init__(self, seed: int = 7):
+        self.raised = 0
+        self.seed = seed
+        self.stop = threading.Event()
+        self.handled = threading.Event()
+
+    def handler(self, signum, frame):
+        self.handled.set()
+        if frame is not None and frame.f_code.co_filename.startswith(FTKIT_DIR):
+            self.raised += 1
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        import random
+        import signal
+        import time
+
+        self.old = signal.signal(signal.SIGINT, self.handler)
+        main = threading.main_thread().ident
+        rng = random.Random(self.seed)
+
+        def sender():
+            while not self.stop.is_set():
+                time.sleep(0.001 + rng.random() * 0.002)
+                self.handled.clear()
+                signal.pthread_kill(main, signal.SIGINT)
+                # one at a time: the next only once this one's handler ran
+                while not self.handled.wait(0.05) and not self.stop.is_set():
+                    pass
+
+        self.thread = threading.Thread(target=sender, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        import time
+
+        self.stop.set()
+        self.thread.join()
+        time.sleep(0.01)  # let a last pending signal run under our handler
+        signal.signal(signal.SIGINT, self.old)
+
+
+def wait_child(pid: int, timeout: float = 20.0) -> int:
+    """A forked child's exit code; a child that hangs is killed and fails."""
+    import signal
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("a forked child hung (a lock held by a parent thread at fork time?)")

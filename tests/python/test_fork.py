@@ -10,6 +10,8 @@ import pytest
 
 from ftkit import AtomicInt64, AtomicReference
 
+from conftest import wait_child
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 
 
@@ -56,22 +58,6 @@ if sys.version_info >= (3, 12):
         "ignore::DeprecationWarning")(test_child_creates_and_uses_objects_while_parent_threads_churn)
 
 
-def _wait_child(pid: int, timeout: float = 20.0) -> int:
-    """The child's exit code; a child that hangs is killed and fails."""
-    import signal
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail("a forked child hung (a lock held by a parent thread at fork time?)")
-
-
 def test_child_uses_a_queue_whose_table_a_parent_thread_was_growing():
     # Issue 10.6: a parent thread holding a SlotTable's growth lock at fork
     # time (inside grow) left it held forever in the child, which hung at
@@ -107,7 +93,7 @@ def test_child_uses_a_queue_whose_table_a_parent_thread_was_growing():
             finally:
                 os._exit(code)
         t.join()
-        assert _wait_child(pid) == 0
+        assert wait_child(pid) == 0
 
 
 if sys.version_info >= (3, 12):

@@ -18,7 +18,7 @@ import pytest
 import ftkit
 from ftkit import ConcurrentDict
 
-from conftest import run_threads
+from conftest import Interrupts, run_threads
 
 
 # -- ConcurrentDict.clear terminates while others insert (issue 10.4) -------------
@@ -282,60 +282,6 @@ def test_bool_timeout_is_one_second_like_queue_queue():
 
 # -- interrupts (Ctrl-C) lose nothing and duplicate nothing (issue 10.2) ---------------
 
-_FTKIT_DIR = __import__("os").path.dirname(ftkit.__file__)
-
-
-class _Interrupts:
-    """Send real SIGINTs to the main thread, one at a time (each 1-3 ms after
-    the previous one's handler ran: the contract covers interrupts that do
-    not land inside the recovery from the previous one, see design.md),
-    hundreds per second, so they land everywhere. The
-    handler raises KeyboardInterrupt only when it runs inside an ftkit frame
-    (the contract under test); one that lands in the test's own frame (after
-    an ftkit call returned) is skipped, since there Python's own rule applies
-    (an interrupt after ``x = q.pop()`` returned loses x in any program)."""
-
-    def __init__(self):
-        self.raised = 0
-        self.stop = threading.Event()
-        self.handled = threading.Event()
-
-    def handler(self, signum, frame):
-        self.handled.set()
-        if frame is not None and frame.f_code.co_filename.startswith(_FTKIT_DIR):
-            self.raised += 1
-            raise KeyboardInterrupt
-
-    def __enter__(self):
-        import random
-        import signal
-
-        self.old = signal.signal(signal.SIGINT, self.handler)
-        main = threading.main_thread().ident
-        rng = random.Random(7)
-
-        def sender():
-            while not self.stop.is_set():
-                time.sleep(0.001 + rng.random() * 0.002)
-                self.handled.clear()
-                signal.pthread_kill(main, signal.SIGINT)
-                # one at a time: the next only once this one's handler ran
-                while not self.handled.wait(0.05) and not self.stop.is_set():
-                    pass
-
-        self.thread = threading.Thread(target=sender, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        self.stop.set()
-        self.thread.join()
-        time.sleep(0.01)  # let a last pending signal run under our handler
-        signal.signal(signal.SIGINT, self.old)
-
-
 def _slow_producer(q, n, push):
     def run():
         for i in range(n):
@@ -360,7 +306,7 @@ def test_interrupted_pops_lose_nothing(how):
     q = StdConcurrentQueue() if how == "get" else ConcurrentQueue()
     received: list = []
     pop = q.pop
-    with _Interrupts() as intr:
+    with Interrupts() as intr:
         producer = _slow_producer(q, n, q.put if how == "get" else q.push)
         deadline = time.monotonic() + 60
         while len(received) < n and time.monotonic() < deadline:
@@ -397,7 +343,7 @@ def test_interrupted_put_completes_or_has_no_effect():
 
     t = threading.Thread(target=consumer, daemon=True)
     completed_by_note = 0
-    with _Interrupts() as intr:
+    with Interrupts() as intr:
         t.start()
         for i in range(n):
             while True:
