@@ -17,9 +17,8 @@ from ftkit._lib import lib
 from ftkit.synchronization import (IntervalLock, RWLock, RWLockView, RWReadContext,
                                    RWWriteContext)
 
-from conftest import PYPY, run_threads
+from conftest import PYPY, Interrupts, run_threads, wait_child
 
-_FTKIT_DIR = os.path.dirname(os.path.abspath(ftkit.__file__))
 
 
 # -- basics and the ft_utils API -------------------------------------------------------
@@ -584,50 +583,6 @@ _PYPY_SIGNALS = ("the locks' interrupt rule relies on CPython running signal han
                  "points (JIT loop headers), also after an acquire returned to its caller")
 
 
-class _Interrupts:
-    """Real SIGINTs to the main thread, one at a time, raising only inside
-    ftkit frames (as tests/python/test_lifecycle.py's helper)."""
-
-    def __init__(self):
-        self.raised = 0
-        self.stop = threading.Event()
-        self.handled = threading.Event()
-
-    def handler(self, signum, frame):
-        self.handled.set()
-        if frame is not None and frame.f_code.co_filename.startswith(_FTKIT_DIR):
-            self.raised += 1
-            raise KeyboardInterrupt
-
-    def __enter__(self):
-        import random
-        import signal
-
-        self.old = signal.signal(signal.SIGINT, self.handler)
-        main = threading.main_thread().ident
-        rng = random.Random(11)
-
-        def sender():
-            while not self.stop.is_set():
-                time.sleep(0.001 + rng.random() * 0.002)
-                self.handled.clear()
-                signal.pthread_kill(main, signal.SIGINT)
-                while not self.handled.wait(0.05) and not self.stop.is_set():
-                    pass
-
-        self.thread = threading.Thread(target=sender, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-
-        self.stop.set()
-        self.thread.join()
-        time.sleep(0.01)
-        signal.signal(signal.SIGINT, self.old)
-
-
 def _busy_holder(acquire, release, stop):
     """Another thread that holds the lock most of the time, so the main
     thread's acquires often wait in C."""
@@ -646,7 +601,7 @@ def _interrupt_storm(acquire, release, held, seconds=1.5, nested=None):
     """Acquire/release in a loop under SIGINTs: after an interrupted acquire
     the caller holds nothing new; after an interrupted release nothing."""
     got = interrupted = 0
-    with _Interrupts() as irq:
+    with Interrupts(seed=11) as irq:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             base = held()
@@ -720,7 +675,7 @@ def test_ctrl_c_during_cede_keeps_the_lock():
     interrupted = cedes = 0
     il.lock()
     try:
-        with _Interrupts():
+        with Interrupts(seed=11):
             end = time.monotonic() + 1.0
             while time.monotonic() < end:
                 try:
@@ -738,20 +693,6 @@ def test_ctrl_c_during_cede_keeps_the_lock():
 
 # -- fork ------------------------------------------------------------------------------------
 
-def _wait_child(pid: int, timeout: float = 20.0) -> int:
-    import signal
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail("a forked child hung")
-
-
 def _fork_check(check) -> int:
     pid = os.fork()
     if pid == 0:
@@ -762,7 +703,7 @@ def _fork_check(check) -> int:
             code = 2
         finally:
             os._exit(code)
-    return _wait_child(pid)
+    return wait_child(pid)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
