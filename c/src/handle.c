@@ -91,7 +91,7 @@ ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj) {
     /* else every generation of this index has been handed out: the index is
      * retired for good instead of wrapping, which would make a handle freed
      * 2**24 reuses ago (0.6 s of create/free in a loop, LIFO reuse) valid
-     * again. Costs one 64-byte entry per 2**24 reuses of an index. */
+     * again. Costs one 128-byte entry per 2**24 reuses of an index. */
     pthread_mutex_unlock(&table_lock);
     return e;
 }

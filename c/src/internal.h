@@ -32,9 +32,11 @@ enum ftk_kind {
 /*
  * One handle-table entry. Entries are type-stable: segments are allocated
  * once and never freed, so a stale handle always reads valid memory and is
- * rejected by comparing the stored handle. Atomics keep their value inline
- * (one 64-byte line per entry, so different atomics never share a line);
- * containers point `obj` at their heap state.
+ * rejected by comparing the stored handle. Atomics keep their value inline,
+ * on the entry's second 64-byte line (an entry is 128 bytes: the handle
+ * word every validation reads on one line, the value on the other, so
+ * different atomics never share a line and a contended value does not slow
+ * validation); containers point `obj` at their heap state.
  */
 typedef struct ftk_entry {
     _Atomic uint64_t handle; /* live handle value, 0 when free */
