@@ -24,10 +24,12 @@ log() { printf '== fuzz: %s\n' "$*" >&2; }
 probe() {
     local cc=$1
     command -v "$cc" >/dev/null 2>&1 || return 1
+    local out
+    out=$(mktemp) || return 1
     printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n){(void)d;(void)n;return 0;}\n' |
-        "$cc" -x c -fsanitize=fuzzer,address,undefined -o /tmp/ftkit-fuzz-probe.$$ - >/dev/null 2>&1
+        "$cc" -x c -fsanitize=fuzzer,address,undefined -o "$out" - >/dev/null 2>&1
     local ok=$?
-    rm -f /tmp/ftkit-fuzz-probe.$$
+    rm -f "$out"
     return $ok
 }
 find_cc() {
