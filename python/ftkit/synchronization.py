@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._common import call_handle, lib, owned_handle, refuse_pickle
+from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle
 from ._lib import ffi, raise_status
 from ._wait import SLICE_NS, check_timeout, deadline as _deadline, expired as _expired
 from ._wait import slice_ns as _slice
@@ -667,8 +667,14 @@ class IntervalLock:
         self._interval = float(interval)
         owner = owned_handle(lib.ftk_ilock_new, lib.ftk_ilock_free, int(interval * 1e9))
         self._owner = owner
-        self._h = h = call_handle(owner)
+        self._h = call_handle(owner)
+        self._install_fast_paths()
+
+    def _install_fast_paths(self) -> None:
+        """lock/unlock/poll/cede as closures over this object's handle copy,
+        made by the calling thread (also for views: local())."""
         d = self.__dict__
+        owner, h = d["_owner"], d["_h"]
         cls = type(self)
         fn: Any
         for name, fn in (("lock", _il_lock_fn(h)), ("unlock", _il_unlock_fn(h)),
@@ -678,6 +684,11 @@ class IntervalLock:
             d["_f_" + name] = fn
             if getattr(cls, name) is IntervalLock.__dict__[name]:
                 d[name] = fn  # else a subclass overrides it: keep the override
+
+    def local(self) -> "IntervalLock":
+        """A thread-owned view (``ftkit._common.local_view``): the same lock,
+        through objects the calling thread owns; call once per thread."""
+        return local_view(self)
 
     # The methods, for subclasses that override them (super()) and for
     # lookups through the class; instances use the closures directly.

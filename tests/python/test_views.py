@@ -161,7 +161,23 @@ def test_every_primitive_has_a_view():
                       (ConcurrentDict, ()), (ConcurrentQueue, ()), (StdConcurrentQueue, ()),
                       (ConcurrentDeque, ())):
         assert callable(cls(*args).local)
-    for name in ("AtomicCounter", "RWLock"):
+    for name in ("AtomicCounter", "RWLock", "IntervalLock"):
         cls = getattr(ftkit, name, None)
         if cls is not None:
             assert callable(cls().local)
+
+
+def test_interval_lock_view_excludes_like_the_lock():
+    il = ftkit.IntervalLock()
+    count = [0]
+
+    def body(i: int) -> None:
+        v = il.local()
+        for _ in range(2000):
+            v.lock()
+            c = count[0]
+            count[0] = c + 1  # a lost update shows a broken exclusion
+            v.unlock()
+
+    run_threads(4, body)
+    assert count[0] == 8000 and not il.locked()
