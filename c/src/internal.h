@@ -26,6 +26,9 @@ enum ftk_kind {
     FTK_KIND_DEQUE = 7,
     FTK_KIND_ILOCK = 8, /* ftk_ilock (sync.c) */
     FTK_KIND_COUNTER = 9, /* ftk_counter (counter.c) */
+    FTK_KIND_GATHER = 10, /* ftk_gather (gather.c) */
+    FTK_KIND_BATCH = 11, /* ftk_batch (batch.c) */
+    FTK_KIND_SEM = 12, /* ftk_sem (sem.c) */
     FTK_KIND_MAX = 255
 };
 
