@@ -133,12 +133,14 @@ uint64_t expected, uint64_t desired);
 size_t ftk_map_size_v(ftk_handle_t h);
 /* c/include/ftkit/queue.h */
 #define FTK_QUEUE_CAPACITY_MAX 0x4000000000000000
+#define FTK_QUEUE_PATIENCE_MAX 0x100000
 enum {
 FTK_QUEUE_OPEN = 0,
 FTK_QUEUE_CLOSED = 1,
 FTK_QUEUE_CLOSED_IMMEDIATE = 2
 };
 int ftk_queue_new(size_t capacity, ftk_handle_t *out);
+int ftk_queue_new_ex(size_t capacity, int64_t patience, ftk_handle_t *out);
 int ftk_queue_free(ftk_handle_t h);
 int ftk_queue_try_push(ftk_handle_t h, uint64_t w);
 int ftk_queue_push(ftk_handle_t h, uint64_t w, int64_t timeout_ns);
