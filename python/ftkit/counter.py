@@ -28,8 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import (as_int64, bind, call_handle, lib, local_view, owned_handle, refuse_pickle,
-                      release_handle)
+from ._common import Native, as_int64, bind, lib, release_handle
 from ._lib import BadHandleError, ffi, raise_status
 
 __all__ = ["AtomicCounter"]
@@ -47,7 +46,7 @@ def _closed(*args: Any) -> Any:
     raise BadHandleError(_EBADHANDLE, "the AtomicCounter was closed")
 
 
-class AtomicCounter:
+class AtomicCounter(Native):
     """A counter for hot, contended increments.
 
     >>> c = AtomicCounter()
@@ -68,11 +67,7 @@ class AtomicCounter:
 
     def __init__(self, value: int = 0) -> None:
         value = as_int64(value)
-        owner = owned_handle(lib.ftk_counter_new, lib.ftk_counter_free, value)
-        d = self.__dict__
-        d["_owner"] = owner
-        d["_h"] = call_handle(owner)
-        self._install_fast_paths()
+        self._own(lib.ftk_counter_new, lib.ftk_counter_free, value)
 
     def _install_fast_paths(self) -> None:
         """incr/decr as partials over this instance's own handle cdata (also
@@ -85,14 +80,6 @@ class AtomicCounter:
         if cls.decr is AtomicCounter.decr:
             d["decr"] = bind(owner, _add, h, -1)
 
-    def local(self) -> "AtomicCounter":
-        """A thread-owned view (``ftkit._common.local_view``): call once per
-        thread, in the thread that uses it. The same counter (same methods,
-        same total) through callables and a handle object only this thread
-        touches, so threads do not contend on shared Python reference counts
-        (free-threaded builds). Used from another thread it is still correct
-        (C finds the calling thread's cell), just not thread-owned."""
-        return local_view(self)
 
     # -- counting (incr/decr are replaced per instance by partials) ---------
     def incr(self) -> None:
@@ -177,4 +164,3 @@ class AtomicCounter:
         except BadHandleError:
             return f"<{type(self).__name__} (closed)>"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]

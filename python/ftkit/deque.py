@@ -31,8 +31,7 @@ from collections.abc import Iterable, Iterator, MutableSequence
 from itertools import repeat
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import (as_int64, call_handle, lib, local_view, owned_handle, refuse_pickle,
-                      release_handle)
+from ._common import Native, as_int64, lib, release_handle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
@@ -352,7 +351,7 @@ def _check_side_count(max_items: Any) -> int:
     return int(max_items)
 
 
-class ConcurrentDeque(Generic[T]):
+class ConcurrentDeque(Native, Generic[T]):
     """A deque safe under concurrent use: every operation is atomic.
 
     >>> d = ConcurrentDeque([1, 2, 3], maxlen=5)
@@ -408,19 +407,12 @@ class ConcurrentDeque(Generic[T]):
         # the deque's, or a fast-path callable's (``pop = d.pop`` keeps the
         # C deque alive as a bound method keeps its instance); calls use
         # the plain copy (docs/design.md section 10).
-        self._owner = owned_handle(lib.ftk_deque_new, lib.ftk_deque_free,
-                                   _UNBOUNDED if maxlen is None else maxlen)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_deque_new, lib.ftk_deque_free,
+                  _UNBOUNDED if maxlen is None else maxlen)
         self._open = True
-        self._install_fast_paths()
         if type(iterable) is not tuple or iterable:
             self.extend(iterable)
 
-    def local(self) -> "ConcurrentDeque[T]":
-        """A thread-owned view (``ftkit._common.local_view``): the same deque,
-        with append/pop/... made by the calling thread over its own handle
-        copy; call once per thread and use it there."""
-        return local_view(self)
 
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
@@ -443,7 +435,6 @@ class ConcurrentDeque(Generic[T]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
 
     # -- fast paths -----------------------------------------------------------

@@ -28,7 +28,7 @@ from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle
+from ._common import Native, lib
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
@@ -78,7 +78,7 @@ ABSENT: Any = _Absent()
 _NOTHING: Any = object()
 
 
-class ConcurrentDict(Generic[K, V]):
+class ConcurrentDict(Native, Generic[K, V]):
     """A mapping safe and scalable under concurrent use, with dict's key rules.
 
     >>> d = ConcurrentDict({"a": 1})
@@ -121,12 +121,10 @@ class ConcurrentDict(Generic[K, V]):
         self._objs, self._words, self._free = slots.objs, slots.words, slots.free
         self._back = slots.back
         self._pop_hint = 0  # where popitem resumes its scan
-        self._owner = owned_handle(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
         if dictionary is not None:
             self.update(dictionary)
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
     # -- lookups ---------------------------------------------------------------
     def _candidates(self, hv: int) -> tuple[list, int]:
@@ -176,11 +174,6 @@ class ConcurrentDict(Generic[K, V]):
     # entries or an error): a get or a miss crosses once, a set of an
     # existing key twice (lookup, set_value), a new key twice (lookup,
     # insert).
-    def local(self) -> "ConcurrentDict[K, V]":
-        """A thread-owned view (``ftkit._common.local_view``): the same dict,
-        seen through an object the calling thread owns; call once per
-        thread and use it there."""
-        return local_view(self)
 
     def _pair(self, key: Any) -> Any:
         """The (key, value, kw) of key's entry, or None."""

@@ -30,7 +30,7 @@ import types
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle, release_handle
+from ._common import Native, lib, release_handle
 from ._compat import Empty, Full, ShutDown
 from ._keepalive import _NONES, SlotTable, _consume, nones
 from ._lib import BadHandleError, ffi, raise_status
@@ -590,7 +590,7 @@ class _Bound:
 _CLOSE_LOCK = __import__("threading").Lock()  # close() is rare: one lock for all
 
 
-class _QueueBase:
+class _QueueBase(Native):
     """Handle, slot table and shutdown shared by both queue classes.
 
     The C queue is owned by its owner cdata (``owned_handle``): it is freed
@@ -605,9 +605,7 @@ class _QueueBase:
         self._objs, self._free, self._back = slots.objs, slots.free, slots.back
         self._runs = slots.runs
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
-        self._owner = owned_handle(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
-        self._h = call_handle(self._owner)
-        self._install_fast_paths()
+        self._own(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
 
     def _install_fast_paths(self) -> None:
         """Bind each _Bound method to this queue's state once (functools.partial:
@@ -619,15 +617,7 @@ class _QueueBase:
             if getattr(cls, name, None) is desc:
                 d[name] = desc.bind(self)
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
-
-    def local(self) -> Any:
-        """A thread-owned view (``ftkit._common.local_view``): the same queue,
-        with push/pop/... made by the calling thread over its own handle
-        copy; call once per thread and use it there. (The keep-alive lists
-        stay shared: see docs/performance.md, "Scaling".)"""
-        return local_view(self)
 
     # -- shutdown -------------------------------------------------------------
     def _release_all(self) -> int:
