@@ -179,7 +179,7 @@ class AtomicInt64(Native):
         out = _OUT_PROTO()
         st = fn(self._h, as_int64(value, "operand"), out)
         if st:
-            raise_status(st)
+            raise_status(st, "", type(self).__name__)
         return out[0]
 
     def _update(self, fn: Callable[[int], int]) -> None:

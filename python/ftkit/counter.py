@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import Native, as_int64, bind, lib, release_handle
-from ._lib import BadHandleError, ffi, raise_status
+from ._lib import BadHandleError, ffi, raise_status, status_error
 
 __all__ = ["AtomicCounter"]
 
@@ -40,10 +40,11 @@ _exchange = lib.ftk_counter_exchange
 _last_status = lib.ftk_last_status
 _EBADHANDLE = lib.FTK_EBADHANDLE
 _I64 = "int64_t *"
+_NAME = "AtomicCounter"
 
 
 def _closed(*args: Any) -> Any:
-    raise BadHandleError(_EBADHANDLE, "the AtomicCounter was closed")
+    raise status_error(_EBADHANDLE, "", _NAME)
 
 
 class AtomicCounter(Native):
@@ -121,7 +122,7 @@ class AtomicCounter(Native):
             out = ffi.new(_I64)
             st = _get(self._h, out)
             if st:
-                raise_status(st)
+                raise_status(st, "", _NAME)
             v = out[0]
         return v
 
@@ -132,7 +133,7 @@ class AtomicCounter(Native):
         out = ffi.new(_I64)
         st = _exchange(self._h, value, out)
         if st:
-            raise_status(st)
+            raise_status(st, "", _NAME)
         return out[0]
 
     def set(self, value: int) -> None:

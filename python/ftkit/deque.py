@@ -36,7 +36,7 @@ from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
 from ._keepalive import _NONES, SlotTable, _consume, nones
-from ._lib import BadHandleError, ffi, raise_status
+from ._lib import BadHandleError, ffi, raise_status, status_error
 from ._wait import check_timeout
 
 __all__ = ["ConcurrentDeque", "EmptyDequeError"]
@@ -61,6 +61,7 @@ _EFULL = lib.FTK_EFULL
 _ENOTFOUND = lib.FTK_ENOTFOUND
 _EOVERFLOW = lib.FTK_EOVERFLOW
 _EBADHANDLE = lib.FTK_EBADHANDLE
+_NAME = "ConcurrentDeque"  # for status messages
 
 _push_back = lib.ftk_deque_push_back
 _push_front = lib.ftk_deque_push_front
@@ -98,15 +99,16 @@ class EmptyDequeError(IndexError, RuntimeError):
 
 # -- helpers shared by the methods and the fast-path closures ----------------
 
-def _closed() -> BadHandleError:
-    return BadHandleError(_EBADHANDLE, "the ConcurrentDeque was closed")
+
+def _closed() -> BaseException:
+    return status_error(_EBADHANDLE, "", _NAME)
 
 
 def _raise(st: int, what: str) -> None:
     """Raise for a failing status (never returns)."""
     if st == _ECLOSED or st == _EBADHANDLE:
         raise _closed()
-    raise_status(st, what)
+    raise_status(st, what, _NAME)
 
 
 def _release(slots: SlotTable, w: int) -> Any:

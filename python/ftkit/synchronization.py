@@ -90,7 +90,7 @@ def _fail(st: int, what: str) -> Any:
     """Raise for a status an operation cannot handle (never returns)."""
     if st == _EPERM:
         raise RuntimeError(f"{what}: {_PERM[what]}")
-    raise_status(st, what)
+    raise_status(st, what, what.partition(".")[0] or "lock")
 
 
 # -- the sliced waits (entered only after a try failed) ------------------------------
@@ -489,35 +489,35 @@ class _RWMethods(Native):
         holds count once)."""
         n = lib.ftk_rwlock_readers(self._h)
         if n < 0:
-            raise_status(n, "RWLock.readers")
+            raise_status(n, "RWLock.readers", "RWLock")
         return n
 
     def writers_waiting(self) -> int:
         """How many writers wait to acquire (a racy snapshot)."""
         n = lib.ftk_rwlock_writers_waiting(self._h)
         if n < 0:
-            raise_status(n, "RWLock.writers_waiting")
+            raise_status(n, "RWLock.writers_waiting", "RWLock")
         return n
 
     def writer_locked(self) -> bool:
         """True if a writer holds the lock (or is taking it)."""
         n = lib.ftk_rwlock_writer_locked(self._h)
         if n < 0:
-            raise_status(n, "RWLock.writer_locked")
+            raise_status(n, "RWLock.writer_locked", "RWLock")
         return bool(n)
 
     def read_held(self) -> int:
         """The calling thread's read nesting depth (0: it holds no read lock)."""
         n = _rd_held(self._h)
         if n < 0:
-            raise_status(n, "RWLock.read_held")
+            raise_status(n, "RWLock.read_held", "RWLock")
         return n
 
     def write_held(self) -> bool:
         """True if the calling thread holds the write lock."""
         n = _wr_held(self._h)
         if n < 0:
-            raise_status(n, "RWLock.write_held")
+            raise_status(n, "RWLock.write_held", "RWLock")
         return bool(n)
 
 
@@ -708,14 +708,14 @@ class IntervalLock(Native):
         """True if any thread holds the lock."""
         n = _il_locked(self._h)
         if n < 0:
-            raise_status(n, "IntervalLock.locked")
+            raise_status(n, "IntervalLock.locked", "IntervalLock")
         return bool(n)
 
     def held(self) -> bool:
         """True if the calling thread holds the lock."""
         n = _il_held(self._h)
         if n < 0:
-            raise_status(n, "IntervalLock.held")
+            raise_status(n, "IntervalLock.held", "IntervalLock")
         return bool(n)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

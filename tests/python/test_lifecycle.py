@@ -408,5 +408,5 @@ def test_every_primitive_keeps_the_contract(name, make, method, args, want):
     if hasattr(obj, "close"):
         obj.close()
         obj.close()
-        with pytest.raises(ftkit.BadHandleError):
+        with pytest.raises(ftkit.BadHandleError, match="closed"):  # per-code message
             getattr(obj, method)(*args)
