@@ -402,9 +402,11 @@ int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got) {
             ret_lock(b);
             uint32_t r = atomic_load_explicit(&b->ret_n, memory_order_relaxed);
             size_t m = r < max - k ? r : max - k;
-            memcpy(out + k, b->ret, m * sizeof(uint64_t));
-            memmove(b->ret, b->ret + m, (r - m) * sizeof(uint64_t));
-            atomic_store(&b->ret_n, (uint32_t)(r - m));
+            if (m) { /* (ret may still be NULL) */
+                memcpy(out + k, b->ret, m * sizeof(uint64_t));
+                memmove(b->ret, b->ret + m, (r - m) * sizeof(uint64_t));
+                atomic_store(&b->ret_n, (uint32_t)(r - m));
+            }
             ret_unlock(b);
             k += m;
         }
@@ -414,12 +416,13 @@ int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got) {
     return st;
 }
 
-int ftk_batch_unload_last(ftk_handle_t h) {
+int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w) {
     if (bt_rec.h != ftk_h2u(h) || !bt_rec.has) return FTK_ENOTFOUND;
     ftk_thread *t = ftk_thread_self();
     batch *b = ftk_obj_enter_t(t, h, FTK_KIND_BATCH);
     if (b == NULL) return FTK_EBADHANDLE;
     bt_rec.has = false;
+    if (w != NULL) *w = bt_rec.w;
     int st = FTK_OK;
     ret_lock(b);
     if (atomic_load(&b->state) & S_DONE) { /* seq_cst: see ftk_batch_drain */

@@ -76,7 +76,7 @@ START_TEST(test_api_bad_input) {
     ck_assert_int_eq(ftk_batch_abandon(h), FTK_EPERM);
     ck_assert_int_eq(ftk_batch_fail(h), FTK_EPERM);
     ck_assert_int_eq(ftk_batch_drain(h, buf, 4, &n), FTK_EBUSY); /* not closed */
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_ENOTFOUND);
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_ENOTFOUND);
     /* with the role: bad sizes */
     ck_assert_int_eq(ftk_batch_load(h, &w, 0), FTK_BATCH_REFILL);
     ck_assert_int_eq(ftk_batch_fill(h, NULL, 1, NULL), FTK_EINVAL);
@@ -144,18 +144,20 @@ START_TEST(test_api_sequence) {
     ck_assert_int_eq(ftk_batch_fill_range(h, 40, 3, NULL), FTK_OK);
     /* give back: the word is handed out again, first */
     ck_assert_uint_eq(ftk_batch_load_v(h), 40);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_OK);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_ENOTFOUND); /* idempotent */
+    uint64_t back = 0;
+    ck_assert_int_eq(ftk_batch_unload_last(h, &back), FTK_OK);
+    ck_assert_uint_eq(back, 40);
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_ENOTFOUND); /* idempotent */
     ck_assert_int_eq(ftk_batch_available(h, &n), FTK_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_uint_eq(ftk_batch_load_v(h), 40);
     ck_assert_uint_eq(ftk_batch_load_v(h), 41);
     /* another call clears the record */
     (void)ftk_batch_flags(h);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_OK); /* flags does not touch it */
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_OK); /* flags does not touch it */
     ck_assert_uint_eq(ftk_batch_load_v(h), 41);
     ck_assert_int_eq(ftk_batch_fill_range(h, 1, 1, NULL), FTK_EPERM);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_ENOTFOUND); /* the fill cleared it */
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_ENOTFOUND); /* the fill cleared it */
     ck_assert_uint_eq(ftk_batch_load_v(h), 42);
     /* fail */
     ck_assert_int_eq(ftk_batch_load(h, &w, 0), FTK_BATCH_REFILL);
@@ -182,7 +184,7 @@ START_TEST(test_api_close_drain) {
     ck_assert_uint_eq(w, 100);
     ck_assert_uint_eq(ftk_batch_load_v(h), 101);
     ck_assert_uint_eq(ftk_batch_load_v(h), 102);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_OK); /* 102 back */
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_OK); /* 102 back */
     ck_assert_int_eq(ftk_batch_close(h), FTK_OK);
     ck_assert_int_eq(ftk_batch_close(h), FTK_OK); /* idempotent */
     ck_assert_int_eq(ftk_batch_load(h, &w, -1), FTK_ECLOSED);
@@ -220,8 +222,10 @@ START_TEST(test_api_close_drain) {
     ck_assert_int_eq(ftk_batch_load(h, &w, 0), FTK_BATCH_REFILL);
     ck_assert_int_eq(ftk_batch_fill_range(h, 1, 4, &w), FTK_OK);
     ck_assert_int_eq(ftk_batch_close(h), FTK_OK);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_ECLOSED);
-    ck_assert_int_eq(ftk_batch_unload_last(h), FTK_ENOTFOUND);
+    uint64_t mine = 0;
+    ck_assert_int_eq(ftk_batch_unload_last(h, &mine), FTK_ECLOSED);
+    ck_assert_uint_eq(mine, 1);
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_ENOTFOUND);
     ck_assert_int_eq(ftk_batch_drain(h, buf, 8, &n), FTK_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert_int_eq(ftk_batch_free(h), FTK_OK);
@@ -322,7 +326,7 @@ START_TEST(test_single_waiters_wake) {
     ck_assert_int_eq(ftk_batch_load(a.h, &tmp, 0), FTK_BATCH_REFILL);
     /* this thread is the refiller now; the first word it claimed was
      * recorded by the fill, and the load above cleared the record */
-    ck_assert_int_eq(ftk_batch_unload_last(a.h), FTK_ENOTFOUND);
+    ck_assert_int_eq(ftk_batch_unload_last(a.h, NULL), FTK_ENOTFOUND);
     start_waiter(&a, &th);
     ck_assert_int_eq(ftk_batch_fill_range(a.h, 6, 1, NULL), FTK_OK);
     ck_assert_int_eq(wait_result(&a, th), FTK_OK);
@@ -374,7 +378,7 @@ static void storm_worker(void *arg, int i) {
         }
         if (st == FTK_OK) {
             if (s->givebacks && rnd(&x) % 8 == 0) {
-                int g = ftk_batch_unload_last(s->h);
+                int g = ftk_batch_unload_last(s->h, NULL);
                 TCHECK(g == FTK_OK || g == FTK_ECLOSED);
                 if (g == FTK_OK) continue; /* someone else gets it */
             }

@@ -175,12 +175,14 @@ FTK_API int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *g
  * for a binding whose caller was interrupted between the claim's return and
  * the delivery of the word. The word is handed out again by the next claim,
  * before the rest of the batch. Idempotent: a second call, or one after any
- * other batch call of this thread, gives nothing back. FTK_OK (given back);
- * FTK_ENOTFOUND (nothing to give back); FTK_ECLOSED (closed or failed: the
- * word stays the caller's to release; the record is cleared); FTK_ENOMEM.
- * Blocking (a short spinlock).
+ * other batch call of this thread, gives nothing back. The word is stored
+ * in *w unless w is NULL (FTK_OK, FTK_ECLOSED, FTK_ENOMEM). FTK_OK (given
+ * back); FTK_ENOTFOUND (nothing to give back); FTK_ECLOSED (closed or
+ * failed: the word stays the caller's to release; the record is cleared);
+ * FTK_ENOMEM (the word stays the caller's; the record is kept). Blocking
+ * (a short spinlock).
  */
-FTK_API int ftk_batch_unload_last(ftk_handle_t h);
+FTK_API int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w);
 
 /*
  * Cancel every load blocked on this executor now: each returns FTK_EINTR.
