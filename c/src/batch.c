@@ -242,6 +242,17 @@ uint64_t ftk_batch_load_v(ftk_handle_t h) {
     return 0;
 }
 
+uint64_t ftk_batch_load_timed_v(ftk_handle_t h, int64_t timeout_ns) {
+    uint64_t w = 0;
+    int st = ftk_batch_load(h, &w, timeout_ns);
+    if (st != FTK_OK) {
+        ftk_set_last(st);
+        return 0;
+    }
+    if (w == 0) ftk_set_last(FTK_OK); /* a genuine 0 word */
+    return w;
+}
+
 int ftk_batch_take_many(ftk_handle_t h, uint64_t *out, size_t max, size_t *got) {
     note_begin(h);
     if (got == NULL) return FTK_EINVAL;
@@ -515,6 +526,15 @@ int ftk_batch_wake(ftk_handle_t h) {
     ftk_ec_notify(&b->changed, FTK_EC_ALL);
     ftk_obj_exit_t(t);
     return FTK_OK;
+}
+
+int ftk_batch_is_refiller(ftk_handle_t h) {
+    ftk_thread *t = ftk_thread_self();
+    batch *b = ftk_obj_enter_t(t, h, FTK_KIND_BATCH);
+    if (b == NULL) return FTK_EBADHANDLE;
+    int v = holds_role(b, atomic_load(&b->state), t->id) ? 1 : 0;
+    ftk_obj_exit_t(t);
+    return v;
 }
 
 int ftk_batch_size(ftk_handle_t h, size_t *out) {

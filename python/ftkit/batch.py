@@ -50,7 +50,7 @@ __all__ = ["BatchExecutor"]
 T = TypeVar("T")
 
 _load_v = lib.ftk_batch_load_v
-_load = lib.ftk_batch_load
+_load_timed_v = lib.ftk_batch_load_timed_v
 _fill = lib.ftk_batch_fill
 _fill_range = lib.ftk_batch_fill_range
 _abandon = lib.ftk_batch_abandon
@@ -103,23 +103,28 @@ class _State:
         self.busy: list[int] = []
 
     def take_run(self) -> int:
-        """First slot of a run of ``size`` free slots (refiller only)."""
+        """First slot of a run of ``size`` free slots (refiller only).
+
+        Interrupt-safe: a KeyboardInterrupt can land after any call here,
+        so the lists change only through statements that are not calls
+        (slice and in-place assignments, ``del``): a run is never listed
+        twice (which would let two batches share it). An interrupt can at
+        worst forget a run of empty slots (memory, not values)."""
         objs, size, busy, free = self.objs, self.size, self.busy, self.free_runs
         if busy:
-            keep = []
-            for first in busy:
-                # C-speed scan; None everywhere = every value was read
-                if objs[first:first + size].count(None) == size:
-                    free.append(first)
-                else:
-                    keep.append(first)
-            busy[:] = keep
+            # C-speed scan; None everywhere = every value was read
+            done = [f for f in busy if objs[f:f + size].count(None) == size]
+            if done:
+                keep = [f for f in busy if f not in done]
+                busy[:] = keep
+                free += done
         if free:
-            first = free.pop()
+            first = free[-1]
+            del free[-1]
         else:
             first = len(objs)
             objs.extend(nones(size))
-        busy.append(first)  # until proven read
+        busy += (first,)  # until proven read
         return first
 
     def release_run(self, first: int, k: int) -> None:
@@ -143,10 +148,16 @@ def _closed_error(state: _State) -> BaseException:
 # -- the refill (the caller holds the role) -------------------------------------------
 
 def _publish(h: Any, state: _State, vals: list, first: int) -> int:
-    """Store vals in a run (``first`` < 0: take one) and publish them as the
-    batch; returns the fill's status. The interrupt path may run it a second
-    time: storing again is idempotent, and C refuses a second fill of the
-    same refill (FTK_EPERM)."""
+    """The interrupt path: store vals in a run (``first`` < 0: take one)
+    and publish them as the batch, unless the interrupted refill already
+    published (C says whether this thread still holds the role: storing
+    again after a fill would overwrite slots that loaders cleared and a
+    later refill may already reuse). Returns the fill's status."""
+    if lib.ftk_batch_is_refiller(h) != 1:
+        # Published already, or closed meanwhile (a fill refused by a close
+        # that the interrupt hid leaves its values in their run until the
+        # executor is collected: documented limit).
+        return _EPERM
     k = len(vals)
     if first < 0:
         first = state.take_run()
@@ -182,6 +193,7 @@ def _refill(h: Any, source: Any, state: _State) -> None:
         if st:
             failed = True  # nothing left to publish
             state.release_run(first, k)
+            vals.clear()  # the exception's traceback must not keep them alive
             if st in (_ECLOSED, _EBADHANDLE):
                 raise _closed_error(state)
             raise_status(st, "BatchExecutor refill")
@@ -193,7 +205,8 @@ def _refill(h: Any, source: Any, state: _State) -> None:
                 if None in vals:
                     vals = [_NONE if v is None else v for v in vals]
                 _publish(h, state, vals, first)
-            else:
+                vals = []  # published: the traceback must not keep them alive
+            elif lib.ftk_batch_is_refiller(h) == 1:
                 _abandon(h)
         raise
 
@@ -205,7 +218,6 @@ def _next_word(h: Any, source: Any, state: _State) -> int:
     returns a word this thread claimed (C records it for unload_last), or
     raises. Waits in slices (signal handlers run in between)."""
     st = _last()
-    out = None
     while True:
         if st == _REFILL:
             _refill(h, source, state)
@@ -214,11 +226,10 @@ def _next_word(h: Any, source: Any, state: _State) -> int:
                 return w
             st = _last()
         elif st in _WAIT_AGAIN:
-            if out is None:
-                out = ffi.new("uint64_t *")
-            st = _load(h, out, SLICE_NS)
-            if st == _OK:
-                return out[0]
+            w = _load_timed_v(h, SLICE_NS)  # value style: records REFILL for the handler
+            if w:
+                return w
+            st = _last()
         elif st == _ECLOSED or st == _EBADHANDLE:
             raise _closed_error(state)
         elif st == _EPERM:
@@ -261,6 +272,11 @@ def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any
                     _give_back(h, state)
                 except BaseException:  # a second interrupt: the give-back is idempotent
                     _give_back(h, state)
+                if _last() == _REFILL:
+                    # Interrupted after a claim took the refill role and before
+                    # _refill (which ends it on every path) began: hand it back.
+                    # C refuses (EPERM) if this thread no longer holds it.
+                    _abandon(h)
             raise
 
     load._owner = owner  # type: ignore[attr-defined]  # keeps the C object alive

@@ -112,6 +112,15 @@ FTK_API int ftk_batch_load(ftk_handle_t h, uint64_t *w, int64_t timeout_ns);
 FTK_API uint64_t ftk_batch_load_v(ftk_handle_t h);
 
 /*
+ * ftk_batch_load in value style, waiting up to timeout_ns: the word, or 0
+ * with the status in ftk_last_status() (FTK_BATCH_REFILL, FTK_EBUSY,
+ * FTK_ETIMEDOUT, FTK_EINTR, FTK_ECLOSED, FTK_EPERM, FTK_EBADHANDLE; FTK_OK
+ * after a genuine 0 word). A binding interrupted right after the call can
+ * tell from ftk_last_status() whether it took the refill role. Blocking.
+ */
+FTK_API uint64_t ftk_batch_load_timed_v(ftk_handle_t h, int64_t timeout_ns);
+
+/*
  * Claim up to max words of the current batch at once (no waiting): FTK_OK
  * with *got >= 1 words in out[0..*got), in order; otherwise *got = 0 and the
  * status is ftk_batch_load's with timeout 0 (FTK_BATCH_REFILL: the caller
@@ -189,6 +198,11 @@ FTK_API int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w);
  * Loads that start later are not affected. Lock-free.
  */
 FTK_API int ftk_batch_wake(ftk_handle_t h);
+
+/* 1 if the calling thread holds the refill role, else 0; FTK_EBADHANDLE.
+ * For a binding interrupted inside its refill: whether its fill already
+ * happened. Wait-free. */
+FTK_API int ftk_batch_is_refiller(ftk_handle_t h);
 
 /* The size given to ftk_batch_new. Wait-free. */
 FTK_API int ftk_batch_size(ftk_handle_t h, size_t *out);
