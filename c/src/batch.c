@@ -428,10 +428,13 @@ int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got) {
 }
 
 int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w) {
-    if (bt_rec.h != ftk_h2u(h) || !bt_rec.has) return FTK_ENOTFOUND;
     ftk_thread *t = ftk_thread_self();
     batch *b = ftk_obj_enter_t(t, h, FTK_KIND_BATCH);
     if (b == NULL) return FTK_EBADHANDLE;
+    if (bt_rec.h != ftk_h2u(h) || !bt_rec.has) {
+        ftk_obj_exit_t(t);
+        return FTK_ENOTFOUND;
+    }
     bt_rec.has = false;
     if (w != NULL) *w = bt_rec.w;
     int st = FTK_OK;
