@@ -201,13 +201,18 @@ def _refill(h: Any, source: Any, state: _State) -> None:
         if not failed:
             # Interrupted (KeyboardInterrupt...): publish what was produced,
             # or hand the role back; the executor keeps working.
-            if vals:
-                if None in vals:
-                    vals = [_NONE if v is None else v for v in vals]
-                _publish(h, state, vals, first)
-                vals = []  # published: the traceback must not keep them alive
-            elif lib.ftk_batch_is_refiller(h) == 1:
-                _abandon(h)
+            if vals and None in vals:
+                vals = [_NONE if v is None else v for v in vals]
+            for _ in range(3):  # a second interrupt here: retry (each step is idempotent)
+                try:
+                    if vals:
+                        _publish(h, state, vals, first)
+                    elif lib.ftk_batch_is_refiller(h) == 1:
+                        _abandon(h)
+                    break
+                except BaseException:
+                    pass
+            vals = []  # published: the traceback must not keep them alive
         raise
 
 
@@ -276,7 +281,10 @@ def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any
                     # Interrupted after a claim took the refill role and before
                     # _refill (which ends it on every path) began: hand it back.
                     # C refuses (EPERM) if this thread no longer holds it.
-                    _abandon(h)
+                    try:
+                        _abandon(h)
+                    except BaseException:  # a second interrupt: idempotent
+                        _abandon(h)
             raise
 
     load._owner = owner  # type: ignore[attr-defined]  # keeps the C object alive
