@@ -256,6 +256,8 @@ def _give_back(h: Any, state: _State) -> None:
 
 def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any]:
     objs = state.objs
+    load_v = _load_v  # closure cells: cheaper than module globals on 3.13t
+    none_marker = _NONE
 
     def load() -> Any:
         """BatchExecutor.load. Once ``w`` holds the word nothing before the
@@ -263,12 +265,12 @@ def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any
         is in C's per-thread record, and the handler gives it back."""
         w = 0
         try:
-            w = _load_v(h)
+            w = load_v(h)
             if not w:
                 w = _next_word(h, source, state)
             obj = objs[w]
             objs[w] = None  # read: the refiller may reuse the slot
-            if obj is _NONE:
+            if obj is none_marker:
                 return None
             return obj
         except BaseException:
