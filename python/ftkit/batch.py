@@ -51,7 +51,6 @@ T = TypeVar("T")
 
 _load_v = lib.ftk_batch_load_v
 _load_timed_v = lib.ftk_batch_load_timed_v
-_fill = lib.ftk_batch_fill
 _fill_range = lib.ftk_batch_fill_range
 _abandon = lib.ftk_batch_abandon
 _fail = lib.ftk_batch_fail
