@@ -370,11 +370,31 @@ static void storm_worker(void *arg, int i) {
     }
     for (;;) {
         uint64_t w = 0;
-        int st = (rnd(&x) & 1) ? ftk_batch_load(s->h, &w, -1) : FTK_EAGAIN;
-        if (st == FTK_EAGAIN) { /* the value-style form, waiting when busy */
+        uint64_t r = rnd(&x) % 3;
+        int st = r == 0 ? ftk_batch_load(s->h, &w, -1) : FTK_EAGAIN;
+        if (st == FTK_EAGAIN && r == 1) { /* the value-style form, waiting when busy */
             w = ftk_batch_load_v(s->h);
             st = w ? FTK_OK : ftk_last_status();
             if (st == FTK_EBUSY) continue;
+        } else if (st == FTK_EAGAIN) { /* a batch claim; all but the first owned here */
+            uint64_t ws[4];
+            size_t got = 0;
+            st = ftk_batch_take_many(s->h, ws, 1 + (size_t)(rnd(&x) % 4), &got);
+            if (st == FTK_EBUSY) continue;
+            TCHECK((st == FTK_OK) == (got > 0));
+            for (size_t j = 1; j < got; j++) {
+                if (!s->givebacks) TCHECK(ws[j] > ws[j - 1]);
+                own(s, ws[j]);
+            }
+            if (got) w = ws[0];
+            if (got > 1) { /* the first below: keep the order check on the last */
+                if (!s->givebacks) TCHECK(ws[0] > last);
+                last = ws[got - 1];
+                own(s, ws[0]);
+                (void)ftk_batch_available(s->h, &got);
+                TCHECK(ftk_batch_flags(s->h) >= 0);
+                continue;
+            }
         }
         if (st == FTK_OK) {
             if (s->givebacks && rnd(&x) % 8 == 0) {
