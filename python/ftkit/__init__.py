@@ -14,6 +14,7 @@ from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
+from .batch import BatchExecutor
 from .queues import ConcurrentQueue, StdConcurrentQueue
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
 
@@ -31,6 +32,7 @@ __all__ = [
     "AtomicInt64",
     "AtomicReference",
     "BadHandleError",
+    "BatchExecutor",
     "ConcurrentDeque",
     "ConcurrentDict",
     "ConcurrentQueue",
