@@ -39,7 +39,7 @@ import threading
 from itertools import repeat, starmap
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import call_handle, local_view, owned_handle, refuse_pickle, release_handle
+from ._common import Native, release_handle
 from ._keepalive import nones
 from ._lib import BadHandleError, ffi, lib, raise_status
 from ._wait import SLICE_NS
@@ -195,7 +195,7 @@ def _refill(h: Any, source: Any, state: _State) -> None:
             vals.clear()  # the exception's traceback must not keep them alive
             if st in (_ECLOSED, _EBADHANDLE):
                 raise _closed_error(state)
-            raise_status(st, "BatchExecutor refill")
+            raise_status(st, "refill", "BatchExecutor")
     except BaseException:
         if not failed:
             # Interrupted (KeyboardInterrupt...): publish what was produced,
@@ -240,7 +240,7 @@ def _next_word(h: Any, source: Any, state: _State) -> int:
             raise RuntimeError("BatchExecutor.load() called from the source() that is refilling "
                                "the same executor (it would wait for itself)")
         else:
-            raise_status(st, "BatchExecutor.load")
+            raise_status(st, "load", "BatchExecutor")
 
 
 def _give_back(h: Any, state: _State) -> None:
@@ -292,7 +292,7 @@ def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any
     return load
 
 
-class BatchExecutor(Generic[T]):
+class BatchExecutor(Native, Generic[T]):
     """Hand out the values of ``source()`` in batches of ``size``.
 
     >>> from itertools import count
@@ -322,14 +322,11 @@ class BatchExecutor(Generic[T]):
         if size > MAX_SIZE:
             raise OverflowError(f"size {size} is larger than the largest batch ({MAX_SIZE})")
         size = int(size)  # bool and int subclasses as plain ints
-        owner = owned_handle(lib.ftk_batch_new, lib.ftk_batch_free, size)
         d = self.__dict__
-        d["_owner"] = owner
-        d["_h"] = call_handle(owner)
         d["_source"] = source
         d["_size"] = size
         d["_state"] = _State(size)
-        self._install_fast_paths()
+        self._own(lib.ftk_batch_new, lib.ftk_batch_free, size)
 
     def _install_fast_paths(self) -> None:
         """load as a closure over this instance's own handle cdata (also run
@@ -361,7 +358,7 @@ class BatchExecutor(Generic[T]):
         out = ffi.new("size_t *")
         st = lib.ftk_batch_available(self._h, out)
         if st:
-            raise_status(st, "available")
+            raise_status(st, "available", "BatchExecutor")
         return int(out[0])
 
     def failed(self) -> bool:
@@ -372,12 +369,6 @@ class BatchExecutor(Generic[T]):
         """``LocalWrapper(self)`` (ft_utils' API)."""
         return LocalWrapper(self)
 
-    def local(self) -> "BatchExecutor[T]":
-        """A thread-owned view (``ftkit._common.local_view``): call once per
-        thread, in the thread that uses it. The same executor (same batches,
-        same values) through a ``load`` and a handle object only this thread
-        touches. Closing a view closes the executor."""
-        return local_view(self)
 
     def close(self) -> None:
         """Close now: release the values still buffered and free the C
@@ -415,4 +406,3 @@ class BatchExecutor(Generic[T]):
         what = "closed" if state.closed else "failed" if state.error is not None else "open"
         return f"<{type(self).__name__} size={d['_size']} {what} source={d['_source']!r}>"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
