@@ -36,10 +36,12 @@ Failures and interrupts:
 from __future__ import annotations
 
 import threading
+from _thread import get_ident
+from _thread import _local as _thread_local
 from itertools import repeat, starmap
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import Native, release_handle
+from ._common import Native, local_view, release_handle
 from ._keepalive import nones
 from ._lib import BadHandleError, ffi, lib, raise_status
 from ._wait import SLICE_NS
@@ -56,6 +58,9 @@ _abandon = lib.ftk_batch_abandon
 _fail = lib.ftk_batch_fail
 _unload_last = lib.ftk_batch_unload_last
 _last = lib.ftk_last_status
+_take_many = lib.ftk_batch_take_many
+_give_back_words = lib.ftk_batch_give_back
+_is_refiller = lib.ftk_batch_is_refiller
 _NULL = ffi.NULL
 
 _OK = lib.FTK_OK
@@ -70,6 +75,11 @@ _WAIT_AGAIN = (_EBUSY, _ETIMEDOUT, _EINTR)
 
 #: Largest batch size libftkit accepts (2**27 - 1).
 MAX_SIZE: int = lib.FTK_BATCH_MAX_SIZE
+
+#: Most values a ``local()`` view claims at once (it claims
+#: ``min(size, VIEW_CHUNK)``; docs/performance.md, "BatchExecutor", has the
+#: measurements behind 32).
+VIEW_CHUNK: int = 32
 
 _CLOSE_LOCK = threading.Lock()
 
@@ -91,10 +101,14 @@ class _State:
     checked again at the next refill.
     """
 
-    __slots__ = ("error", "closed", "objs", "free_runs", "busy", "size")
+    __slots__ = ("error", "closed", "objs", "free_runs", "busy", "size", "lock", "marked")
 
     def __init__(self, size: int) -> None:
         self.error: BaseException | None = None
+        # take_run runs in the refiller and in views giving values back
+        self.lock = threading.Lock()
+        # some run ever held _NONE (views then translate their chunks)
+        self.marked = False
         self.closed = False
         self.size = size
         self.objs: list[Any] = [None]
@@ -108,7 +122,8 @@ class _State:
         so the lists change only through statements that are not calls
         (slice and in-place assignments, ``del``): a run is never listed
         twice (which would let two batches share it). An interrupt can at
-        worst forget a run of empty slots (memory, not values)."""
+        worst forget a run of empty slots (memory, not values).
+        Callers hold ``lock`` (views giving values back take runs too)."""
         objs, size, busy, free = self.objs, self.size, self.busy, self.free_runs
         if busy:
             # C-speed scan; None everywhere = every value was read
@@ -159,7 +174,8 @@ def _publish(h: Any, state: _State, vals: list, first: int) -> int:
         return _EPERM
     k = len(vals)
     if first < 0:
-        first = state.take_run()
+        with state.lock:
+            first = state.take_run()
     state.objs[first:first + k] = vals
     st = _fill_range(h, first, k, _NULL)
     if st and st != _EPERM:  # refused (closed): the values are ours to drop
@@ -185,7 +201,9 @@ def _refill(h: Any, source: Any, state: _State) -> None:
             raise
         if None in vals:  # None marks a read slot: store None values as _NONE
             vals = [_NONE if v is None else v for v in vals]
-        first = state.take_run()
+            state.marked = True
+        with state.lock:
+            first = state.take_run()
         k = len(vals)
         state.objs[first:first + k] = vals
         st = _fill_range(h, first, k, _NULL)
@@ -202,6 +220,7 @@ def _refill(h: Any, source: Any, state: _State) -> None:
             # or hand the role back; the executor keeps working.
             if vals and None in vals:
                 vals = [_NONE if v is None else v for v in vals]
+                state.marked = True
             for _ in range(3):  # a second interrupt here: retry (each step is idempotent)
                 try:
                     if vals:
@@ -292,6 +311,176 @@ def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any
     return load
 
 
+# -- thread-owned views: a prefetching load --------------------------------------------------
+
+def _return_values(h: Any, state: _State, vals: list) -> None:
+    """Values a view claimed and will not hand out: store them in a fresh run
+    and give their words back to C (``ftk_batch_give_back``) so that other
+    loaders get them; dropped instead if the executor is closed or failed.
+    The caller already stopped holding them (see _Held.release)."""
+    n = len(vals)
+    if None in vals:
+        vals = [_NONE if v is None else v for v in vals]
+        state.marked = True
+    objs = state.objs
+    with state.lock:
+        first = state.take_run()
+    words = ffi.new("uint64_t[]", list(range(first, first + n)))
+    objs[first:first + n] = vals  # before the C call: the claimers read them after it
+    st = _give_back_words(h, words, n)
+    if st:  # closed or failed meanwhile (or no memory): release them
+        objs[first:first + n] = nones(n)
+
+
+class _Held:
+    """The values a view claimed and has not handed out yet, seen from
+    outside its load closure (through the closure's cells, so no reference
+    cycle). It lives in a ``threading.local`` of the view, set by the thread
+    that made the view: it dies, and gives the values back, when that thread
+    ends or when the view's load is collected, whichever comes first;
+    ``close()`` of the view in its thread gives them back at once."""
+
+    __slots__ = ("owner", "h", "state", "pos", "chunk", "__weakref__")
+
+    def __init__(self, owner: Any, h: Any, state: _State, pos: Any, chunk: Any) -> None:
+        self.owner = owner  # keeps the C object alive until the values are back
+        self.h = h
+        self.state = state
+        self.pos = pos  # the closure's cells
+        self.chunk = chunk
+
+    def release(self) -> None:
+        p = self.pos.cell_contents
+        if not p:
+            return
+        chunk = self.chunk.cell_contents
+        vals = chunk[p - 1::-1]  # production order
+        # no call from the read of pos to here: the view stops holding them
+        # and vals holds them, at once
+        self.pos.cell_contents = 0
+        self.chunk.cell_contents = []
+        _return_values(self.h, self.state, vals)
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except BaseException:  # interpreter shutdown, an interrupt: drop them
+            pass
+
+
+def _view_undo(h: Any, state: _State, out: Any, got: Any) -> None:
+    """The view's interrupt handler: words claimed and not delivered go back
+    (their slots are intact), and a refill role taken and not begun is
+    handed back. Idempotent: a second interrupt retries it."""
+    for _ in range(3):
+        try:
+            n = got[0]
+            if n:
+                got[0] = 0  # before the call: a retry must not give them back twice
+                st = _give_back_words(h, out, n)
+                if st:  # closed or failed: release them (the words are consecutive)
+                    w0 = out[0]
+                    state.objs[w0:w0 + n] = nones(n)
+            else:
+                _give_back(h, state)  # the one word a waiting claim took, if any
+            if _is_refiller(h) == 1:
+                _abandon(h)
+            return
+        except BaseException:
+            pass
+
+
+def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Callable[[], Any]:
+    """The load of a ``local()`` view: hands out values this view claimed
+    ``k`` at a time, from a list only it touches, in production order.
+
+    The fast path is reads and stores only (no call: a KeyboardInterrupt
+    cannot land between taking a value and returning it, which it could
+    after ``list.pop()``, a call). When the list is empty, ``slow`` claims
+    up to k consecutive words with one ``ftk_batch_take_many`` into ``out``
+    (``got`` says how many: the interrupt handler gives them back), reads
+    their values and clears their slots with two slice statements, and
+    keeps them reversed in ``chunk`` (``pos`` of them left); from the end
+    of the claim to the return there is again no call."""
+    objs = state.objs
+    take_many = _take_many
+    out = ffi.new("uint64_t[]", k)
+    got = ffi.new("size_t *")
+    nones_k = [None] * k
+    none_marker = _NONE
+    me = get_ident()
+    pos = 0
+    chunk: list = []
+
+    def load() -> Any:
+        """BatchExecutor.load through a view (see _view_load_fn)."""
+        nonlocal pos
+        p = pos
+        if p:
+            p -= 1
+            obj = chunk[p]
+            chunk[p] = None
+            pos = p
+            return obj
+        return slow()
+
+    def slow() -> Any:
+        nonlocal pos, chunk
+        if get_ident() != me:
+            raise RuntimeError(
+                "this BatchExecutor view belongs to the thread that made it; call "
+                "local() in each thread (a view's prefetched values are not shared)")
+        w = 0
+        try:
+            while True:
+                st = take_many(h, out, k, got)
+                n = got[0]
+                if n:
+                    w0 = out[0]  # the words are w0 .. w0 + n - 1 (one run)
+                    vals = objs[w0:w0 + n]
+                    if state.marked:
+                        vals = [None if v is none_marker else v for v in vals]
+                    # from here to the return: no call
+                    objs[w0:w0 + n] = nones_k[:n]
+                    got[0] = 0
+                    chunk = vals[:0:-1]
+                    pos = n - 1
+                    return vals[0]
+                if st == _REFILL:
+                    _refill(h, source, state)
+                    continue
+                if st == _EBUSY:  # another thread refills: wait for one value
+                    w = _load_timed_v(h, SLICE_NS)
+                    if w:
+                        obj = objs[w]
+                        objs[w] = None
+                        return None if obj is none_marker else obj
+                    st = _last()
+                    if st == _REFILL:
+                        _refill(h, source, state)
+                        continue
+                    if st in _WAIT_AGAIN:
+                        continue
+                if st == _ECLOSED or st == _EBADHANDLE:
+                    raise _closed_error(state)
+                if st == _EPERM:
+                    raise RuntimeError("BatchExecutor.load() called from the source() that is "
+                                       "refilling the same executor (it would wait for itself)")
+                raise_status(st, "load", "BatchExecutor")
+        except BaseException:
+            if not w:
+                _view_undo(h, state, out, got)
+            raise
+
+    held = _Held(owner, h, state, *(load.__closure__[load.__code__.co_freevars.index(name)]  # type: ignore[index]
+                                    for name in ("pos", "chunk")))
+    keep = _thread_local()
+    keep.held = held  # this thread's: dies with the thread or with keep
+    load._owner = owner  # type: ignore[attr-defined]  # keeps the C object alive
+    load._keep = keep  # type: ignore[attr-defined]
+    return load
+
+
 class BatchExecutor(Native, Generic[T]):
     """Hand out the values of ``source()`` in batches of ``size``.
 
@@ -305,8 +494,9 @@ class BatchExecutor(Native, Generic[T]):
     caller refills it (``size`` calls of ``source()``) while the others wait.
     If ``source()`` raises, that caller gets the exception and every later
     ``load()`` raises RuntimeError (its ``__cause__`` is the original error).
-    ``as_local()`` returns ``LocalWrapper(self)``; ``local()`` a thread-owned
-    view (the same executor with callables made by the calling thread).
+    ``local()`` returns a view for the calling thread whose ``load()``
+    prefetches (claims up to ``VIEW_CHUNK`` values at once: the fast way to
+    load from one thread); ``as_local()`` is ``LocalWrapper(self.local())``.
     """
 
     _h: Any
@@ -365,9 +555,32 @@ class BatchExecutor(Native, Generic[T]):
         """Whether ``source()`` raised and the executor is shut down."""
         return self.__dict__["_state"].error is not None
 
+    def local(self) -> "BatchExecutor[T]":
+        """A view for the calling thread that prefetches: its ``load()``
+        claims up to ``min(size, VIEW_CHUNK)`` values at once and hands them
+        out one per call from a list only this view touches (no C call in
+        between). Each value still goes to exactly one caller; the values a
+        view hands out are in production order. What it holds back: at most
+        ``VIEW_CHUNK - 1`` claimed values that other threads cannot load
+        until this view hands them out or gives them back (when the view is
+        closed or collected, or its thread ends). Use it only in the thread
+        that made it (another thread's ``load()`` through it raises
+        RuntimeError when it would claim). Other methods as the executor's;
+        ``close()`` closes the executor."""
+        view = local_view(self)
+        view._install_view_load()
+        return view
+
+    def _install_view_load(self) -> None:
+        d = self.__dict__
+        if type(self).load is BatchExecutor.load:
+            d["load"] = _view_load_fn(d["_owner"], d["_h"], d["_source"], d["_state"],
+                                      min(d["_size"], VIEW_CHUNK))
+
     def as_local(self) -> LocalWrapper:
-        """``LocalWrapper(self)`` (ft_utils' API)."""
-        return LocalWrapper(self)
+        """``LocalWrapper(self.local())``: ft_utils' API, over a prefetching
+        view for the calling thread (see ``local()``)."""
+        return LocalWrapper(self.local())
 
 
     def close(self) -> None:
@@ -378,6 +591,10 @@ class BatchExecutor(Native, Generic[T]):
         publish (its values are released). Values other threads already
         loaded stay theirs."""
         d = self.__dict__
+        load = d.get("load")
+        held = getattr(getattr(load, "_keep", None), "held", None)  # a view, in its thread
+        if held is not None:
+            held.release()  # given back, then dropped by the close below
         with _CLOSE_LOCK:
             state = d["_state"]
             if state.closed:
