@@ -116,14 +116,16 @@ class _State:
         self.busy: list[int] = []
 
     def take_run(self) -> int:
-        """First slot of a run of ``size`` free slots (refiller only).
+        """First slot of a run of ``size`` free slots (the refiller, and
+        views giving values back; under ``lock``, and the caller stores its
+        values before it releases the lock: a run whose slots are all None
+        is free for the next caller).
 
         Interrupt-safe: a KeyboardInterrupt can land after any call here,
         so the lists change only through statements that are not calls
         (slice and in-place assignments, ``del``): a run is never listed
         twice (which would let two batches share it). An interrupt can at
-        worst forget a run of empty slots (memory, not values).
-        Callers hold ``lock`` (views giving values back take runs too)."""
+        worst forget a run of empty slots (memory, not values)."""
         objs, size, busy, free = self.objs, self.size, self.busy, self.free_runs
         if busy:
             # C-speed scan; None everywhere = every value was read
@@ -173,10 +175,10 @@ def _publish(h: Any, state: _State, vals: list, first: int) -> int:
         # executor is collected: documented limit).
         return _EPERM
     k = len(vals)
-    if first < 0:
-        with state.lock:
+    with state.lock:  # stored under the lock: an all-None run is free to take
+        if first < 0:
             first = state.take_run()
-    state.objs[first:first + k] = vals
+        state.objs[first:first + k] = vals
     st = _fill_range(h, first, k, _NULL)
     if st and st != _EPERM:  # refused (closed): the values are ours to drop
         state.release_run(first, k)
@@ -202,10 +204,10 @@ def _refill(h: Any, source: Any, state: _State) -> None:
         if None in vals:  # None marks a read slot: store None values as _NONE
             vals = [_NONE if v is None else v for v in vals]
             state.marked = True
-        with state.lock:
-            first = state.take_run()
         k = len(vals)
-        state.objs[first:first + k] = vals
+        with state.lock:  # stored under the lock: an all-None run is free to take
+            first = state.take_run()
+            state.objs[first:first + k] = vals
         st = _fill_range(h, first, k, _NULL)
         if st:
             failed = True  # nothing left to publish
@@ -323,10 +325,14 @@ def _return_values(h: Any, state: _State, vals: list) -> None:
         vals = [_NONE if v is None else v for v in vals]
         state.marked = True
     objs = state.objs
+    words = ffi.new("uint64_t[]", n)
     with state.lock:
         first = state.take_run()
-    words = ffi.new("uint64_t[]", list(range(first, first + n)))
-    objs[first:first + n] = vals  # before the C call: the claimers read them after it
+        # still under the lock: a run whose slots are all None is free for
+        # the next take_run; and before the C call: claimers read them after it
+        objs[first:first + n] = vals
+    for i in range(n):
+        words[i] = first + i
     st = _give_back_words(h, words, n)
     if st:  # closed or failed meanwhile (or no memory): release them
         objs[first:first + n] = nones(n)

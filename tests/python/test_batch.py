@@ -803,3 +803,25 @@ def test_sigint_storm_through_a_view(size, helpers):
     everything = sorted(got + rest + [v for h in got_helpers for v in h])
     assert everything == list(range(state["n"]))
     assert not ex.failed()
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_view_churn_give_backs_racing_refills(size):
+    """Threads that keep dropping views mid-chunk (their held values go back
+    through fresh slot runs) while the others refill and load: every value
+    exactly once, never a slot read twice or a reused run's value."""
+    ex = BatchExecutor(Counting(), size)
+
+    def work(i):
+        rng = random.Random(i)
+        got = []
+        for _ in range(300 if size > 3 else 150):
+            v = ex.local() if i % 4 else ex
+            got += [v.load() for _ in range(rng.randint(1, 45))]
+            del v  # a view: its held values go back now
+        return got
+
+    loaded = list(itertools.chain(*run_threads(8, work)))
+    assert None not in loaded
+    rest = [ex.load() for _ in range(ex.available())]
+    assert sorted(loaded + rest) == list(range(ex.source.n))
