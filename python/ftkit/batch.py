@@ -92,20 +92,25 @@ class _State:
     is never used). A batch occupies a *run* of ``size`` consecutive slots.
     The loader that claimed a word reads its slot and clears it (stores
     None); a value that is None itself is stored as ``_NONE`` so that a
-    None slot always means "read by its claimer". Only the refiller (one
-    thread at a time: C's refill role orders them) touches the run lists:
-    when it needs a run it reuses one whose slots are all None (all its
-    values were read: no reader can still be about to read one), else it
-    appends a new run. A run still holding a value (a loader between its
-    claim and its read, or a word given back) waits in ``busy`` and is
-    checked again at the next refill.
+    None slot always means "read by its claimer". Runs are taken under
+    ``lock`` (by the refiller, one thread at a time: C's refill role orders
+    them, and by views giving values back), and the taker stores its values
+    before it releases the lock: a run is free when all its slots are None
+    (all its values were read: no reader can still be about to read one),
+    else a new run is appended. A run still holding a value (a loader
+    between its claim and its read, or a word given back) waits in ``busy``
+    and is checked again at the next take. Views give back at most
+    ``VIEW_CHUNK - 1`` values at a time: they take *short* runs of
+    ``min(size, VIEW_CHUNK)`` slots from pools of their own (``free_short``,
+    ``busy_short``), so a huge ``size`` does not cost a huge run per
+    give-back.
     """
 
-    __slots__ = ("error", "closed", "objs", "free_runs", "busy", "size", "lock", "marked")
+    __slots__ = ("error", "closed", "objs", "free_runs", "busy", "free_short", "busy_short",
+                 "size", "lock", "marked")
 
     def __init__(self, size: int) -> None:
         self.error: BaseException | None = None
-        # take_run runs in the refiller and in views giving values back
         self.lock = threading.Lock()
         # some run ever held _NONE (views then translate their chunks)
         self.marked = False
@@ -114,19 +119,23 @@ class _State:
         self.objs: list[Any] = [None]
         self.free_runs: list[int] = []
         self.busy: list[int] = []
+        self.free_short: list[int] = []
+        self.busy_short: list[int] = []
 
-    def take_run(self) -> int:
-        """First slot of a run of ``size`` free slots (the refiller, and
-        views giving values back; under ``lock``, and the caller stores its
-        values before it releases the lock: a run whose slots are all None
-        is free for the next caller).
+    def take_run(self, short: bool = False) -> int:
+        """First slot of a free run of ``size`` slots (``short``: of
+        ``min(size, VIEW_CHUNK)`` slots). The caller holds ``lock``.
 
         Interrupt-safe: a KeyboardInterrupt can land after any call here,
         so the lists change only through statements that are not calls
         (slice and in-place assignments, ``del``): a run is never listed
         twice (which would let two batches share it). An interrupt can at
         worst forget a run of empty slots (memory, not values)."""
-        objs, size, busy, free = self.objs, self.size, self.busy, self.free_runs
+        objs = self.objs
+        if short:
+            size, busy, free = min(self.size, VIEW_CHUNK), self.busy_short, self.free_short
+        else:
+            size, busy, free = self.size, self.busy, self.free_runs
         if busy:
             # C-speed scan; None everywhere = every value was read
             done = [f for f in busy if objs[f:f + size].count(None) == size]
@@ -315,27 +324,7 @@ def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any
 
 # -- thread-owned views: a prefetching load --------------------------------------------------
 
-def _return_values(h: Any, state: _State, vals: list) -> None:
-    """Values a view claimed and will not hand out: store them in a fresh run
-    and give their words back to C (``ftk_batch_give_back``) so that other
-    loaders get them; dropped instead if the executor is closed or failed.
-    The caller already stopped holding them (see _Held.release)."""
-    n = len(vals)
-    if None in vals:
-        vals = [_NONE if v is None else v for v in vals]
-        state.marked = True
-    objs = state.objs
-    words = ffi.new("uint64_t[]", n)
-    with state.lock:
-        first = state.take_run()
-        # still under the lock: a run whose slots are all None is free for
-        # the next take_run; and before the C call: claimers read them after it
-        objs[first:first + n] = vals
-    for i in range(n):
-        words[i] = first + i
-    st = _give_back_words(h, words, n)
-    if st:  # closed or failed meanwhile (or no memory): release them
-        objs[first:first + n] = nones(n)
+_EMPTY_IT: Any = iter(())
 
 
 class _Held:
@@ -344,33 +333,72 @@ class _Held:
     cycle). It lives in a ``threading.local`` of the view, set by the thread
     that made the view: it dies, and gives the values back, when that thread
     ends or when the view's load is collected, whichever comes first;
-    ``close()`` of the view in its thread gives them back at once."""
+    ``close()`` of the view in its thread gives them back at once.
 
-    __slots__ = ("owner", "h", "state", "pos", "chunk", "__weakref__")
+    Giving back (``ftk_batch_give_back``) needs slots: the view read and
+    cleared the values' own slots when it claimed them (a refill may have
+    reused them since), so they go into a fresh short run first."""
 
-    def __init__(self, owner: Any, h: Any, state: _State, pos: Any, chunk: Any) -> None:
+    __slots__ = ("owner", "h", "state", "it", "chunk", "words", "pending", "__weakref__")
+
+    def __init__(self, owner: Any, h: Any, state: _State, it: Any, chunk: Any, k: int) -> None:
         self.owner = owner  # keeps the C object alive until the values are back
         self.h = h
         self.state = state
-        self.pos = pos  # the closure's cells
+        self.it = it  # the closure's cells
         self.chunk = chunk
+        self.words = ffi.new("uint64_t[]", k)
+        self.pending = (0, 0)  # a run holding copies of the values, not given back yet
 
     def release(self) -> None:
-        p = self.pos.cell_contents
-        if not p:
+        """Give the held values back; a KeyboardInterrupt meanwhile is
+        re-raised after the values are back (or released)."""
+        err: BaseException | None = None
+        for _ in range(3):
+            try:
+                self._release()
+                break
+            except BaseException as exc:  # an interrupt: retry (each step is idempotent)
+                err = exc
+        if err is not None:
+            raise err
+
+    def _release(self) -> None:
+        state, objs = self.state, self.state.objs
+        first, n = self.pending
+        if n:  # an interrupted attempt stored copies: drop them
+            objs[first:first + n] = nones(n)
+            self.pending = (0, 0)
+        rem = self.it.cell_contents.__length_hint__()
+        if not rem:
             return
         chunk = self.chunk.cell_contents
-        vals = chunk[p - 1::-1]  # production order
-        # no call from the read of pos to here: the view stops holding them
-        # and vals holds them, at once
-        self.pos.cell_contents = 0
+        vals = chunk[len(chunk) - rem:]  # production order; the view still holds them
+        n = len(vals)
+        if state.marked and None in vals:
+            vals = [_NONE if v is None else v for v in vals]
+        words = self.words
+        with state.lock:
+            first = state.take_run(short=True)
+            self.pending = (first, n)
+            # still under the lock: a run whose slots are all None is free for
+            # the next take_run; and before the C call: claimers read them after it
+            objs[first:first + n] = vals
+        for i in range(n):
+            words[i] = first + i
+        # from here to the C call: no call (the view stops holding them and
+        # C gets them at once)
+        self.pending = (0, 0)
+        self.it.cell_contents = _EMPTY_IT
         self.chunk.cell_contents = []
-        _return_values(self.h, self.state, vals)
+        st = _give_back_words(self.h, words, n)
+        if st:  # closed or failed meanwhile (or no memory): release them
+            objs[first:first + n] = nones(n)
 
     def __del__(self) -> None:
         try:
             self.release()
-        except BaseException:  # interpreter shutdown, an interrupt: drop them
+        except BaseException:  # interpreter shutdown: nothing left to give back to
             pass
 
 
@@ -398,16 +426,19 @@ def _view_undo(h: Any, state: _State, out: Any, got: Any) -> None:
 
 def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Callable[[], Any]:
     """The load of a ``local()`` view: hands out values this view claimed
-    ``k`` at a time, from a list only it touches, in production order.
+    up to ``k`` at a time, from a list only it touches, in production order.
 
-    The fast path is reads and stores only (no call: a KeyboardInterrupt
-    cannot land between taking a value and returning it, which it could
-    after ``list.pop()``, a call). When the list is empty, ``slow`` claims
-    up to k consecutive words with one ``ftk_batch_take_many`` into ``out``
-    (``got`` says how many: the interrupt handler gives them back), reads
-    their values and clears their slots with two slice statements, and
-    keeps them reversed in ``chunk`` (``pos`` of them left); from the end
-    of the claim to the return there is again no call."""
+    The fast path is one ``for`` step over a list iterator (FOR_ITER: the
+    interpreter runs no signal handler between taking the value and the
+    return; after a call such as ``list.pop()`` it may, and the value would
+    be lost). When the chunk is exhausted, ``slow`` claims up to k
+    consecutive words with one ``ftk_batch_take_many`` into ``out`` (``got``
+    says how many: the interrupt handler gives them back while their slots
+    are intact), copies their values with one slice, and then, with no call
+    in between, clears their slots, forgets ``got`` and installs the new
+    chunk and its iterator. The chunk keeps the values it handed out
+    referenced until the view's next load after its last one (ft_utils
+    keeps a whole batch until the next refill)."""
     objs = state.objs
     take_many = _take_many
     out = ffi.new("uint64_t[]", k)
@@ -415,23 +446,21 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
     nones_k = [None] * k
     none_marker = _NONE
     me = get_ident()
-    pos = 0
+    it: Any = _EMPTY_IT
     chunk: list = []
 
     def load() -> Any:
         """BatchExecutor.load through a view (see _view_load_fn)."""
-        nonlocal pos
-        p = pos
-        if p:
-            p -= 1
-            obj = chunk[p]
-            chunk[p] = None
-            pos = p
+        for obj in it:
             return obj
         return slow()
 
     def slow() -> Any:
-        nonlocal pos, chunk
+        nonlocal it, chunk
+        # all handed out (the iterator is exhausted): let them go now (on 3.13t
+        # an exhausted list iterator still holds its list)
+        it = _EMPTY_IT
+        chunk = []
         if get_ident() != me:
             raise RuntimeError(
                 "this BatchExecutor view belongs to the thread that made it; call "
@@ -446,12 +475,14 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
                     vals = objs[w0:w0 + n]
                     if state.marked:
                         vals = [None if v is none_marker else v for v in vals]
+                    new_it = iter(vals)
                     # from here to the return: no call
                     objs[w0:w0 + n] = nones_k[:n]
                     got[0] = 0
-                    chunk = vals[:0:-1]
-                    pos = n - 1
-                    return vals[0]
+                    chunk = vals
+                    it = new_it
+                    for obj in new_it:
+                        return obj
                 if st == _REFILL:
                     _refill(h, source, state)
                     continue
@@ -478,8 +509,8 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
                 _view_undo(h, state, out, got)
             raise
 
-    held = _Held(owner, h, state, *(load.__closure__[load.__code__.co_freevars.index(name)]  # type: ignore[index]
-                                    for name in ("pos", "chunk")))
+    cells = dict(zip(slow.__code__.co_freevars, slow.__closure__ or ()))
+    held = _Held(owner, h, state, cells["it"], cells["chunk"], k)
     keep = _thread_local()
     keep.held = held  # this thread's: dies with the thread or with keep
     load._owner = owner  # type: ignore[attr-defined]  # keeps the C object alive
