@@ -448,6 +448,8 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
     me = get_ident()
     it: Any = _EMPTY_IT
     chunk: list = []
+    busy = False  # slow is running in this thread (re-entered: see slow)
+    single = _load_fn(owner, h, source, state)
 
     def load() -> Any:
         """BatchExecutor.load through a view (see _view_load_fn)."""
@@ -456,15 +458,28 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
         return slow()
 
     def slow() -> Any:
-        nonlocal it, chunk
-        # all handed out (the iterator is exhausted): let them go now (on 3.13t
-        # an exhausted list iterator still holds its list)
-        it = _EMPTY_IT
-        chunk = []
+        nonlocal it, chunk, busy
         if get_ident() != me:
             raise RuntimeError(
                 "this BatchExecutor view belongs to the thread that made it; call "
                 "local() in each thread (a view's prefetched values are not shared)")
+        if busy:
+            # Re-entered from code that runs inside this slow path (a value's
+            # __del__, a collection): one claim the executor's way, so that
+            # no chunk is installed under the outer call (it would be dropped)
+            return single()
+        busy = True
+        try:
+            # all handed out (the iterator is exhausted): let them go now (on
+            # 3.13t an exhausted list iterator still holds its list)
+            it = _EMPTY_IT
+            chunk = []
+            return claim()
+        finally:
+            busy = False
+
+    def claim() -> Any:
+        nonlocal it, chunk
         w = 0
         try:
             while True:
