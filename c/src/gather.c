@@ -477,12 +477,12 @@ uint64_t ftk_gather_get_v(ftk_handle_t h, int64_t key, int64_t timeout_ns) {
 }
 
 int ftk_gather_untake_last(ftk_handle_t h) {
-    if (gt_last.handle == 0 || gt_last.handle != ftk_h2u(h)) return FTK_ENOTFOUND;
-    int64_t key = gt_last.key;
-    uint64_t w = gt_last.w;
-    gt_last.handle = 0; /* cleared whatever happens: idempotent */
     ENTER_OR_FAIL(h);
-    int st = insert_impl(g, key, w);
+    int st = FTK_ENOTFOUND;
+    if (gt_last.handle != 0 && gt_last.handle == ftk_h2u(h)) {
+        gt_last.handle = 0; /* cleared whatever happens: idempotent */
+        st = insert_impl(g, gt_last.key, gt_last.w);
+    }
     LEAVE();
     return st;
 }

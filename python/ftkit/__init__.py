@@ -13,6 +13,7 @@ from .atomic import AtomicFlag, AtomicInt64, AtomicReference
 from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
+from .gather import ConcurrentGatheringIterator
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
@@ -33,6 +34,7 @@ __all__ = [
     "BadHandleError",
     "ConcurrentDeque",
     "ConcurrentDict",
+    "ConcurrentGatheringIterator",
     "ConcurrentQueue",
     "Empty",
     "EmptyDequeError",

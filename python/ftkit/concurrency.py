@@ -2,7 +2,7 @@
 
 Holds the names ft_utils' ``concurrency`` module has (LocalWrapper included,
 as there), plus ftkit's own ``ABSENT`` and ``EmptyDequeError``. Still to come:
-ConcurrentGatheringIterator and ProcessSemaphore.
+ProcessSemaphore.
 """
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from .atomic import AtomicFlag, AtomicInt64, AtomicReference
 from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
+from .gather import ConcurrentGatheringIterator
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
 
 __all__ = ["ABSENT", "AtomicCounter", "AtomicFlag", "AtomicInt64", "AtomicReference", "ConcurrentDeque",
-           "ConcurrentDict", "ConcurrentQueue", "Empty", "EmptyDequeError", "Full",
+           "ConcurrentDict", "ConcurrentGatheringIterator", "ConcurrentQueue", "Empty", "EmptyDequeError", "Full",
            "LocalWrapper", "ShutDown", "StdConcurrentQueue"]

@@ -98,7 +98,7 @@ START_TEST(test_bad_handles) {
         ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
         ck_assert_uint_eq(ftk_gather_get_v(h, 1, -1), 0);
         ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
-        ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ENOTFOUND);
+        ck_assert_int_eq(ftk_gather_untake_last(h), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_gather_len(h), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_gather_drain(h, &w, 1, &got), FTK_EBADHANDLE);
         ck_assert_uint_eq(got, 0);

@@ -139,8 +139,9 @@ FTK_API uint64_t ftk_gather_get_v(ftk_handle_t h, int64_t key, int64_t timeout_n
  * the record is cleared, so a repeated call is FTK_ENOTFOUND (nothing to
  * give back: no take, it failed, it was on another gatherer, or given back
  * already). FTK_EBUSY: the key was inserted again meanwhile; FTK_ECLOSED,
- * FTK_ENOMEM: nothing changed and the record is cleared (the caller
- * releases the word). Blocking (the stripe lock).
+ * FTK_ENOMEM: nothing changed and the record is cleared (the word stays
+ * the caller's). FTK_EBADHANDLE (a freed gatherer). Blocking (the stripe
+ * lock).
  */
 FTK_API int ftk_gather_untake_last(ftk_handle_t h);
 
