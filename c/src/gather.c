@@ -47,8 +47,10 @@
  * stripe's lock, and an insert checks it under the same lock, so once close
  * returns no insert can add a word that a following drain would miss.
  *
- * Interrupt recovery: a successful take is recorded per thread (handle, key,
- * word); ftk_gather_untake_last inserts it again.
+ * Interrupt recovery: take_run stores its count in caller memory (*got) as
+ * well as returning it, so a binding interrupted before it saw the return
+ * value still knows which words it holds; ftk_gather_insert_run puts them
+ * back.
  *
  * The gatherer itself is freed through EBR and the blocking layer's sleeper
  * references (block.h), like the queue: every call runs inside an EBR
@@ -107,13 +109,6 @@ typedef struct gather {
 
     _Alignas(FTK_CACHE_LINE) ftk_waitable w;
 } gather;
-
-/* Per-thread record of the last successful take (ftk_gather_untake_last). */
-static _Thread_local struct {
-    uint64_t handle;
-    int64_t key;
-    uint64_t w;
-} gt_last;
 
 /* ---- stripe lock --------------------------------------------------------- */
 
@@ -263,28 +258,37 @@ static void unpublish_want(gather *g, int slot) {
 
 typedef struct attempt {
     gather *g;
-    int64_t key;
-    bool take;  /* remove the word (take) or leave it (get) */
-    uint64_t w; /* out */
+    int64_t key;   /* the first key */
+    bool take;     /* remove the words (take) or leave them (get) */
+    size_t max;    /* keys key..key+max-1 (max >= 1, no int64 overflow) */
+    uint64_t *out; /* max words */
+    size_t n;      /* out: words found */
 } attempt;
 
-/* One non-blocking attempt: FTK_OK (a->w), FTK_EEMPTY, FTK_ECLOSED. */
+/* One non-blocking attempt: the words of the consecutive keys from a->key
+ * that are present, up to a->max (each key under its own stripe's lock):
+ * FTK_OK (a->n >= 1), FTK_EEMPTY (the first is absent), FTK_ECLOSED. */
 static int try_op(void *arg) {
     attempt *a = arg;
     gather *g = a->g;
     /* seq_cst: the eventcount condition for close/fail (wait.h) */
     if (__builtin_expect(atomic_load(&g->state) != 0, 0)) return FTK_ECLOSED;
-    stripe *s = &g->stripes[(uint64_t)a->key & g->mask];
-    s_lock(s);
-    ptrdiff_t i = find(g, s, a->key);
-    if (i < 0) {
+    size_t n = 0;
+    for (; n < a->max; n++) {
+        int64_t key = (int64_t)((uint64_t)a->key + n);
+        stripe *s = &g->stripes[(uint64_t)key & g->mask];
+        s_lock(s);
+        ptrdiff_t i = find(g, s, key);
+        if (i < 0) {
+            s_unlock(s);
+            break;
+        }
+        a->out[n] = s->tab[i].w;
+        if (a->take) table_remove_at(g, s, (size_t)i);
         s_unlock(s);
-        return FTK_EEMPTY;
     }
-    a->w = s->tab[i].w;
-    if (a->take) table_remove_at(g, s, (size_t)i);
-    s_unlock(s);
-    return FTK_OK;
+    a->n = n;
+    return n ? FTK_OK : FTK_EEMPTY;
 }
 
 static int wait_op(gather *g, attempt *a, int64_t timeout_ns) {
@@ -440,21 +444,48 @@ int ftk_gather_insert(ftk_handle_t h, int64_t key, uint64_t w) {
     return st;
 }
 
-static int take_impl(ftk_handle_t h, int64_t key, int64_t timeout_ns, bool take, uint64_t *w) {
-    if (take) gt_last.handle = 0; /* a failing take leaves no stale record */
+/* Take or get the run of present keys from `first` (at most max, waiting
+ * for the first); FTK_OK and *n >= 1, or a failure status. */
+static int run_impl(ftk_handle_t h, int64_t first, size_t max, uint64_t *out, int64_t timeout_ns,
+                    bool take, size_t *n) {
+    *n = 0;
     ENTER_OR_FAIL(h);
-    attempt a = {.g = g, .key = key, .take = take, .w = 0};
+    attempt a = {.g = g, .key = first, .take = take, .max = max, .out = out, .n = 0};
     int st = wait_op(g, &a, timeout_ns);
     LEAVE();
-    if (st == FTK_OK) {
-        *w = a.w;
-        if (take) {
-            gt_last.handle = ftk_h2u(h);
-            gt_last.key = key;
-            gt_last.w = a.w;
-        }
-    }
+    if (st == FTK_OK) *n = a.n;
     return st;
+}
+
+static int take_impl(ftk_handle_t h, int64_t key, int64_t timeout_ns, bool take, uint64_t *w) {
+    size_t n;
+    return run_impl(h, key, 1, w, timeout_ns, take, &n);
+}
+
+/* max clamped so that first + max - 1 does not pass INT64_MAX. */
+static size_t clamp_run(int64_t first, size_t max) {
+    uint64_t room = (uint64_t)INT64_MAX - (uint64_t)first + 1; /* keys first..INT64_MAX */
+    if (first < 0) return max; /* room > 2^63 */
+    return (uint64_t)max > room ? (size_t)room : max;
+}
+
+static int64_t run_v(ftk_handle_t h, int64_t first, size_t max, uint64_t *out, int64_t timeout_ns,
+                     bool take, size_t *got) {
+    size_t n = 0;
+    int st = FTK_EINVAL;
+    if (out != NULL && max != 0) st = run_impl(h, first, clamp_run(first, max), out, timeout_ns, take, &n);
+    if (got != NULL) *got = n;
+    return st == FTK_OK ? (int64_t)n : st;
+}
+
+int64_t ftk_gather_take_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+                            int64_t timeout_ns, size_t *got) {
+    return run_v(h, first, max, out, timeout_ns, true, got);
+}
+
+int64_t ftk_gather_get_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+                           int64_t timeout_ns, size_t *got) {
+    return run_v(h, first, max, out, timeout_ns, false, got);
 }
 
 int ftk_gather_take(ftk_handle_t h, int64_t key, int64_t timeout_ns, uint64_t *w) {
@@ -476,14 +507,25 @@ uint64_t ftk_gather_get_v(ftk_handle_t h, int64_t key, int64_t timeout_ns) {
     return w;
 }
 
-int ftk_gather_untake_last(ftk_handle_t h) {
+int ftk_gather_insert_run(ftk_handle_t h, int64_t first, const uint64_t *w, size_t n,
+                         size_t *done) {
+    if (done != NULL) *done = 0;
+    if (w == NULL && n > 0) return FTK_EINVAL;
+    if (n > 0 && clamp_run(first, n) < n) return FTK_EINVAL;
+    for (size_t j = 0; j < n; j++)
+        if (w[j] == 0) return FTK_EINVAL;
     ENTER_OR_FAIL(h);
-    int st = FTK_ENOTFOUND;
-    if (gt_last.handle != 0 && gt_last.handle == ftk_h2u(h)) {
-        gt_last.handle = 0; /* cleared whatever happens: idempotent */
-        st = insert_impl(g, gt_last.key, gt_last.w);
+    int st = FTK_OK;
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        int r = insert_impl(g, (int64_t)((uint64_t)first + j), w[j]);
+        if (r == FTK_OK)
+            k++;
+        else if (st == FTK_OK)
+            st = r;
     }
     LEAVE();
+    if (done != NULL) *done = k;
     return st;
 }
 

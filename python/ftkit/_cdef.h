@@ -256,6 +256,11 @@ int ftk_gather_insert(ftk_handle_t h, int64_t key, uint64_t w);
 int ftk_gather_take(ftk_handle_t h, int64_t key, int64_t timeout_ns, uint64_t *w);
 uint64_t ftk_gather_take_v(ftk_handle_t h, int64_t key, int64_t timeout_ns);
 uint64_t ftk_gather_get_v(ftk_handle_t h, int64_t key, int64_t timeout_ns);
-int ftk_gather_untake_last(ftk_handle_t h);
+int64_t ftk_gather_take_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+int64_t timeout_ns, size_t *got);
+int64_t ftk_gather_get_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+int64_t timeout_ns, size_t *got);
+int ftk_gather_insert_run(ftk_handle_t h, int64_t first, const uint64_t *w, size_t n,
+size_t *done);
 int64_t ftk_gather_len(ftk_handle_t h);
 int ftk_gather_drain(ftk_handle_t h, uint64_t *out, size_t cap, size_t *got);

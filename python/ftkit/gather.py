@@ -17,10 +17,11 @@ readers (ShutDown); a failed insert makes iterators raise RuntimeError
 chained to the insert's exception; inserting a key that is present raises
 ValueError instead of overwriting.
 
-Interrupt safety: a consumer step interrupted (KeyboardInterrupt or any
-exception raised by a signal handler) right after C removed the value puts
-it back (ftk_gather_untake_last), and an interrupted sleep takes nothing, so
-the value of the key being waited for stays in the table.
+Interrupt safety: a clearing iterator interrupted (KeyboardInterrupt or any
+exception raised by a signal handler), or closed, puts the values it took
+out of C but did not yield back (ftk_gather_insert_run), and an interrupted
+sleep takes nothing, so the value of the key being waited for stays in the
+table.
 """
 from __future__ import annotations
 
@@ -45,9 +46,11 @@ __all__ = ["ConcurrentGatheringIterator"]
 T = TypeVar("T")
 
 _insert = lib.ftk_gather_insert
-_take_v = lib.ftk_gather_take_v
-_get_v = lib.ftk_gather_get_v
-_untake_last = lib.ftk_gather_untake_last
+_take_run = lib.ftk_gather_take_run
+_get_run = lib.ftk_gather_get_run
+_BATCH = 64  # most values one consumer call takes out of C
+_insert_run = lib.ftk_gather_insert_run
+_NULL = ffi.NULL
 _fail = lib.ftk_gather_fail
 _state = lib.ftk_gather_state
 _last = lib.ftk_last_status
@@ -135,63 +138,137 @@ def _stopped(h: Any, failure: list, st: int) -> BaseException:
     return RuntimeError(f"ConcurrentGatheringIterator: status {st}")  # pragma: no cover
 
 
-def _wait(h: Any, key: int, fn: Any, dl: float | None, timeout: Any, failure: list,
-          st: int) -> int:
+def _wait(h: Any, key: int, m: int, buf: Any, got: Any, fn: Any, dl: float | None,
+          timeout: Any, failure: list, st: int) -> int:
     """The non-waiting step found key absent (status st): wait for it in
-    slices (signal handlers run between them), up to the deadline."""
+    slices (signal handlers run between them), up to the deadline; then
+    the run of ready keys from it, as fn does."""
     while True:
         if st != _EEMPTY and st != _ETIMEDOUT and st != _EINTR:
             raise _stopped(h, failure, st)
         ns = slice_ns(dl)
         if ns == 0:
             raise TimeoutError(f"key {key} was not inserted within {timeout} seconds")
-        w = fn(h, key, ns)
-        if w:
-            return w
-        st = _last()
+        n = fn(h, key, m, buf, ns, got)
+        if n > 0:
+            return n
+        st = n
+
+
+class _Run:
+    """The run a clearing iterator took out of C: keys ``key``..``key +
+    got[0] - 1``, words in ``buf``, the first ``j`` already yielded (their
+    slots released). ``put_back`` gives the rest back to C; it runs from
+    the iterator's exception handler, and from ``__del__`` when the
+    generator's frame goes away without that handler having run (on
+    CPython 3.13 an exception raised by a signal handler at the point where
+    a generator resumes after a yield leaves it without running its
+    handlers: measured, about 60% of such interrupts)."""
+
+    __slots__ = ("h", "buf", "got", "key", "j")
+
+    def __init__(self, h: Any, buf: Any, got: Any) -> None:
+        self.h = h
+        self.buf = buf
+        self.got = got
+        self.key = 0
+        self.j = 0
+
+    def put_back(self) -> None:
+        got = self.got
+        n = got[0]
+        j = self.j
+        got[0] = 0  # once
+        if j < n:
+            _insert_run(self.h, self.key + j, self.buf + j, n - j, _NULL)
+
+    def __del__(self) -> None:
+        self.put_back()
 
 
 def _iterate(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_key: int,
              clear: bool, timeout: Any) -> Iterator[Any]:
-    """The consumer: one C call per step (take or get, no wait) when the key
-    is there; otherwise sliced waits. ``owner`` keeps the C object alive for
-    as long as the generator exists."""
+    """The consumer. One C call takes (or reads) the whole run of ready
+    consecutive keys, up to _BATCH, waiting for the first one only if it is
+    absent (sliced waits); the values are then yielded one by one. ``owner``
+    keeps the C object alive for as long as the generator exists."""
+    if not clear:
+        return _read(h, owner, slots, failure, start, max_key, timeout)
+    return _take(h, owner, slots, failure, start, max_key, timeout)
+
+
+def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_key: int,
+          timeout: Any) -> Iterator[Any]:
     objs = slots.objs
     words = slots.words
     free = slots.free
-    fn = _take_v if clear else _get_v
+    buf = ffi.new("uint64_t[]", _BATCH)
+    got = ffi.new("size_t *")
+    run = _Run(h, buf, got)
     key = start
     while key <= max_key:
-        # Interrupt safety (docs/design.md section 10): once ``w`` holds the
-        # word nothing up to the yield is a call (the slot goes back with an
-        # in-place list extend); before that, the word is in C's per-thread
-        # take record and the handler puts it back with one call.
-        w = 0
+        # Interrupt safety (docs/design.md section 10). The words C handed
+        # over are in ``buf`` and their count in ``got[0]`` (stored by C, so
+        # known even if an interrupt lands before the return value is);
+        # ``run.j`` counts the values yielded. Between releasing a value's
+        # slot, ``run.j = j`` and the yield there is no call, so no signal
+        # handler runs there. Whatever ends the generator early (an
+        # interrupt, the caller closing it at a yield, the frame dropped
+        # after an exception) puts the rest of the run back into C.
+        j = 0
+        run.key = key
+        run.j = 0
         try:
-            w = fn(h, key, 0)
-            if not w:
-                w = _wait(h, key, fn, deadline(timeout), timeout, failure, _last())
-            i = w & _M
-            obj = objs[i]
-            if clear:
+            m = max_key - key + 1
+            if m > _BATCH:
+                m = _BATCH
+            n = _take_run(h, key, m, buf, 0, got)
+            if n <= 0:
+                n = _wait(h, key, m, buf, got, _take_run, deadline(timeout), timeout, failure, n)
+            while j < n:
+                w = buf[j]
+                i = w & _M
+                obj = objs[i]
                 words[i] = (w + _GEN) & _WM  # before the index can be reused
                 objs[i] = None
                 fl = free
                 fl += (i,)
-            elif words[i] != w:
-                # A clearing iterator took this key after our get (its slot
+                j += 1
+                run.j = j
+                yield obj
+        except BaseException:
+            run.put_back()
+            raise
+        got[0] = 0  # all yielded
+        key += j
+
+
+def _read(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_key: int,
+          timeout: Any) -> Iterator[Any]:
+    objs = slots.objs
+    words = slots.words
+    buf = ffi.new("uint64_t[]", _BATCH)
+    key = start
+    while key <= max_key:
+        m = max_key - key + 1
+        if m > _BATCH:
+            m = _BATCH
+        n = _get_run(h, key, m, buf, 0, _NULL)
+        if n <= 0:
+            n = _wait(h, key, m, buf, _NULL, _get_run, deadline(timeout), timeout, failure, n)
+        j = 0
+        while j < n:
+            w = buf[j]
+            i = w & _M
+            obj = objs[i]
+            if words[i] != w:
+                # A clearing iterator took this key after our read (its slot
                 # was released, maybe reused): the key is gone; wait for it
                 # again, as if we had come a little later.
-                continue
-        except BaseException:
-            if clear and not w:
-                try:
-                    _untake_last(h)
-                except BaseException:  # a second interrupt: the call is idempotent
-                    _untake_last(h)
-            raise
-        yield obj
-        key += 1
+                break
+            j += 1
+            yield obj
+        key += j
 
 
 class ConcurrentGatheringIterator(Generic[T]):

@@ -1,8 +1,8 @@
 /*
  * test_gather.c - the gathering table: every entry point, bad handles, a
  * model-based random test against a plain reference, growth and shrink,
- * close/fail/wake, the take record, targeted wake-ups (slots and crowd),
- * and storms: 4 producers + 1 ordered consumer (every word exactly once, in
+ * close/fail/wake, targeted wake-ups (slots and crowd),
+ * runs and putting words back, and storms: 4 producers + 1 ordered consumer (every word exactly once, in
  * key order), several consumers reading without removing, close and free
  * racing inserts and takes (every word accounted for exactly once).
  * Public API only.
@@ -98,8 +98,12 @@ START_TEST(test_bad_handles) {
         ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
         ck_assert_uint_eq(ftk_gather_get_v(h, 1, -1), 0);
         ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
-        ck_assert_int_eq(ftk_gather_untake_last(h), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_gather_insert_run(h, 1, &w, 1, &got), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_gather_len(h), FTK_EBADHANDLE);
+        got = 5;
+        ck_assert_int_eq(ftk_gather_take_run(h, 0, 1, &w, 0, &got), FTK_EBADHANDLE);
+        ck_assert_uint_eq(got, 0);
+        ck_assert_int_eq(ftk_gather_get_run(h, 0, 1, &w, -1, NULL), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_gather_drain(h, &w, 1, &got), FTK_EBADHANDLE);
         ck_assert_uint_eq(got, 0);
     }
@@ -180,11 +184,12 @@ static void model_run(size_t scaling, uint64_t seed, int steps) {
         case 5: /* get */
             REQUIRE(ftk_gather_get_v(h, k, 0) == ref[i]);
             break;
-        case 6: /* take + untake */
+        case 6: /* take + put back */
             if (ref[i]) {
-                REQUIRE(take0(h, k) == ref[i]);
-                REQUIRE(ftk_gather_untake_last(h) == FTK_OK);
-                REQUIRE(ftk_gather_untake_last(h) == FTK_ENOTFOUND);
+                uint64_t w = take0(h, k);
+                REQUIRE(w == ref[i]);
+                REQUIRE(ftk_gather_insert_run(h, k, &w, 1, NULL) == FTK_OK);
+                REQUIRE(ftk_gather_insert_run(h, k, &w, 1, NULL) == FTK_EBUSY);
             }
             break;
         default:
@@ -291,36 +296,58 @@ START_TEST(test_timeouts) {
 }
 END_TEST
 
-START_TEST(test_take_record) {
-    ftk_handle_t h = new_g(0), o = new_g(0);
-    uint64_t w;
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ENOTFOUND);
-    ck_assert_int_eq(ftk_gather_insert(h, 4, 40), FTK_OK);
-    ck_assert_uint_eq(ftk_gather_take_v(h, 4, 0), 40);
-    ck_assert_int_eq(ftk_gather_untake_last(o), FTK_ENOTFOUND); /* other gatherer */
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_OK);
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ENOTFOUND); /* idempotent */
-    ck_assert_uint_eq(ftk_gather_get_v(h, 4, 0), 40);
-    /* a failing take clears the record */
-    ck_assert_uint_eq(ftk_gather_take_v(h, 4, 0), 40);
-    ck_assert_int_eq(ftk_gather_take(h, 4, 0, &w), FTK_EEMPTY);
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ENOTFOUND);
-    ck_assert_int_eq(ftk_gather_len(h), 0);
-    /* a get does not record */
-    ck_assert_int_eq(ftk_gather_insert(h, 4, 41), FTK_OK);
-    ck_assert_uint_eq(ftk_gather_get_v(h, 4, 0), 41);
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ENOTFOUND);
-    /* re-inserted meanwhile: EBUSY, record cleared */
-    ck_assert_uint_eq(ftk_gather_take_v(h, 4, 0), 41);
-    ck_assert_int_eq(ftk_gather_insert(h, 4, 42), FTK_OK);
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_EBUSY);
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ENOTFOUND);
-    /* closed meanwhile */
-    ck_assert_uint_eq(ftk_gather_take_v(h, 4, 0), 42);
+START_TEST(test_runs) {
+    ftk_handle_t h = new_g(0);
+    uint64_t out[16] = {0};
+    size_t got = 9;
+    ck_assert_int_eq(ftk_gather_take_run(h, 0, 0, out, 0, &got), FTK_EINVAL);
+    ck_assert_uint_eq(got, 0);
+    ck_assert_int_eq(ftk_gather_take_run(h, 0, 4, NULL, 0, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_gather_take_run(h, 0, 4, out, 0, &got), FTK_EEMPTY);
+    ck_assert_int_eq(ftk_gather_get_run(h, 0, 4, out, 5 * MS, NULL), FTK_ETIMEDOUT);
+    for (int64_t k = 0; k < 10; k++)
+        if (k != 6) ck_assert_int_eq(ftk_gather_insert(h, k, (uint64_t)k + 100), FTK_OK);
+    ck_assert_int_eq(ftk_gather_get_run(h, 0, 16, out, 0, &got), 6); /* stops at the gap */
+    ck_assert_uint_eq(got, 6);
+    ck_assert_uint_eq(out[5], 105);
+    ck_assert_int_eq(ftk_gather_len(h), 9);
+    ck_assert_int_eq(ftk_gather_take_run(h, 1, 3, out, 0, &got), 3); /* at most max */
+    ck_assert_uint_eq(got, 3);
+    ck_assert_uint_eq(out[0] + out[1] + out[2], 101 + 102 + 103);
+    ck_assert_int_eq(ftk_gather_len(h), 6);
+    /* put back from index 1: keys 2 and 3 return, key 1 was delivered */
+    size_t done = 9;
+    ck_assert_int_eq(ftk_gather_insert_run(h, 2, out + 1, 2, &done), FTK_OK);
+    ck_assert_uint_eq(done, 2);
+    ck_assert_int_eq(ftk_gather_len(h), 8);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 1, 0), 0);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 2, 0), 102);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 3, 0), 103);
+    /* a key present: skipped, the others go in */
+    uint64_t ws[3] = {7, 8, 9};
+    ck_assert_int_eq(ftk_gather_insert_run(h, 20, ws, 3, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_gather_insert_run(h, 22, ws, 3, &done), FTK_EBUSY);
+    ck_assert_uint_eq(done, 2);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 22, 0), 9);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 23, 0), 8);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 24, 0), 9);
+    ck_assert_int_eq(ftk_gather_insert_run(h, 0, NULL, 0, &done), FTK_OK);
+    ck_assert_int_eq(ftk_gather_insert_run(h, 0, NULL, 1, &done), FTK_EINVAL);
+    uint64_t zero[2] = {1, 0};
+    ck_assert_int_eq(ftk_gather_insert_run(h, 40, zero, 2, &done), FTK_EINVAL);
+    ck_assert_uint_eq(ftk_gather_get_v(h, 40, 0), 0); /* nothing inserted */
+    ck_assert_int_eq(ftk_gather_insert_run(h, INT64_MAX, ws, 2, &done), FTK_EINVAL);
+    /* runs end at INT64_MAX, start anywhere */
+    ck_assert_int_eq(ftk_gather_insert(h, INT64_MAX - 1, 1), FTK_OK);
+    ck_assert_int_eq(ftk_gather_insert(h, INT64_MAX, 2), FTK_OK);
+    ck_assert_int_eq(ftk_gather_insert(h, INT64_MIN, 3), FTK_OK);
+    ck_assert_int_eq(ftk_gather_take_run(h, INT64_MAX - 1, 16, out, 0, NULL), 2);
+    ck_assert_int_eq(ftk_gather_take_run(h, INT64_MIN, 16, out, 0, NULL), 1);
+    ck_assert_uint_eq(out[0], 3);
     ck_assert_int_eq(ftk_gather_close(h), FTK_OK);
-    ck_assert_int_eq(ftk_gather_untake_last(h), FTK_ECLOSED);
+    ck_assert_int_eq(ftk_gather_insert_run(h, 50, ws, 2, &done), FTK_ECLOSED);
+    ck_assert_uint_eq(done, 0);
     free_g(h);
-    free_g(o);
 }
 END_TEST
 
@@ -463,11 +490,24 @@ static void fanin_fn(void *arg, int i) {
         }
         return;
     }
-    for (int64_t k = 0; k < c->n; k++) {
-        uint64_t w = c->get_only ? ftk_gather_get_v(c->h, k, -1) : ftk_gather_take_v(c->h, k, -1);
-        if (w != (uint64_t)k * 2 + 1) {
-            TCHECK(w == (uint64_t)k * 2 + 1);
-            return;
+    uint64_t out[32];
+    for (int64_t k = 0; k < c->n;) {
+        int64_t n;
+        if (k % 3 == 0) { /* single steps and runs */
+            out[0] = c->get_only ? ftk_gather_get_v(c->h, k, -1) : ftk_gather_take_v(c->h, k, -1);
+            n = 1;
+        } else {
+            size_t max = (size_t)(c->n - k < 32 ? c->n - k : 32);
+            n = c->get_only ? ftk_gather_get_run(c->h, k, max, out, -1, NULL)
+                            : ftk_gather_take_run(c->h, k, max, out, -1, NULL);
+            TCHECK(n >= 1);
+            if (n < 1) return;
+        }
+        for (int64_t j = 0; j < n; j++, k++) {
+            if (out[j] != (uint64_t)k * 2 + 1) {
+                TCHECK(out[j] == (uint64_t)k * 2 + 1);
+                return;
+            }
         }
     }
 }
@@ -593,7 +633,7 @@ static void untake_fn(void *arg, int i) {
         for (;;) {
             TCHECK(ftk_gather_take(c->h, k, -1, &w) == FTK_OK);
             if (rng_next(&seed) % 4) break;
-            TCHECK(ftk_gather_untake_last(c->h) == FTK_OK); /* "interrupted": give back */
+            TCHECK(ftk_gather_insert_run(c->h, k, &w, 1, NULL) == FTK_OK); /* "interrupted": put back */
         }
         TCHECK(w == (uint64_t)k + 1);
         TCHECK(atomic_fetch_add(&c->seen[k], 1) == 0);
@@ -625,7 +665,7 @@ static Suite *gather_suite(void) {
     tcase_add_test(single, test_growth_and_shrink);
     tcase_add_test(single, test_close_and_fail);
     tcase_add_test(single, test_timeouts);
-    tcase_add_test(single, test_take_record);
+    tcase_add_test(single, test_runs);
     suite_add_tcase(s, single);
 
     TCase *conc = ftk_test_tcase("concurrent");

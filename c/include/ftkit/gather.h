@@ -117,8 +117,7 @@ FTK_API int ftk_gather_insert(ftk_handle_t h, int64_t key, uint64_t w);
  * inserted. FTK_OK and *w; FTK_EEMPTY (timeout_ns == 0 and absent);
  * FTK_ETIMEDOUT; FTK_ECLOSED (closed, failed or freed: also wakes a
  * waiting take); FTK_EINTR (ftk_gather_wake, or a signal interrupted the
- * sleep: nothing was taken). A successful take is recorded per thread for
- * ftk_gather_untake_last. Blocking.
+ * sleep: nothing was taken). Blocking.
  */
 FTK_API int ftk_gather_take(ftk_handle_t h, int64_t key, int64_t timeout_ns, uint64_t *w);
 
@@ -134,16 +133,36 @@ FTK_API uint64_t ftk_gather_take_v(ftk_handle_t h, int64_t key, int64_t timeout_
 FTK_API uint64_t ftk_gather_get_v(ftk_handle_t h, int64_t key, int64_t timeout_ns);
 
 /*
- * Put back what the calling thread's most recent successful take on h
- * removed (interrupt recovery: the take then had no effect). FTK_OK, and
- * the record is cleared, so a repeated call is FTK_ENOTFOUND (nothing to
- * give back: no take, it failed, it was on another gatherer, or given back
- * already). FTK_EBUSY: the key was inserted again meanwhile; FTK_ECLOSED,
- * FTK_ENOMEM: nothing changed and the record is cleared (the word stays
- * the caller's). FTK_EBADHANDLE (a freed gatherer). Blocking (the stripe
- * lock).
+ * Take (remove) the words of the consecutive keys first, first+1, ... that
+ * are present, at most max of them (and never past INT64_MAX), into
+ * out[0..n), waiting up to timeout_ns for the first key only. Returns n >= 1,
+ * or a negative status as ftk_gather_take (FTK_EEMPTY, FTK_ETIMEDOUT,
+ * FTK_ECLOSED, FTK_EINTR; FTK_EINVAL for out NULL or max 0). Also stores n
+ * (0 on failure) in *got unless got is NULL: a binding interrupted right
+ * after the call, before it saw the return value, reads there which words
+ * it holds (and can put them back with ftk_gather_insert_run). One FFI call
+ * per run of ready keys. Each key is taken atomically; the run as a whole is
+ * not (a key inserted while the run is being read may or may not end it).
+ * Blocking.
  */
-FTK_API int ftk_gather_untake_last(ftk_handle_t h);
+FTK_API int64_t ftk_gather_take_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+                                    int64_t timeout_ns, size_t *got);
+
+/* ftk_gather_take_run leaving the words in place (they stay the gatherer's). */
+FTK_API int64_t ftk_gather_get_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+                                   int64_t timeout_ns, size_t *got);
+
+/*
+ * Insert w[j] under key first + j for j in 0..n-1, each as ftk_gather_insert
+ * (independently: a key that is present is skipped). FTK_OK when all went
+ * in, else the first failing status (FTK_EBUSY, FTK_ECLOSED, FTK_ENOMEM);
+ * *done (unless NULL) counts the words that went in. FTK_EINVAL (nothing
+ * inserted): w NULL with n > 0, a zero word, or first + n - 1 past
+ * INT64_MAX. Bindings use it to put back the words of an interrupted
+ * take_run. Blocking (the stripe locks).
+ */
+FTK_API int ftk_gather_insert_run(ftk_handle_t h, int64_t first, const uint64_t *w, size_t n,
+                                  size_t *done);
 
 /* Number of words inside, a sum over the stripes read without their locks
  * (exact when nothing changes meanwhile; the _approx rule). Works after
