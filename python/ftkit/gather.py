@@ -51,6 +51,7 @@ _get_run = lib.ftk_gather_get_run
 _BATCH = 64  # most values one consumer call takes out of C
 _insert_run = lib.ftk_gather_insert_run
 _NULL = ffi.NULL
+_unpack = ffi.unpack
 _fail = lib.ftk_gather_fail
 _state = lib.ftk_gather_state
 _last = lib.ftk_last_status
@@ -202,6 +203,7 @@ def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
     objs = slots.objs
     words = slots.words
     free = slots.free
+    M, GEN, WM, take_run, unpack = _M, _GEN, _WM, _take_run, _unpack  # locals: faster
     buf = ffi.new("uint64_t[]", _BATCH)
     got = ffi.new("size_t *")
     run = _Run(h, buf, got)
@@ -222,14 +224,15 @@ def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
             m = max_key - key + 1
             if m > _BATCH:
                 m = _BATCH
-            n = _take_run(h, key, m, buf, 0, got)
+            n = take_run(h, key, m, buf, 0, got)
             if n <= 0:
-                n = _wait(h, key, m, buf, got, _take_run, deadline(timeout), timeout, failure, n)
+                n = _wait(h, key, m, buf, got, take_run, deadline(timeout), timeout, failure, n)
+            ws = unpack(buf, n)
             while j < n:
-                w = buf[j]
-                i = w & _M
+                w = ws[j]
+                i = w & M
                 obj = objs[i]
-                words[i] = (w + _GEN) & _WM  # before the index can be reused
+                words[i] = (w + GEN) & WM  # before the index can be reused
                 objs[i] = None
                 fl = free
                 fl += (i,)

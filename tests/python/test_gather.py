@@ -20,6 +20,7 @@ import pytest
 
 import ftkit
 from ftkit import BadHandleError, ConcurrentGatheringIterator, LocalWrapper, ShutDown
+from ftkit._lib import ffi, lib
 from ftkit.concurrency import ConcurrentGatheringIterator as FromConcurrency
 
 from conftest import PYPY, Interrupts, collect, run_threads
@@ -535,7 +536,9 @@ def test_sigint_interrupted_insert_completes_or_fails_the_gatherer():
     """Each interrupted insert either completed (the note says so: its value
     is there), or failed the gatherer (its slot given back), or was
     interrupted at its very entry, before doing anything (then it had no
-    effect: the key is absent, the gatherer fine, and the loop retries)."""
+    effect: the key is absent, the gatherer fine, and the loop retries).
+    Every value that went in is there exactly once, nothing else is held."""
+    buf = ffi.new("uint64_t[]", 1)
     for seed in range(3):
         g = ConcurrentGatheringIterator()
         k = 0
@@ -553,6 +556,10 @@ def test_sigint_interrupted_insert_completes_or_fails_the_gatherer():
                         k += 1
                     elif g.failed:
                         failed_at = e
+                    elif lib.ftk_gather_get_run(g._h, k, 1, buf, 0, ffi.NULL) == 1:
+                        # a second interrupt landed inside the recovery of
+                        # the first (not covered: docs/design.md section 10)
+                        k += 1
         if failed_at is not None:
             with pytest.raises(RuntimeError) as err:
                 next(g.iterator(0))
