@@ -203,7 +203,7 @@ def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
     objs = slots.objs
     words = slots.words
     free = slots.free
-    M, GEN, WM, take_run, unpack = _M, _GEN, _WM, _take_run, _unpack  # locals: faster
+    M, GEN, WM, take_run, unpack, B = _M, _GEN, _WM, _take_run, _unpack, _BATCH  # locals
     buf = ffi.new("uint64_t[]", _BATCH)
     got = ffi.new("size_t *")
     run = _Run(h, buf, got)
@@ -222,12 +222,12 @@ def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
         run.j = 0
         try:
             m = max_key - key + 1
-            if m > _BATCH:
-                m = _BATCH
+            if m > B:
+                m = B
             n = take_run(h, key, m, buf, 0, got)
             if n <= 0:
                 n = _wait(h, key, m, buf, got, take_run, deadline(timeout), timeout, failure, n)
-            ws = unpack(buf, n)
+            ws = (buf[0],) if n == 1 else unpack(buf, n)  # a consumer that keeps up: runs of 1
             while j < n:
                 w = ws[j]
                 i = w & M
@@ -329,12 +329,15 @@ class ConcurrentGatheringIterator(Generic[T]):
             return
         h, slots, owner, failure = self._h, self._slots, self._owner, self._failure
         objs, words, free, take_index = slots.objs, slots.words, slots.free, slots.take_index
+        # closure cells, not globals: on 3.13t every global or builtin load
+        # is a dict lookup (no specialisation)
+        c_insert, _type, _int = _insert, type, int
 
         def insert(key: int, value: T) -> None:
             i = 0
             calling = False
             try:
-                if type(key) is not int:
+                if _type(key) is not _int:
                     key = _as_key(key)
                 try:
                     i = free.pop()
@@ -342,7 +345,7 @@ class ConcurrentGatheringIterator(Generic[T]):
                     i = take_index()
                 objs[i] = value
                 calling = True  # no interrupt can arrive between here and the call
-                st = _insert(h, key, words[i])
+                st = c_insert(h, key, words[i])
             except BaseException as e:
                 _insert_raised(slots, h, failure, i, key, calling, e)
                 raise
