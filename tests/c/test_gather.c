@@ -651,6 +651,64 @@ START_TEST(test_stress_untake) {
 }
 END_TEST
 
+/* Every entry point racing close and free (memory safety under ASan/TSan;
+ * every call returns a documented status). Threads 0-5 call everything in
+ * a loop until the handle is gone; thread 6 closes, thread 7 frees. */
+typedef struct {
+    ftk_handle_t h;
+    _Atomic int gone;
+} chaos_ctx;
+
+static int ok_status(int64_t st) {
+    return st >= 0 || st == FTK_EEMPTY || st == FTK_ETIMEDOUT || st == FTK_ECLOSED ||
+           st == FTK_EBADHANDLE || st == FTK_EBUSY || st == FTK_EINTR || st == FTK_EOVERFLOW;
+}
+
+static void chaos_fn(void *arg, int i) {
+    chaos_ctx *c = arg;
+    if (i >= 6) {
+        sleep_ms(i == 6 ? 3 : 6);
+        if (i == 6) {
+            int st = ftk_gather_close(c->h);
+            TCHECK(st == FTK_OK || st == FTK_EBADHANDLE); /* freed first */
+        } else {
+            TCHECK(ftk_gather_free(c->h) == FTK_OK);
+            atomic_store(&c->gone, 1);
+        }
+        return;
+    }
+    uint64_t out[8], w = 0;
+    size_t got;
+    for (int64_t k = i; !atomic_load(&c->gone); k += 6) {
+        int64_t kk = k % 4096;
+        uint64_t ws[2] = {(uint64_t)kk + 1, (uint64_t)kk + 2};
+        TCHECK(ok_status(ftk_gather_insert(c->h, kk, (uint64_t)kk + 1)));
+        TCHECK(ok_status(ftk_gather_insert_run(c->h, kk + 4096, ws, 2, &got)));
+        TCHECK(ok_status(ftk_gather_take_run(c->h, kk, 8, out, 1000, &got)));
+        TCHECK(ok_status(ftk_gather_get_run(c->h, kk, 8, out, 0, NULL)));
+        TCHECK(ok_status(ftk_gather_take(c->h, kk + 1, 0, &w)));
+        (void)ftk_gather_get_v(c->h, kk, 0);
+        TCHECK(ok_status(ftk_gather_len(c->h)));
+        TCHECK(ok_status(ftk_gather_state(c->h)));
+        TCHECK(ok_status(ftk_gather_drain(c->h, out, 8, &got)));
+        if (k % 64 == 0) {
+            TCHECK(ok_status(ftk_gather_wake(c->h)));
+            TCHECK(ok_status(ftk_gather_take_run(c->h, -1, 1, out, 200000, NULL))); /* waits */
+        }
+        if (k % 997 == 0) TCHECK(ok_status(ftk_gather_fail(c->h)));
+    }
+}
+
+START_TEST(test_stress_chaos_close_free) {
+    for (int round = 0; round < 4; round++) {
+        chaos_ctx c = {.h = new_g((size_t)round)};
+        ftk_test_run_threads(NTHREADS, chaos_fn, &c);
+        ASSERT_NO_THREAD_FAILURES();
+        ck_assert_uint_eq(ftk_reclaim_collect(), 0);
+    }
+}
+END_TEST
+
 static Suite *gather_suite(void) {
     Suite *s = suite_create("gather");
 
@@ -678,6 +736,7 @@ static Suite *gather_suite(void) {
     tcase_add_test(stress, test_stress_readers);
     tcase_add_test(stress, test_stress_close);
     tcase_add_test(stress, test_stress_untake);
+    tcase_add_test(stress, test_stress_chaos_close_free);
     suite_add_tcase(s, stress);
     return s;
 }
