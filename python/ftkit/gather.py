@@ -184,7 +184,11 @@ class _Run:
             _insert_run(self.h, self.key + j, self.buf + j, n - j, _NULL)
 
     def __del__(self) -> None:
-        self.put_back()
+        if self.got[0]:
+            try:
+                self.put_back()
+            except Exception:  # noqa: BLE001 - interpreter shutdown: nothing to give back to
+                pass
 
 
 def _iterate(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_key: int,
