@@ -20,9 +20,9 @@
  * insert, after releasing its stripe lock, wakes sleepers only when a
  * published key equals its own key (or more consumers wait than there are
  * publication slots: then every insert wakes them). So a single consumer is
- * woken by exactly the insert it waits for, and an insert with nobody
- * waiting for its key costs two loads of a line only consumers write, and
- * no syscall.
+ * woken by exactly the insert it waits for, and an insert that nobody
+ * waits for costs one load of a line only consumers write (a few more while
+ * a consumer waits for another key), and no syscall.
  *
  * Failure: ftk_gather_fail marks the gatherer failed (a binding calls it
  * when an insert could not be completed, so that the consumers do not wait
@@ -58,9 +58,9 @@ extern "C" {
  * Create a gatherer. `scaling` is a sizing hint: the number of threads
  * expected to insert at the same time (0: a default of 16); the stripe
  * count is the power of two at or above 4 * scaling, between 8 and 1024.
- * Memory: the stripes (128 bytes each) plus 32 bytes per word present, at
- * most four times that after removals (each stripe's table halves when it
- * is 1/8 full). FTK_ENOMEM. Thread-safe.
+ * Memory: the stripes (128 bytes each) plus 16-byte table entries at a load
+ * between 1/8 and 1/2 (32 to 128 bytes per word present; a stripe that has
+ * held words keeps at least 8 entries). FTK_ENOMEM. Thread-safe.
  */
 FTK_API int ftk_gather_new(size_t scaling, ftk_handle_t *out);
 
