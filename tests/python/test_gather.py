@@ -568,3 +568,23 @@ def test_sigint_interrupted_insert_completes_or_fails_the_gatherer():
         held = [o for o in g._slots.objs if o is not None]
         assert sorted(held) == list(range(k))
         g.close()
+
+
+def test_views_share_the_gatherer_and_closing_a_view_closes_it():
+    g = ConcurrentGatheringIterator()
+    v = g.local()
+    assert type(v) is ConcurrentGatheringIterator and v is not g
+    v.insert(0, "a")
+    g.insert(1, "b")
+    assert list(v.iterator(1)) == ["a", "b"]
+    item = Item(2)
+    ref = weakref.ref(item)
+    v.insert(2, item)
+    del item
+    v.close()  # releases what is inside, for the object and all its views
+    collect()
+    assert ref() is None
+    assert "closed" in repr(g)
+    g.close()  # idempotent through the original too
+    with pytest.raises(BadHandleError):
+        g.insert(3, "d")
