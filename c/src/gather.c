@@ -462,11 +462,11 @@ static int take_impl(ftk_handle_t h, int64_t key, int64_t timeout_ns, bool take,
     return run_impl(h, key, 1, w, timeout_ns, take, &n);
 }
 
-/* max clamped so that first + max - 1 does not pass INT64_MAX. */
+/* max (>= 1) clamped so that first + max - 1 does not pass INT64_MAX. */
 static size_t clamp_run(int64_t first, size_t max) {
-    uint64_t room = (uint64_t)INT64_MAX - (uint64_t)first + 1; /* keys first..INT64_MAX */
-    if (first < 0) return max; /* room > 2^63 */
-    return (uint64_t)max > room ? (size_t)room : max;
+    /* INT64_MAX - first, exact in uint64_t for every first (at most 2^64 - 1) */
+    uint64_t last = (uint64_t)INT64_MAX - (uint64_t)first;
+    return (uint64_t)max - 1 > last ? (size_t)(last + 1) : max;
 }
 
 static int64_t run_v(ftk_handle_t h, int64_t first, size_t max, uint64_t *out, int64_t timeout_ns,

@@ -344,6 +344,12 @@ START_TEST(test_runs) {
     ck_assert_int_eq(ftk_gather_take_run(h, INT64_MAX - 1, 16, out, 0, NULL), 2);
     ck_assert_int_eq(ftk_gather_take_run(h, INT64_MIN, 16, out, 0, NULL), 1);
     ck_assert_uint_eq(out[0], 3);
+    ck_assert_int_eq(ftk_gather_insert_run(h, -3, ws, 2, NULL), FTK_OK); /* keys -3, -2 */
+    ck_assert_int_eq(ftk_gather_take_run(h, -3, (size_t)-1, out, 0, NULL), 2); /* huge max */
+    ck_assert_int_eq(ftk_gather_insert_run(h, INT64_MAX - 1, ws, 2, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_gather_insert_run(h, INT64_MIN, ws, 2, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_gather_take_run(h, INT64_MAX, (size_t)-1, out, 0, NULL), 1);
+    ck_assert_int_eq(ftk_gather_take_run(h, INT64_MIN, (size_t)-1, out, 0, NULL), 2);
     ck_assert_int_eq(ftk_gather_close(h), FTK_OK);
     ck_assert_int_eq(ftk_gather_insert_run(h, 50, ws, 2, &done), FTK_ECLOSED);
     ck_assert_uint_eq(done, 0);
