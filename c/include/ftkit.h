@@ -13,5 +13,6 @@
 #include "ftkit/sync.h"
 #include "ftkit/deque.h"
 #include "ftkit/counter.h"
+#include "ftkit/sem.h"
 
 #endif /* FTKIT_H */
