@@ -15,6 +15,7 @@ from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
+from .semaphore import ProcessSemaphore
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
 
 from ._lib import ffi as _ffi
@@ -40,6 +41,7 @@ __all__ = [
     "Full",
     "IntervalLock",
     "LocalWrapper",
+    "ProcessSemaphore",
     "RWLock",
     "RWReadContext",
     "RWWriteContext",

@@ -243,3 +243,20 @@ int ftk_counter_cells(ftk_handle_t h, size_t *out);
 void ftk_counter_add_v(ftk_handle_t h, int64_t n);
 int64_t ftk_counter_get_v(ftk_handle_t h);
 int64_t ftk_counter_exchange_v(ftk_handle_t h, int64_t v);
+/* c/include/ftkit/sem.h */
+enum {
+FTK_SEM_QUEUED = 1,
+FTK_SEM_HANDOFF = 1
+};
+int ftk_sem_new(int64_t value, ftk_handle_t *out);
+int ftk_sem_free(ftk_handle_t h);
+int ftk_sem_try_acquire(ftk_handle_t h);
+int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word);
+int ftk_sem_release(ftk_handle_t h, uint64_t *handoff);
+int64_t ftk_sem_release_v(ftk_handle_t h);
+int ftk_sem_cancel(ftk_handle_t h, uint64_t word);
+int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
+int64_t ftk_sem_value(ftk_handle_t h);
+int64_t ftk_sem_waiters(ftk_handle_t h);
+int64_t ftk_sem_initial(ftk_handle_t h);
+int ftk_sem_wake(ftk_handle_t h);
