@@ -314,7 +314,7 @@ int ftk_sem_release(ftk_handle_t h, uint64_t *handoff) {
     return st;
 }
 
-int64_t ftk_sem_release_v(ftk_handle_t h) {
+int64_t ftk_sem_release_word(ftk_handle_t h) {
     ftk_thread *t = ftk_thread_self();
     sem *s = ftk_obj_enter_t(t, h, FTK_KIND_SEM);
     if (s == NULL) return FTK_EBADHANDLE;

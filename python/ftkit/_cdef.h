@@ -253,7 +253,7 @@ int ftk_sem_free(ftk_handle_t h);
 int ftk_sem_try_acquire(ftk_handle_t h);
 int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word);
 int ftk_sem_release(ftk_handle_t h, uint64_t *handoff);
-int64_t ftk_sem_release_v(ftk_handle_t h);
+int64_t ftk_sem_release_word(ftk_handle_t h);
 int ftk_sem_cancel(ftk_handle_t h, uint64_t word);
 int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
 int64_t ftk_sem_value(ftk_handle_t h);

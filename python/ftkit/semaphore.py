@@ -47,7 +47,7 @@ __all__ = ["ProcessSemaphore"]
 
 _try = lib.ftk_sem_try_acquire
 _enqueue = lib.ftk_sem_acquire_or_enqueue
-_release_v = lib.ftk_sem_release_v
+_release_v = lib.ftk_sem_release_word
 _cancel = lib.ftk_sem_cancel
 _value = lib.ftk_sem_value
 _waiters = lib.ftk_sem_waiters

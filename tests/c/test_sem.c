@@ -40,8 +40,8 @@ START_TEST(test_api_basic) {
     uint64_t w = 99;
     ck_assert_int_eq(ftk_sem_release(h, &w), FTK_OK);
     ck_assert_uint_eq(w, 0);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
-    ck_assert_int_eq(ftk_sem_release_v(h), FTK_EOVERFLOW);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), FTK_EOVERFLOW);
     ck_assert_int_eq(ftk_sem_release(h, &w), FTK_EOVERFLOW);
     ck_assert_int_eq(ftk_sem_value(h), 2);
     /* enqueue with a free permit takes it */
@@ -52,15 +52,15 @@ START_TEST(test_api_basic) {
     ck_assert_int_eq(ftk_sem_acquire_timed(h, 1000000), FTK_ETIMEDOUT);
     ck_assert_int_eq(ftk_sem_waiters(h), 0);
     ck_assert_int_eq(ftk_sem_wake(h), FTK_OK);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
     ck_assert_int_eq(ftk_sem_value(h), 2);
     ck_assert_int_eq(ftk_sem_free(h), FTK_OK);
     ftk_handle_t big = new_sem(INT64_MAX);
     ck_assert_int_eq(ftk_sem_value(big), INT64_MAX);
-    ck_assert_int_eq(ftk_sem_release_v(big), FTK_EOVERFLOW);
+    ck_assert_int_eq(ftk_sem_release_word(big), FTK_EOVERFLOW);
     ck_assert_int_eq(ftk_sem_try_acquire(big), FTK_OK);
-    ck_assert_int_eq(ftk_sem_release_v(big), 0);
+    ck_assert_int_eq(ftk_sem_release_word(big), 0);
     ck_assert_int_eq(ftk_sem_free(big), FTK_OK);
 }
 END_TEST
@@ -93,7 +93,7 @@ START_TEST(test_api_bad_input) {
         ck_assert_int_eq(ftk_sem_acquire_or_enqueue(b, 1), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_sem_release(b, &w), FTK_EBADHANDLE);
         ck_assert_uint_eq(w, 0);
-        ck_assert_int_eq(ftk_sem_release_v(b), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_sem_release_word(b), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_sem_cancel(b, 1), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_sem_acquire_timed(b, -1), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_sem_value(b), FTK_EBADHANDLE);
@@ -134,21 +134,21 @@ START_TEST(test_single_fifo_words_and_cancel) {
     }
     ck_assert_int_eq(ftk_sem_waiters(h), 0);
     ck_assert_int_eq(ftk_sem_value(h), 0);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0); /* the last owner's permit */
+    ck_assert_int_eq(ftk_sem_release_word(h), 0); /* the last owner's permit */
     ck_assert_int_eq(ftk_sem_value(h), 1);
-    ck_assert_int_eq(ftk_sem_release_v(h), FTK_EOVERFLOW);
+    ck_assert_int_eq(ftk_sem_release_word(h), FTK_EOVERFLOW);
     /* cancelling the only queued word empties the queue: permits flow again */
     ck_assert_int_eq(ftk_sem_try_acquire(h), FTK_OK);
     ck_assert_int_eq(ftk_sem_acquire_or_enqueue(h, 77), FTK_SEM_QUEUED);
     ck_assert_int_eq(ftk_sem_cancel(h, 77), FTK_OK);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
     ck_assert_int_eq(ftk_sem_try_acquire(h), FTK_OK);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
     /* large words up to INT64_MAX come back intact from the value form */
     ck_assert_int_eq(ftk_sem_try_acquire(h), FTK_OK);
     ck_assert_int_eq(ftk_sem_acquire_or_enqueue(h, INT64_MAX), FTK_SEM_QUEUED);
-    ck_assert_int_eq(ftk_sem_release_v(h), INT64_MAX);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), INT64_MAX);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
     ck_assert_int_eq(ftk_sem_free(h), FTK_OK);
 }
 END_TEST
@@ -176,13 +176,13 @@ START_TEST(test_single_threads_queue_fifo_with_words) {
     ck_assert_int_eq(pthread_create(&t, NULL, timed_waiter, &a), 0);
     wait_waiters(h, 2);
     ck_assert_int_eq(ftk_sem_acquire_or_enqueue(h, 20), FTK_SEM_QUEUED);
-    ck_assert_int_eq(ftk_sem_release_v(h), 10); /* word 10 first */
+    ck_assert_int_eq(ftk_sem_release_word(h), 10); /* word 10 first */
     ck_assert_int_eq(atomic_load(&a.done), 0);
-    ck_assert_int_eq(ftk_sem_release_v(h), 0); /* 10's owner: to the thread */
+    ck_assert_int_eq(ftk_sem_release_word(h), 0); /* 10's owner: to the thread */
     ck_assert_int_eq(pthread_join(t, NULL), 0);
     ck_assert_int_eq(atomic_load(&a.st), FTK_OK);
-    ck_assert_int_eq(ftk_sem_release_v(h), 20); /* the thread's permit to 20 */
-    ck_assert_int_eq(ftk_sem_release_v(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), 20); /* the thread's permit to 20 */
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
     ck_assert_int_eq(ftk_sem_value(h), 1);
     ck_assert_int_eq(ftk_sem_free(h), FTK_OK);
 }
@@ -210,7 +210,7 @@ START_TEST(test_single_timeout_wake_free_leave_the_queue) {
     ck_assert_int_eq(ftk_sem_waiters(h), 0);
     /* the permit still flows to a word queued after the withdrawn thread */
     ck_assert_int_eq(ftk_sem_acquire_or_enqueue(h, 3), FTK_SEM_QUEUED);
-    ck_assert_int_eq(ftk_sem_release_v(h), 3);
+    ck_assert_int_eq(ftk_sem_release_word(h), 3);
     /* free wakes a sleeper with FTK_ECLOSED */
     tw_arg b = {.h = h, .timeout = -1};
     ck_assert_int_eq(pthread_create(&t, NULL, timed_waiter, &b), 0);
@@ -301,7 +301,7 @@ static void storm_worker(void *arg, int i) {
                         while (atomic_load(&s->mailbox[i]) != w) sched_yield();
                         atomic_store(&s->mailbox[i], 0);
                         atomic_fetch_add(&s->cancels_after, 1);
-                        deliver(s, ftk_sem_release_v(s->h));
+                        deliver(s, ftk_sem_release_word(s->h));
                         cancel = false;
                         w = 0;
                         break;
@@ -316,7 +316,7 @@ static void storm_worker(void *arg, int i) {
         }
         if (have) {
             hold(s);
-            deliver(s, ftk_sem_release_v(s->h));
+            deliver(s, ftk_sem_release_word(s->h));
         }
     }
 }
@@ -380,7 +380,7 @@ static void free_race_worker(void *arg, int i) {
             break;
         }
         default: {
-            int64_t r = ftk_sem_release_v(s->h);
+            int64_t r = ftk_sem_release_word(s->h);
             TCHECK(r >= 0 || r == FTK_EOVERFLOW || r == FTK_EBADHANDLE);
             st = r < 0 && r != FTK_EOVERFLOW ? (int)r : FTK_OK;
             (void)ftk_sem_value(s->h);

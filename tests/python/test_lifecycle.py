@@ -375,6 +375,8 @@ def _primitives():
     ]
     if hasattr(ftkit, "ConcurrentDeque"):
         rows.append(("ConcurrentDeque", lambda: ftkit.ConcurrentDeque([7]), "count", (7,), 1))
+    if hasattr(ftkit, "ProcessSemaphore"):
+        rows.append(("ProcessSemaphore", lambda: ftkit.ProcessSemaphore(2), "value", (), 2))
     for name, method, args, want in (("RWLock", "readers", (), 0),
                                      ("IntervalLock", "locked", (), False),
                                      ("AtomicCounter", "get", (), 0)):

@@ -94,10 +94,11 @@ FTK_API int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word);
  * Lock-free while nobody is queued; otherwise under the lock. Release
  * ordering. */
 FTK_API int ftk_sem_release(ftk_handle_t h, uint64_t *handoff);
-/* ftk_sem_release for FFI hot paths (no out-parameter): returns 0 (to the
- * count or a blocked thread), the granted word (> 0), or a negative status
- * (FTK_EOVERFLOW, FTK_EBADHANDLE). */
-FTK_API int64_t ftk_sem_release_v(ftk_handle_t h);
+/* ftk_sem_release for FFI hot paths (no out-parameter, so not a `_v`
+ * function: the status comes back in the result): 0 (to the count or a
+ * blocked thread), the granted word (> 0, since words are positive int64s),
+ * or a negative status (FTK_EOVERFLOW, FTK_EBADHANDLE). */
+FTK_API int64_t ftk_sem_release_word(ftk_handle_t h);
 
 /* Withdraw a queued word: FTK_OK if it was queued (removed; it never got a
  * permit), FTK_ENOTFOUND if it is not queued (a release already granted it
