@@ -39,7 +39,9 @@ from typing import Any
 
 from ._common import as_int64, call_handle, lib, local_view, owned_handle, refuse_pickle, release_handle
 from ._compat import ShutDown
+from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
+from ._keepalive import WORD_MASK as _WORD_MASK
 from ._lib import BadHandleError, raise_status
 from ._wait import check_timeout
 
@@ -73,42 +75,30 @@ def _fail(fut: "asyncio.Future[bool]") -> None:
         fut.set_exception(ShutDown("the ProcessSemaphore was closed"))
 
 
-class _AsyncWaiter:
-    """A task parked in ``acquire``: its loop, its future, the claim list."""
+def _grant_async(loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[bool]") -> bool:
+    """Wake a parked task: False if its loop is closed (nobody will run it)."""
+    try:
+        if _get_running_loop() is loop:
+            # On the waiter's own loop: resolve now (its callbacks go through
+            # call_soon); the threadsafe route would add a self-pipe write to
+            # wake a selector that is not asleep.
+            if not fut.done():
+                fut.set_result(True)
+        else:
+            loop.call_soon_threadsafe(_wake, fut)
+    except RuntimeError:  # the loop is closed
+        return False
+    return True
 
-    __slots__ = ("loop", "future", "claim", "closed")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.future: asyncio.Future[bool] = loop.create_future()
-        self.claim = [None]
-        self.closed = False
-
-    def grant(self) -> bool:
-        """Wake the waiter: False if its loop is closed (nobody will run it)."""
-        loop = self.loop
-        try:
-            if _get_running_loop() is loop:
-                # On the waiter's own loop: resolve now (its callbacks go
-                # through call_soon); the threadsafe route would add a
-                # self-pipe write to wake a selector that is not asleep.
-                _wake(self.future)
-            else:
-                loop.call_soon_threadsafe(_wake, self.future)
-        except RuntimeError:  # the loop is closed
-            return False
-        return True
-
-    def shut(self) -> None:
-        self.closed = True
-        loop = self.loop
-        try:
-            if _get_running_loop() is loop:
-                _fail(self.future)
-            else:
-                loop.call_soon_threadsafe(_fail, self.future)
-        except RuntimeError:
-            pass
+def _shut_async(loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[bool]") -> None:
+    try:
+        if _get_running_loop() is loop:
+            _fail(fut)
+        else:
+            loop.call_soon_threadsafe(_fail, fut)
+    except RuntimeError:
+        pass
 
 
 class _ThreadWaiter:
@@ -187,31 +177,43 @@ class ProcessSemaphore:
     async def acquire(self) -> bool:
         """Take a permit, waiting (FIFO) if none is free; returns True like
         ``asyncio.Semaphore.acquire``. Must run in an event loop's task."""
-        if _try(self._h) == 0:
-            return True
-        return await self._wait()
-
-    async def _wait(self) -> bool:
         h = self._h
+        if _try(h) == 0:
+            return True
+        # Slow path, inline (a helper coroutine would cost one more frame and
+        # coroutine object per wait). A parked task is the tuple (loop,
+        # future, claim) in a slot of the versioned table.
+        loop = _get_running_loop()
+        if loop is None:
+            raise RuntimeError("ProcessSemaphore.acquire() must be awaited in an event loop")
+        fut = loop.create_future()
+        claim = [None]
         table = self._table
-        waiter = _AsyncWaiter(asyncio.get_running_loop())
-        wfull = table.put(waiter)
+        try:
+            i = table.free.pop()
+        except IndexError:
+            i = table.take_index()
+        table.objs[i] = (loop, fut, claim)
+        wfull = table.words[i]
         w = wfull & _M63
         st: Any = None
         try:
             st = _PENDING
             st = _enqueue(h, w)
             if st == _QUEUED:
-                await waiter.future
+                await fut
             elif st != 0:
                 raise_status(st, "ProcessSemaphore.acquire")
             return True
         except BaseException:
-            if (st is _PENDING or st == _QUEUED) and not waiter.closed:
-                self._withdraw(w, waiter.claim)
+            if st is _PENDING or st == _QUEUED:
+                self._withdraw(w, claim)  # a no-op once closed (the handle is gone)
             raise
         finally:
-            table.release(wfull)
+            # release the slot (versioned: new generation first)
+            table.words[i] = (wfull + _GEN) & _WORD_MASK
+            table.objs[i] = None
+            table.free.append(i)
 
     def _withdraw(self, w: int, claim: list | None) -> None:
         """A waiter leaves by an exception: take its word out of the queue,
@@ -235,6 +237,17 @@ class ProcessSemaphore:
         exceed the initial value (released more often than acquired)."""
         r = _release_v(self._h)
         if r:
+            if r > 0:
+                # the common hand-over inline: a task of the running loop
+                table = self._table
+                i = r & INDEX_MASK
+                waiter = table.objs[i]
+                if (table.words[i] & _M63) == r and type(waiter) is tuple:
+                    fut = waiter[1]
+                    if _get_running_loop() is waiter[0]:
+                        if not fut.done():
+                            fut.set_result(True)
+                        return
             self._handoff(r)
 
     def _handoff(self, r: int) -> None:
@@ -249,20 +262,23 @@ class ProcessSemaphore:
             waiter = table.objs[i]  # the object first, then its word (see module doc)
             if (table.words[i] & _M63) != r or waiter is None:
                 return  # it left already, having passed the permit on
-            if waiter.grant():
+            if type(waiter) is not tuple:
+                waiter.grant()  # a thread: cannot fail
+                return
+            loop, fut, claim = waiter
+            if _grant_async(loop, fut):
                 return
             # its loop is closed: pass the permit on, unless it did
             try:
-                waiter.claim.pop()
+                claim.pop()
             except IndexError:
                 return
             r = _release_v(h)
             if r == 0:
                 return
 
-    async def __aenter__(self) -> None:
-        if _try(self._h) != 0:
-            await self._wait()
+    #: ``async with sem:`` is ``await sem.acquire()`` (``as`` gives True)
+    __aenter__ = acquire
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -355,7 +371,9 @@ class ProcessSemaphore:
             d["_closed"] = True
             release_handle(d["_owner"])  # ftk_sem_free: queued words dropped
         for waiter in list(self._table.objs):
-            if waiter is not None:
+            if type(waiter) is tuple:
+                _shut_async(waiter[0], waiter[1])
+            elif waiter is not None:
                 waiter.shut()
 
     def __repr__(self) -> str:
