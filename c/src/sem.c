@@ -70,6 +70,18 @@ typedef struct sem {
     size_t len;
 } sem;
 
+/* What the calling thread's last try_acquire / acquire_or_enqueue / release
+ * returned, and on which semaphore (ftk_sem_last). */
+static _Thread_local struct {
+    uint64_t handle;
+    int64_t result;
+} sem_tls;
+
+static inline void note(ftk_handle_t h, int64_t result) {
+    sem_tls.handle = ftk_h2u(h);
+    sem_tls.result = result;
+}
+
 /* ---- lock ------------------------------------------------------------------ */
 
 static void lock_slow(sem *s) {
@@ -281,16 +293,23 @@ int ftk_sem_free(ftk_handle_t h) {
 int ftk_sem_try_acquire(ftk_handle_t h) {
     ftk_thread *t = ftk_thread_self();
     sem *s = ftk_obj_enter_t(t, h, FTK_KIND_SEM);
-    if (s == NULL) return FTK_EBADHANDLE;
+    if (s == NULL) {
+        note(h, FTK_EBADHANDLE);
+        return FTK_EBADHANDLE;
+    }
     int st = try_take(s);
     ftk_obj_exit_t(t);
+    note(h, st);
     return st;
 }
 
 int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word) {
     ftk_thread *t = ftk_thread_self();
     sem *s = ftk_obj_enter_t(t, h, FTK_KIND_SEM);
-    if (s == NULL) return FTK_EBADHANDLE;
+    if (s == NULL) {
+        note(h, FTK_EBADHANDLE);
+        return FTK_EBADHANDLE;
+    }
     int st;
     if (word == 0 || word > (uint64_t)INT64_MAX) {
         st = FTK_EINVAL;
@@ -300,29 +319,46 @@ int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word) {
         sem_unlock(s);
     }
     ftk_obj_exit_t(t);
+    note(h, st);
     return st;
 }
 
 int ftk_sem_release(ftk_handle_t h, uint64_t *handoff) {
-    if (handoff == NULL) return FTK_EINVAL;
+    if (handoff == NULL) {
+        note(h, FTK_EINVAL);
+        return FTK_EINVAL;
+    }
     *handoff = 0;
     ftk_thread *t = ftk_thread_self();
     sem *s = ftk_obj_enter_t(t, h, FTK_KIND_SEM);
-    if (s == NULL) return FTK_EBADHANDLE;
+    if (s == NULL) {
+        note(h, FTK_EBADHANDLE);
+        return FTK_EBADHANDLE;
+    }
     int st = do_release(s, handoff);
     ftk_obj_exit_t(t);
+    note(h, st == FTK_SEM_HANDOFF ? (int64_t)*handoff : st);
     return st;
 }
 
 int64_t ftk_sem_release_word(ftk_handle_t h) {
     ftk_thread *t = ftk_thread_self();
     sem *s = ftk_obj_enter_t(t, h, FTK_KIND_SEM);
-    if (s == NULL) return FTK_EBADHANDLE;
+    if (s == NULL) {
+        note(h, FTK_EBADHANDLE);
+        return FTK_EBADHANDLE;
+    }
     uint64_t w;
     int st = do_release(s, &w);
     ftk_obj_exit_t(t);
-    if (st == FTK_SEM_HANDOFF) return (int64_t)w; /* words are 1..INT64_MAX */
-    return st;
+    int64_t r = st == FTK_SEM_HANDOFF ? (int64_t)w : st; /* words are 1..INT64_MAX */
+    note(h, r);
+    return r;
+}
+
+int64_t ftk_sem_last(ftk_handle_t h) {
+    if (h == FTK_NULL_HANDLE || sem_tls.handle != ftk_h2u(h)) return FTK_ENOTFOUND;
+    return sem_tls.result;
 }
 
 int ftk_sem_cancel(ftk_handle_t h, uint64_t word) {

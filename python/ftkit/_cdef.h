@@ -256,6 +256,7 @@ int ftk_sem_release(ftk_handle_t h, uint64_t *handoff);
 int64_t ftk_sem_release_word(ftk_handle_t h);
 int ftk_sem_cancel(ftk_handle_t h, uint64_t word);
 int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
+int64_t ftk_sem_last(ftk_handle_t h);
 int64_t ftk_sem_value(ftk_handle_t h);
 int64_t ftk_sem_waiters(ftk_handle_t h);
 int64_t ftk_sem_initial(ftk_handle_t h);

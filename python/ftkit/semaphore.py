@@ -42,7 +42,7 @@ from ._compat import ShutDown
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._keepalive import WORD_MASK as _WORD_MASK
-from ._lib import BadHandleError, raise_status
+from ._lib import BadHandleError, FtkitError, raise_status
 from ._wait import check_timeout
 
 __all__ = ["ProcessSemaphore"]
@@ -54,6 +54,7 @@ _cancel = lib.ftk_sem_cancel
 _value = lib.ftk_sem_value
 _waiters = lib.ftk_sem_waiters
 _initial = lib.ftk_sem_initial
+_last = lib.ftk_sem_last
 _QUEUED = lib.FTK_SEM_QUEUED
 _ENOTFOUND = lib.FTK_ENOTFOUND
 _EOVERFLOW = lib.FTK_EOVERFLOW
@@ -73,6 +74,13 @@ def _wake(fut: "asyncio.Future[bool]") -> None:
 def _fail(fut: "asyncio.Future[bool]") -> None:
     if not fut.done():
         fut.set_exception(ShutDown("the ProcessSemaphore was closed"))
+
+
+def _note_completed(exc: BaseException) -> None:
+    """Tell the caller of an interrupted release() that it completed."""
+    note = getattr(exc, "add_note", None)  # 3.11+
+    if note is not None:
+        note("the release completed before the interrupt: do not release again")
 
 
 def _grant_async(loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[bool]") -> bool:
@@ -112,7 +120,10 @@ class _ThreadWaiter:
         self.closed = False
 
     def grant(self) -> bool:
-        self.lock.release()  # never fails: each word is granted once
+        try:
+            self.lock.release()
+        except RuntimeError:  # woken already (a hand-over finished twice)
+            pass
         return True
 
     def shut(self) -> None:
@@ -178,8 +189,12 @@ class ProcessSemaphore:
         """Take a permit, waiting (FIFO) if none is free; returns True like
         ``asyncio.Semaphore.acquire``. Must run in an event loop's task."""
         h = self._h
-        if _try(h) == 0:
-            return True
+        try:
+            if _try(h) == 0:
+                return True
+        except BaseException:  # interrupted right after the C call returned
+            self._undo_try(h)
+            raise
         # Slow path, inline (a helper coroutine would cost one more frame and
         # coroutine object per wait). A parked task is the tuple (loop,
         # future, claim) in a slot of the versioned table.
@@ -210,10 +225,19 @@ class ProcessSemaphore:
                 self._withdraw(w, claim)  # a no-op once closed (the handle is gone)
             raise
         finally:
-            # release the slot (versioned: new generation first)
+            # release the slot (versioned: new generation first); no call
+            # here, so no interrupt can land after the result is decided
             table.words[i] = (wfull + _GEN) & _WORD_MASK
             table.objs[i] = None
-            table.free.append(i)
+            free = table.free
+            free += (i,)
+
+    def _undo_try(self, h: Any) -> None:
+        """An interrupt landed right after ``ftk_sem_try_acquire`` returned:
+        give back the permit it took, if it took one (the call then had no
+        effect)."""
+        if _last(h) == 0:
+            self.release()
 
     def _withdraw(self, w: int, claim: list | None) -> None:
         """A waiter leaves by an exception: take its word out of the queue,
@@ -235,8 +259,12 @@ class ProcessSemaphore:
         """Give a permit back: to the oldest waiter (task or thread), else to
         the count. Any thread, any loop, or no loop. ValueError if that would
         exceed the initial value (released more often than acquired)."""
-        r = _release_v(self._h)
-        if r:
+        h = self._h
+        r: Any = _PENDING
+        try:
+            r = _release_v(h)
+            if r == 0:
+                return
             if r > 0:
                 # the common hand-over inline: a task of the running loop
                 table = self._table
@@ -248,34 +276,61 @@ class ProcessSemaphore:
                         if not fut.done():
                             fut.set_result(True)
                         return
-            self._handoff(r)
+            # inside the try: an interrupt at _handoff's entry is finished too
+            self._handoff(r, True)
+        except BaseException as exc:
+            self._finish(h, r, exc)
+            raise
 
-    def _handoff(self, r: int) -> None:
+    def _finish(self, h: Any, r: Any, exc: BaseException) -> None:
+        """An interrupt landed after the C release ran: finish the hand-over
+        (waking a waiter twice is harmless: it checks its future / lock), so
+        the release completed, and say so on the exception."""
+        if r is _PENDING:
+            r = _last(h)
+        if isinstance(r, int) and r >= 0:
+            if r > 0:
+                self._handoff(r, noted=True)
+            _note_completed(exc)
+
+    def _handoff(self, r: int, noted: bool = False) -> None:
         h = self._h
         table = self._table
-        while True:
-            if r < 0:
-                if r == _EOVERFLOW:
-                    raise ValueError("release() called more times than acquire()")
-                raise_status(r, "ProcessSemaphore.release")
-            i = r & INDEX_MASK
-            waiter = table.objs[i]  # the object first, then its word (see module doc)
-            if (table.words[i] & _M63) != r or waiter is None:
-                return  # it left already, having passed the permit on
-            if type(waiter) is not tuple:
-                waiter.grant()  # a thread: cannot fail
-                return
-            loop, fut, claim = waiter
-            if _grant_async(loop, fut):
-                return
-            # its loop is closed: pass the permit on, unless it did
-            try:
-                claim.pop()
-            except IndexError:
-                return
-            r = _release_v(h)
-            if r == 0:
-                return
+        try:
+            while True:
+                if r < 0:
+                    if r == _EOVERFLOW:
+                        raise ValueError("release() called more times than acquire()")
+                    raise_status(r, "ProcessSemaphore.release")
+                i = r & INDEX_MASK
+                waiter = table.objs[i]  # the object first, then its word (module doc)
+                if (table.words[i] & _M63) != r or waiter is None:
+                    return  # it left already, having passed the permit on
+                if type(waiter) is not tuple:
+                    waiter.grant()  # a thread: cannot fail
+                    return
+                loop, fut, claim = waiter
+                if _grant_async(loop, fut):
+                    return
+                # its loop is closed: pass the permit on, unless it did
+                try:
+                    claim.pop()
+                except IndexError:
+                    return
+                r = _PENDING
+                r = _release_v(h)
+                if r == 0:
+                    return
+        except (ValueError, FtkitError):
+            raise
+        except BaseException as exc:  # an interrupt: finish the current hand-over
+            if r is _PENDING:
+                r = _last(h)
+            if isinstance(r, int) and r > 0:
+                self._handoff(r, noted=True)
+            if not noted:
+                _note_completed(exc)
+            raise
 
     #: ``async with sem:`` is ``await sem.acquire()`` (``as`` gives True)
     __aenter__ = acquire
@@ -291,8 +346,12 @@ class ProcessSemaphore:
         wait forever; 0: only try). Timeouts follow ``threading.Lock``.
         Interruptible (Ctrl-C): an interrupted call took nothing."""
         h = self._h
-        if _try(h) == 0:
-            return True
+        try:
+            if _try(h) == 0:
+                return True
+        except BaseException:  # interrupted right after the C call returned
+            self._undo_try(h)
+            raise
         timeout = check_timeout(timeout)
         if timeout == 0:
             if _value(h) < 0:
@@ -302,6 +361,7 @@ class ProcessSemaphore:
         table = self._table
         waiter = _ThreadWaiter()
         wfull = table.put(waiter)
+        i = wfull & INDEX_MASK
         w = wfull & _M63
         st: Any = None
         try:
@@ -331,7 +391,11 @@ class ProcessSemaphore:
                 self._withdraw(w, None)
             raise
         finally:
-            table.release(wfull)
+            # release the slot without a call (see acquire)
+            table.words[i] = (wfull + _GEN) & _WORD_MASK
+            table.objs[i] = None
+            free = table.free
+            free += (i,)
 
     def __enter__(self) -> "ProcessSemaphore":
         self.acquire_blocking()

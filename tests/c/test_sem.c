@@ -55,6 +55,27 @@ START_TEST(test_api_basic) {
     ck_assert_int_eq(ftk_sem_release_word(h), 0);
     ck_assert_int_eq(ftk_sem_release_word(h), 0);
     ck_assert_int_eq(ftk_sem_value(h), 2);
+    /* the per-thread record of the last call on this semaphore */
+    ftk_handle_t other = new_sem(1);
+    ck_assert_int_eq(ftk_sem_try_acquire(h), FTK_OK);
+    ck_assert_int_eq(ftk_sem_last(h), FTK_OK);
+    ck_assert_int_eq(ftk_sem_try_acquire(other), FTK_OK);
+    ck_assert_int_eq(ftk_sem_last(h), FTK_ENOTFOUND); /* last call was on another */
+    ck_assert_int_eq(ftk_sem_last(other), FTK_OK);
+    ck_assert_int_eq(ftk_sem_try_acquire(h), FTK_OK);
+    ck_assert_int_eq(ftk_sem_try_acquire(h), FTK_EBUSY);
+    ck_assert_int_eq(ftk_sem_last(h), FTK_EBUSY);
+    ck_assert_int_eq(ftk_sem_acquire_or_enqueue(h, 42), FTK_SEM_QUEUED);
+    ck_assert_int_eq(ftk_sem_last(h), FTK_SEM_QUEUED);
+    ck_assert_int_eq(ftk_sem_release_word(h), 42);
+    ck_assert_int_eq(ftk_sem_last(h), 42);
+    ck_assert_int_eq(ftk_sem_release(h, &w), FTK_OK);
+    ck_assert_int_eq(ftk_sem_last(h), FTK_OK);
+    ck_assert_int_eq(ftk_sem_release_word(h), 0);
+    ck_assert_int_eq(ftk_sem_release_word(h), FTK_EOVERFLOW);
+    ck_assert_int_eq(ftk_sem_last(h), FTK_EOVERFLOW);
+    ck_assert_int_eq(ftk_sem_last(FTK_NULL_HANDLE), FTK_ENOTFOUND);
+    ck_assert_int_eq(ftk_sem_free(other), FTK_OK);
     ck_assert_int_eq(ftk_sem_free(h), FTK_OK);
     ftk_handle_t big = new_sem(INT64_MAX);
     ck_assert_int_eq(ftk_sem_value(big), INT64_MAX);
@@ -100,6 +121,7 @@ START_TEST(test_api_bad_input) {
         ck_assert_int_eq(ftk_sem_waiters(b), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_sem_initial(b), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_sem_wake(b), FTK_EBADHANDLE);
+        if (b != FTK_NULL_HANDLE) ck_assert_int_eq(ftk_sem_last(b), FTK_EBADHANDLE);
         if (b != FTK_NULL_HANDLE) ck_assert_int_eq(ftk_sem_free(b), FTK_EBADHANDLE);
     }
     ck_assert_int_eq(ftk_int64_free(wrong), FTK_OK);

@@ -116,6 +116,16 @@ FTK_API int ftk_sem_cancel(ftk_handle_t h, uint64_t word);
  * Blocking (spins 64 attempts, then sleeps on a futex). */
 FTK_API int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
 
+/* What the calling thread's last ftk_sem_try_acquire, ftk_sem_acquire_or_
+ * enqueue, ftk_sem_release or ftk_sem_release_word on `h` returned (for
+ * ftk_sem_release: the granted word on FTK_SEM_HANDOFF, else its status;
+ * bad-handle failures are recorded too), or FTK_ENOTFOUND if the thread's
+ * last such call was on another semaphore (or it made none). For bindings
+ * whose caller can be interrupted (a signal handler raising) right after
+ * such a call returned: the binding learns what the call did and undoes or
+ * finishes it. Thread-local, wait-free. */
+FTK_API int64_t ftk_sem_last(ftk_handle_t h);
+
 /* Permits free now (0 while anyone is queued), or a negative status.
  * Wait-free; exact at an instant. */
 FTK_API int64_t ftk_sem_value(ftk_handle_t h);
