@@ -357,7 +357,10 @@ int64_t ftk_sem_release_word(ftk_handle_t h) {
 }
 
 int64_t ftk_sem_last(ftk_handle_t h) {
-    if (h == FTK_NULL_HANDLE || sem_tls.handle != ftk_h2u(h)) return FTK_ENOTFOUND;
+    /* no liveness check: the record of a call on a since-freed semaphore
+     * stays readable; NULL and other kinds are refused */
+    if (h == FTK_NULL_HANDLE || FTK_HANDLE_KIND(h) != FTK_KIND_SEM) return FTK_EBADHANDLE;
+    if (sem_tls.handle != ftk_h2u(h)) return FTK_ENOTFOUND;
     return sem_tls.result;
 }
 

@@ -120,7 +120,9 @@ FTK_API int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
  * enqueue, ftk_sem_release or ftk_sem_release_word on `h` returned (for
  * ftk_sem_release: the granted word on FTK_SEM_HANDOFF, else its status;
  * bad-handle failures are recorded too), or FTK_ENOTFOUND if the thread's
- * last such call was on another semaphore (or it made none). For bindings
+ * last such call was on another semaphore (or it made none);
+ * FTK_EBADHANDLE for NULL or a handle of another kind (a freed semaphore's
+ * record stays readable: no liveness check). For bindings
  * whose caller can be interrupted (a signal handler raising) right after
  * such a call returned: the binding learns what the call did and undoes or
  * finishes it. Thread-local, wait-free. */
