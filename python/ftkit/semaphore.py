@@ -266,16 +266,22 @@ class ProcessSemaphore:
             if r == 0:
                 return
             if r > 0:
-                # the common hand-over inline: a task of the running loop
+                # the common hand-overs inline: a task of the running loop, or
+                # of another loop (the general path is _handoff)
                 table = self._table
                 i = r & INDEX_MASK
                 waiter = table.objs[i]
                 if (table.words[i] & _M63) == r and type(waiter) is tuple:
-                    fut = waiter[1]
-                    if _get_running_loop() is waiter[0]:
+                    loop, fut = waiter[0], waiter[1]
+                    if _get_running_loop() is loop:
                         if not fut.done():
                             fut.set_result(True)
                         return
+                    try:
+                        loop.call_soon_threadsafe(_wake, fut)
+                        return
+                    except RuntimeError:
+                        pass  # its loop is closed: the general path passes it on
             # inside the try: an interrupt at _handoff's entry is finished too
             self._handoff(r, True)
         except BaseException as exc:
