@@ -124,6 +124,29 @@ def test_pickle_weakref_subclass():
     assert P is ProcessSemaphore
 
 
+def test_local_view_is_the_same_semaphore():
+    s = ProcessSemaphore(2)
+    out: list = []
+
+    def body(i):
+        mine = s.local()  # made by the thread that uses it
+        assert mine.acquire_blocking(timeout=10)
+        out.append(mine.value())
+        mine.release()
+
+    run_threads(4, body)
+    assert len(out) == 4 and s.value() == 2
+
+    async def across():
+        mine = s.local()
+        await mine.acquire()
+        assert s.value() == 1
+        s.release()  # released through the original
+
+    run(across())
+    assert s.value() == 2
+
+
 # -- FIFO ---------------------------------------------------------------------------
 
 def test_fifo_on_one_loop_and_no_barging():
