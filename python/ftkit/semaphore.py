@@ -144,7 +144,9 @@ class ProcessSemaphore:
     ...     async with sem:
     ...         await asyncio.sleep(0)
     ...         return i
-    >>> asyncio.run(asyncio.wait_for(asyncio.gather(*(work(i) for i in range(5))), 5))
+    >>> async def main():
+    ...     return await asyncio.gather(*(work(i) for i in range(5)))
+    >>> asyncio.run(main())
     [0, 1, 2, 3, 4]
     >>> sem.value(), sem.waiters()
     (2, 0)
