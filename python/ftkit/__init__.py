@@ -14,6 +14,7 @@ from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
+from .batch import BatchExecutor
 from .queues import ConcurrentQueue, StdConcurrentQueue
 from .semaphore import ProcessSemaphore
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
@@ -32,6 +33,7 @@ __all__ = [
     "AtomicInt64",
     "AtomicReference",
     "BadHandleError",
+    "BatchExecutor",
     "ConcurrentDeque",
     "ConcurrentDict",
     "ConcurrentQueue",

@@ -133,12 +133,14 @@ uint64_t expected, uint64_t desired);
 size_t ftk_map_size_v(ftk_handle_t h);
 /* c/include/ftkit/queue.h */
 #define FTK_QUEUE_CAPACITY_MAX 0x4000000000000000
+#define FTK_QUEUE_PATIENCE_MAX 0x100000
 enum {
 FTK_QUEUE_OPEN = 0,
 FTK_QUEUE_CLOSED = 1,
 FTK_QUEUE_CLOSED_IMMEDIATE = 2
 };
 int ftk_queue_new(size_t capacity, ftk_handle_t *out);
+int ftk_queue_new_ex(size_t capacity, int64_t patience, ftk_handle_t *out);
 int ftk_queue_free(ftk_handle_t h);
 int ftk_queue_try_push(ftk_handle_t h, uint64_t w);
 int ftk_queue_push(ftk_handle_t h, uint64_t w, int64_t timeout_ns);
@@ -243,6 +245,31 @@ int ftk_counter_cells(ftk_handle_t h, size_t *out);
 void ftk_counter_add_v(ftk_handle_t h, int64_t n);
 int64_t ftk_counter_get_v(ftk_handle_t h);
 int64_t ftk_counter_exchange_v(ftk_handle_t h, int64_t v);
+/* c/include/ftkit/batch.h */
+#define FTK_BATCH_MAX_SIZE 134217727
+#define FTK_BATCH_REFILL 1
+#define FTK_BATCH_REFILLING 1
+#define FTK_BATCH_FAILED 2
+#define FTK_BATCH_CLOSED 4
+int ftk_batch_new(size_t size, ftk_handle_t *out);
+int ftk_batch_free(ftk_handle_t h);
+int ftk_batch_load(ftk_handle_t h, uint64_t *w, int64_t timeout_ns);
+uint64_t ftk_batch_load_v(ftk_handle_t h);
+uint64_t ftk_batch_load_timed_v(ftk_handle_t h, int64_t timeout_ns);
+int ftk_batch_take_many(ftk_handle_t h, uint64_t *out, size_t max, size_t *got);
+int ftk_batch_fill(ftk_handle_t h, const uint64_t *w, size_t n, uint64_t *first);
+int ftk_batch_fill_range(ftk_handle_t h, uint64_t first_word, size_t n,
+uint64_t *first);
+int ftk_batch_abandon(ftk_handle_t h);
+int ftk_batch_fail(ftk_handle_t h);
+int ftk_batch_close(ftk_handle_t h);
+int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got);
+int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w);
+int ftk_batch_wake(ftk_handle_t h);
+int ftk_batch_is_refiller(ftk_handle_t h);
+int ftk_batch_size(ftk_handle_t h, size_t *out);
+int ftk_batch_flags(ftk_handle_t h);
+int ftk_batch_available(ftk_handle_t h, size_t *out);
 /* c/include/ftkit/sem.h */
 enum {
 FTK_SEM_QUEUED = 1,

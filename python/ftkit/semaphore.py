@@ -37,7 +37,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from ._common import as_int64, call_handle, lib, local_view, owned_handle, refuse_pickle, release_handle
+from ._common import Native, as_int64, lib, release_handle
 from ._compat import ShutDown
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
@@ -134,7 +134,7 @@ class _ThreadWaiter:
             pass
 
 
-class ProcessSemaphore:
+class ProcessSemaphore(Native):
     """A FIFO-fair semaphore shared by the coroutines of every event loop
     (one per thread, say) and by plain threads.
 
@@ -164,27 +164,16 @@ class ProcessSemaphore:
     queues FIFO with the tasks). Not picklable (it owns native state).
     """
 
-    _h: Any
-    _owner: Any
     _table: SlotTable
 
     def __init__(self, value: int) -> None:
         v = as_int64(value, "value")
         if v < 1:
             raise ValueError(f"value must be >= 1, got {value!r}")
-        owner = owned_handle(lib.ftk_sem_new, lib.ftk_sem_free, v)
         d = self.__dict__
-        d["_owner"] = owner
-        d["_h"] = call_handle(owner)
         d["_table"] = SlotTable(versioned=True)
         d["_closed"] = False
-
-    def local(self) -> "ProcessSemaphore":
-        """A thread-owned view (``ftkit._common.local_view``): the same
-        semaphore through a handle object only the calling thread touches.
-        Made once per thread, in that thread; used from another thread it
-        stays correct."""
-        return local_view(self)
+        self._own(lib.ftk_sem_new, lib.ftk_sem_free, v)  # _owner, _h; local(); no pickling
 
     # -- asyncio ------------------------------------------------------------
     async def acquire(self) -> bool:
@@ -220,7 +209,7 @@ class ProcessSemaphore:
             if st == _QUEUED:
                 await fut
             elif st != 0:
-                raise_status(st, "ProcessSemaphore.acquire")
+                raise_status(st, "acquire", "ProcessSemaphore")
             return True
         except BaseException:
             if st is _PENDING or st == _QUEUED:
@@ -309,7 +298,7 @@ class ProcessSemaphore:
                 if r < 0:
                     if r == _EOVERFLOW:
                         raise ValueError("release() called more times than acquire()")
-                    raise_status(r, "ProcessSemaphore.release")
+                    raise_status(r, "release", "ProcessSemaphore")
                 i = r & INDEX_MASK
                 waiter = table.objs[i]  # the object first, then its word (module doc)
                 if (table.words[i] & _M63) != r or waiter is None:
@@ -363,7 +352,7 @@ class ProcessSemaphore:
         timeout = check_timeout(timeout)
         if timeout == 0:
             if _value(h) < 0:
-                raise_status(_value(h), "ProcessSemaphore.acquire_blocking")
+                raise_status(_value(h), "acquire_blocking", "ProcessSemaphore")
             return False
         end = None if timeout is None else _monotonic() + timeout
         table = self._table
@@ -378,7 +367,7 @@ class ProcessSemaphore:
             if st == 0:
                 return True
             if st != _QUEUED:
-                raise_status(st, "ProcessSemaphore.acquire_blocking")
+                raise_status(st, "acquire_blocking", "ProcessSemaphore")
             left = -1.0 if end is None else max(0.0, end - _monotonic())
             if waiter.lock.acquire(timeout=left):
                 if waiter.closed:
@@ -416,7 +405,7 @@ class ProcessSemaphore:
     # -- introspection and lifetime ---------------------------------------------
     def _check(self, v: int, what: str) -> int:
         if v < 0:
-            raise_status(v, f"ProcessSemaphore.{what}")
+            raise_status(v, what, "ProcessSemaphore")
         return v
 
     def value(self) -> int:
@@ -455,4 +444,3 @@ class ProcessSemaphore:
         except BadHandleError:
             return f"<{type(self).__name__} (closed)>"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
