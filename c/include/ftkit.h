@@ -14,5 +14,6 @@
 #include "ftkit/deque.h"
 #include "ftkit/counter.h"
 #include "ftkit/batch.h"
+#include "ftkit/sem.h"
 
 #endif /* FTKIT_H */

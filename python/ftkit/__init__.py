@@ -16,6 +16,7 @@ from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
 from .batch import BatchExecutor
 from .queues import ConcurrentQueue, StdConcurrentQueue
+from .semaphore import ProcessSemaphore
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
 
 from ._lib import ffi as _ffi
@@ -42,6 +43,7 @@ __all__ = [
     "Full",
     "IntervalLock",
     "LocalWrapper",
+    "ProcessSemaphore",
     "RWLock",
     "RWReadContext",
     "RWWriteContext",

@@ -270,3 +270,21 @@ int ftk_batch_is_refiller(ftk_handle_t h);
 int ftk_batch_size(ftk_handle_t h, size_t *out);
 int ftk_batch_flags(ftk_handle_t h);
 int ftk_batch_available(ftk_handle_t h, size_t *out);
+/* c/include/ftkit/sem.h */
+enum {
+FTK_SEM_QUEUED = 1,
+FTK_SEM_HANDOFF = 1
+};
+int ftk_sem_new(int64_t value, ftk_handle_t *out);
+int ftk_sem_free(ftk_handle_t h);
+int ftk_sem_try_acquire(ftk_handle_t h);
+int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word);
+int ftk_sem_release(ftk_handle_t h, uint64_t *handoff);
+int64_t ftk_sem_release_word(ftk_handle_t h);
+int ftk_sem_cancel(ftk_handle_t h, uint64_t word);
+int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
+int64_t ftk_sem_last(ftk_handle_t h);
+int64_t ftk_sem_value(ftk_handle_t h);
+int64_t ftk_sem_waiters(ftk_handle_t h);
+int64_t ftk_sem_initial(ftk_handle_t h);
+int ftk_sem_wake(ftk_handle_t h);

@@ -2,7 +2,7 @@
 
 Holds the names ft_utils' ``concurrency`` module has (LocalWrapper included,
 as there), plus ftkit's own ``ABSENT`` and ``EmptyDequeError``. Still to come:
-ConcurrentGatheringIterator and ProcessSemaphore.
+ConcurrentGatheringIterator.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .local import LocalWrapper
 from .queues import ConcurrentQueue, StdConcurrentQueue
+from .semaphore import ProcessSemaphore
 
 __all__ = ["ABSENT", "AtomicCounter", "AtomicFlag", "AtomicInt64", "AtomicReference", "ConcurrentDeque",
            "ConcurrentDict", "ConcurrentQueue", "Empty", "EmptyDequeError", "Full",
-           "LocalWrapper", "ShutDown", "StdConcurrentQueue"]
+           "LocalWrapper", "ProcessSemaphore", "ShutDown", "StdConcurrentQueue"]

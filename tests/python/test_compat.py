@@ -472,6 +472,47 @@ def test_batch_executor_ft_utils_benchmark_pattern(threads):
         ex.load()
     with pytest.raises(RuntimeError):  # ft_utils code catches RuntimeError here
         ex.load()
+def test_process_semaphore_documented_usage():
+    import asyncio
+
+    ProcessSemaphore = _name("concurrency", "ProcessSemaphore")
+    downloads = ProcessSemaphore(2)
+    active = [0, 0]
+    lock = threading.Lock()
+
+    async def fetch(i):
+        async with downloads:
+            with lock:
+                active[0] += 1
+                active[1] = max(active[1], active[0])
+            await asyncio.sleep(0.001)
+            with lock:
+                active[0] -= 1
+            return i
+
+    def loop_thread(out):
+        async def main():
+            return await asyncio.gather(*(fetch(i) for i in range(10)))
+        out.extend(asyncio.run(main()))
+
+    outs: list = [[], [], []]
+    threads = [threading.Thread(target=loop_thread, args=(o,)) for o in outs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert all(o == list(range(10)) for o in outs)
+    assert 1 <= active[1] <= 2
+    with pytest.raises(ValueError):
+        ProcessSemaphore(0)
+    with pytest.raises(ValueError):
+        downloads.release()
+
+    async def explicit():
+        await downloads.acquire()
+        downloads.release()
+
+    asyncio.run(explicit())
 
 
 def test_concurrent_gathering_iterator_documented_usage():

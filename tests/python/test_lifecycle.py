@@ -380,6 +380,8 @@ def _primitives():
 
         rows.append(("BatchExecutor", lambda: ftkit.BatchExecutor(itertools.count().__next__, 4),
                      "load", (), 0))
+    if hasattr(ftkit, "ProcessSemaphore"):
+        rows.append(("ProcessSemaphore", lambda: ftkit.ProcessSemaphore(2), "value", (), 2))
     for name, method, args, want in (("RWLock", "readers", (), 0),
                                      ("IntervalLock", "locked", (), False),
                                      ("AtomicCounter", "get", (), 0)):
