@@ -35,6 +35,7 @@ class Case:
     threads: tuple = (1, 2)
     note: str = ""
     per_op: int = 1  # items per statement (batch workloads report per item)
+    pairs: bool = False  # threads come in producer/consumer pairs: even counts only
 
 
 @dataclass

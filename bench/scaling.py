@@ -46,8 +46,10 @@ def cases() -> list:
     ftsync = try_import("ft_utils.synchronization")
     out: list = []
 
-    def add(family, name, impl, stmt, setup="pass", shared=dict, number=100_000, per_op=1):
-        out.append(Case(family, name, impl, stmt, setup, shared, number, per_op=per_op))
+    def add(family, name, impl, stmt, setup="pass", shared=dict, number=100_000, per_op=1,
+            pairs=False):
+        out.append(Case(family, name, impl, stmt, setup, shared, number, per_op=per_op,
+                        pairs=pairs))
 
     # -- atomics: one shared counter ---------------------------------------------
     sh = lambda: {"n": ftkit.AtomicInt64(), "ftkit": ftkit}  # noqa: E731
@@ -118,6 +120,30 @@ def cases() -> list:
             "push(1); pop()", "push, pop = q.push, q.pop",
             lambda: {"q": ftu.ConcurrentQueue()}, number=20_000)
 
+    # -- queue pipeline: half the threads push, half pop (blocking) ----------------
+    # Each thread's setup takes a role from a shared counter (odd: producer);
+    # producers and consumers do the same number of operations, so the queue
+    # ends empty. Items/s = operations/s / 2.
+    pipe = "P, C = n/2 producers + n/2 consumers"
+
+    def shp(q):
+        return lambda: {"q": q(), "roles": ftkit.AtomicInt64()}
+
+    role = "me = roles.incr()\n"
+    add("queues", pipe, "ftkit shared object", "op(a)",
+        role + "op, a = (q.push, 1) if me & 1 else (q.pop, None)",
+        shp(ftkit.ConcurrentQueue), number=50_000, pairs=True)
+    add("queues", pipe, "ftkit view (q.local())", "op(a)",
+        role + "v = q.local(); op, a = (v.push, 1) if me & 1 else (v.pop, None)",
+        shp(ftkit.ConcurrentQueue), number=50_000, pairs=True)
+    add("queues", pipe, "stdlib SimpleQueue", "op(a)",
+        role + "op, a = (q.put, 1) if me & 1 else (q.get, True)",
+        shp(__import__("queue").SimpleQueue), number=50_000, pairs=True)
+    if ftu is not None:
+        add("queues", pipe, "ft_utils ConcurrentQueue", "op(a)",
+            role + "op, a = (q.push, 1) if me & 1 else (q.pop, None)",
+            shp(ftu.ConcurrentQueue), number=20_000, pairs=True)
+
     # -- deque: append + popleft per thread --------------------------------------
     if hasattr(ftkit, "ConcurrentDeque"):
         shdq = lambda: {"d": ftkit.ConcurrentDeque()}  # noqa: E731
@@ -180,12 +206,15 @@ def main() -> int:
         shared = case.shared()
         mops = {}
         for k in ks:
+            if case.pairs and k % 2:
+                mops[f"{k}T"] = float("nan")  # producer/consumer pairs need even counts
+                continue
             mops[f"{k}T"] = case.per_op * max(
                 _run_threads(case, k, shared) for _ in range(max(1, args.repeat)))
         results.append({"family": case.family, "name": case.name, "impl": case.impl,
-                        "mops": mops})
+                        "mops": {k: (None if v != v else v) for k, v in mops.items()}})
         row = f"| {case.name} | {case.impl} | " + " | ".join(
-            f"{mops[f'{k}T']:.2f}" for k in ks) + " |"
+            "-" if mops[f"{k}T"] != mops[f"{k}T"] else f"{mops[f'{k}T']:.2f}" for k in ks) + " |"
         lines.append(row)
         print(row, flush=True)
     meta = {"interpreter": interpreter(), "machine": machine(), "load": _load(),
@@ -220,7 +249,9 @@ def _plot(results: list, meta: dict, folder: str) -> None:
         for ax, name in zip(axes[0], names):
             for r in rows:
                 if r["name"] == name:
-                    ax.plot(ks, [r["mops"][f"{k}T"] for k in ks], marker="o", label=r["impl"])
+                    ys = [r["mops"][f"{k}T"] for k in ks]
+                    ax.plot(ks, [float("nan") if y is None else y for y in ys], marker="o",
+                            label=r["impl"])
             ax.set_title(name, fontsize=9)
             ax.set_xlabel("threads")
             ax.set_ylabel("Mops/s (aggregate)")

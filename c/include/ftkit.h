@@ -14,5 +14,7 @@
 #include "ftkit/deque.h"
 #include "ftkit/counter.h"
 #include "ftkit/gather.h"
+#include "ftkit/batch.h"
+#include "ftkit/sem.h"
 
 #endif /* FTKIT_H */

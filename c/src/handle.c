@@ -16,7 +16,6 @@
 _Atomic(ftk_entry *) ftk_entry_segs[FTK_MAX_SEGS];
 
 pthread_mutex_t ftk_table_lock = PTHREAD_MUTEX_INITIALIZER;
-#define table_lock ftk_table_lock
 static uint32_t free_head;     /* index of first free entry, 0 = none */
 static uint32_t next_fresh = 1; /* next never-used index */
 static _Atomic size_t live_count;
@@ -28,7 +27,7 @@ static ftk_entry *entry_at(uint32_t idx) {
 }
 
 int ftk_entry_alloc(unsigned kind, ftk_entry **entry, ftk_handle_t *handle) {
-    pthread_mutex_lock(&table_lock);
+    pthread_mutex_lock(&ftk_table_lock);
     uint32_t idx;
     if (free_head != 0) {
         idx = free_head;
@@ -37,13 +36,13 @@ int ftk_entry_alloc(unsigned kind, ftk_entry **entry, ftk_handle_t *handle) {
         idx = next_fresh;
         uint32_t s = idx >> FTK_SEG_SHIFT;
         if (s >= FTK_MAX_SEGS) {
-            pthread_mutex_unlock(&table_lock);
+            pthread_mutex_unlock(&ftk_table_lock);
             return FTK_ENOMEM;
         }
         if (atomic_load_explicit(&ftk_entry_segs[s], memory_order_relaxed) == NULL) {
             ftk_entry *seg = aligned_alloc(64, sizeof(ftk_entry) * FTK_SEG_SIZE);
             if (seg == NULL) {
-                pthread_mutex_unlock(&table_lock);
+                pthread_mutex_unlock(&ftk_table_lock);
                 return FTK_ENOMEM;
             }
             for (uint32_t i = 0; i < FTK_SEG_SIZE; i++) {
@@ -61,7 +60,7 @@ int ftk_entry_alloc(unsigned kind, ftk_entry **entry, ftk_handle_t *handle) {
     ftk_entry *e = entry_at(idx);
     uint32_t gen = e->gen & 0xffffffu;
     if (gen == 0) gen = 1;
-    pthread_mutex_unlock(&table_lock);
+    pthread_mutex_unlock(&ftk_table_lock);
     e->obj = NULL;
     *entry = e;
     *handle = ftk_u2h(((uint64_t)kind << 56) | ((uint64_t)gen << 32) | idx);
@@ -82,7 +81,7 @@ ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj) {
     if (!atomic_compare_exchange_strong(&e->handle, &expected, 0)) return NULL;
     if (obj) *obj = e->obj;
     atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
-    pthread_mutex_lock(&table_lock);
+    pthread_mutex_lock(&ftk_table_lock);
     e->gen = ((uint32_t)(ftk_h2u(h) >> 32) + 1) & 0xffffffu;
     if (e->gen != 0) {
         e->next_free = free_head;
@@ -92,7 +91,7 @@ ftk_entry *ftk_entry_retire(ftk_handle_t h, unsigned kind, void **obj) {
      * retired for good instead of wrapping, which would make a handle freed
      * 2**24 reuses ago (0.6 s of create/free in a loop, LIFO reuse) valid
      * again. Costs one 128-byte entry per 2**24 reuses of an index. */
-    pthread_mutex_unlock(&table_lock);
+    pthread_mutex_unlock(&ftk_table_lock);
     return e;
 }
 

@@ -63,8 +63,8 @@
 
 /* Default patience with a stalled producer: spins before skipping a slot
  * (every 64th spin yields the CPU, so a preempted producer can run).
- * FTKIT_QUEUE_PATIENCE in the environment overrides it at ftk_queue_new
- * (tests set 0 to exercise the skip path). */
+ * ftk_queue_new_ex sets another per queue (tests use 0 to exercise the skip
+ * path). */
 #define DEFAULT_PATIENCE 1024
 
 enum { SLOT_EMPTY = 0, SLOT_FULL = 1, SLOT_SKIPPED = 2 };
@@ -517,7 +517,11 @@ static int wait_until(queue *q, ftk_ec *ec, ftk_attempt_fn fn, attempt *a, int a
 #define LEAVE() ftk_obj_exit_t(self_)
 
 int ftk_queue_new(size_t capacity, ftk_handle_t *out) {
-    if (out == NULL) return FTK_EINVAL;
+    return ftk_queue_new_ex(capacity, -1, out);
+}
+
+int ftk_queue_new_ex(size_t capacity, int64_t patience, ftk_handle_t *out) {
+    if (out == NULL || patience > FTK_QUEUE_PATIENCE_MAX) return FTK_EINVAL;
     if ((uint64_t)capacity > FTK_QUEUE_CAPACITY_MAX) return FTK_EOVERFLOW;
     queue *q = aligned_alloc(FTK_CACHE_LINE, sizeof(queue));
     if (q == NULL) return FTK_ENOMEM;
@@ -536,9 +540,7 @@ int ftk_queue_new(size_t capacity, ftk_handle_t *out) {
         return st;
     }
     q->cap = capacity;
-    q->patience = DEFAULT_PATIENCE;
-    const char *env = getenv("FTKIT_QUEUE_PATIENCE");
-    if (env && *env) q->patience = (uint32_t)strtoul(env, NULL, 10);
+    q->patience = patience < 0 ? DEFAULT_PATIENCE : (uint32_t)patience;
     q->handle = h;
     atomic_init(&q->tail, 0);
     atomic_init(&q->tail_blk, b);

@@ -34,7 +34,6 @@ typedef struct batch {
 } batch;
 
 pthread_mutex_t ftk_depot_lock = PTHREAD_MUTEX_INITIALIZER;
-#define depot_lock ftk_depot_lock
 static batch *depot_full;  /* batches of free indices */
 static batch *depot_spare; /* empty batch nodes for reuse */
 
@@ -48,27 +47,27 @@ static _Atomic uint32_t *gen_ptr(uint32_t idx) {
 
 /* Hand n (1..FTK_SLOT_BATCH) free indices to the depot. */
 static void depot_put(const uint32_t *idx, uint32_t n) {
-    pthread_mutex_lock(&depot_lock);
+    pthread_mutex_lock(&ftk_depot_lock);
     batch *b = depot_spare;
     if (b) {
         depot_spare = b->next;
     } else if ((b = malloc(sizeof *b)) == NULL) {
         /* Out of memory: the indices are dropped (never reused). That wastes
          * index space, never correctness. */
-        pthread_mutex_unlock(&depot_lock);
+        pthread_mutex_unlock(&ftk_depot_lock);
         return;
     }
     memcpy(b->idx, idx, n * sizeof(uint32_t));
     b->n = n;
     b->next = depot_full;
     depot_full = b;
-    pthread_mutex_unlock(&depot_lock);
+    pthread_mutex_unlock(&ftk_depot_lock);
 }
 
 /* Take one batch of free indices; returns how many (0 if the depot is empty). */
 static uint32_t depot_take(uint32_t *idx) {
     uint32_t n = 0;
-    pthread_mutex_lock(&depot_lock);
+    pthread_mutex_lock(&ftk_depot_lock);
     batch *b = depot_full;
     if (b) {
         depot_full = b->next;
@@ -77,7 +76,7 @@ static uint32_t depot_take(uint32_t *idx) {
         b->next = depot_spare;
         depot_spare = b;
     }
-    pthread_mutex_unlock(&depot_lock);
+    pthread_mutex_unlock(&ftk_depot_lock);
     return n;
 }
 

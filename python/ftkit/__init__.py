@@ -15,7 +15,9 @@ from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
 from .gather import ConcurrentGatheringIterator
 from .local import LocalWrapper
+from .batch import BatchExecutor
 from .queues import ConcurrentQueue, StdConcurrentQueue
+from .semaphore import ProcessSemaphore
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
 
 from ._lib import ffi as _ffi
@@ -32,6 +34,7 @@ __all__ = [
     "AtomicInt64",
     "AtomicReference",
     "BadHandleError",
+    "BatchExecutor",
     "ConcurrentDeque",
     "ConcurrentDict",
     "ConcurrentGatheringIterator",
@@ -42,6 +45,7 @@ __all__ = [
     "Full",
     "IntervalLock",
     "LocalWrapper",
+    "ProcessSemaphore",
     "RWLock",
     "RWReadContext",
     "RWWriteContext",

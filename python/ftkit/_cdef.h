@@ -133,12 +133,14 @@ uint64_t expected, uint64_t desired);
 size_t ftk_map_size_v(ftk_handle_t h);
 /* c/include/ftkit/queue.h */
 #define FTK_QUEUE_CAPACITY_MAX 0x4000000000000000
+#define FTK_QUEUE_PATIENCE_MAX 0x100000
 enum {
 FTK_QUEUE_OPEN = 0,
 FTK_QUEUE_CLOSED = 1,
 FTK_QUEUE_CLOSED_IMMEDIATE = 2
 };
 int ftk_queue_new(size_t capacity, ftk_handle_t *out);
+int ftk_queue_new_ex(size_t capacity, int64_t patience, ftk_handle_t *out);
 int ftk_queue_free(ftk_handle_t h);
 int ftk_queue_try_push(ftk_handle_t h, uint64_t w);
 int ftk_queue_push(ftk_handle_t h, uint64_t w, int64_t timeout_ns);
@@ -264,3 +266,46 @@ int ftk_gather_insert_run(ftk_handle_t h, int64_t first, const uint64_t *w, size
 size_t *done);
 int64_t ftk_gather_len(ftk_handle_t h);
 int ftk_gather_drain(ftk_handle_t h, uint64_t *out, size_t cap, size_t *got);
+/* c/include/ftkit/batch.h */
+#define FTK_BATCH_MAX_SIZE 134217727
+#define FTK_BATCH_REFILL 1
+#define FTK_BATCH_REFILLING 1
+#define FTK_BATCH_FAILED 2
+#define FTK_BATCH_CLOSED 4
+int ftk_batch_new(size_t size, ftk_handle_t *out);
+int ftk_batch_free(ftk_handle_t h);
+int ftk_batch_load(ftk_handle_t h, uint64_t *w, int64_t timeout_ns);
+uint64_t ftk_batch_load_v(ftk_handle_t h);
+uint64_t ftk_batch_load_timed_v(ftk_handle_t h, int64_t timeout_ns);
+int ftk_batch_take_many(ftk_handle_t h, uint64_t *out, size_t max, size_t *got);
+int ftk_batch_fill(ftk_handle_t h, const uint64_t *w, size_t n, uint64_t *first);
+int ftk_batch_fill_range(ftk_handle_t h, uint64_t first_word, size_t n,
+uint64_t *first);
+int ftk_batch_abandon(ftk_handle_t h);
+int ftk_batch_fail(ftk_handle_t h);
+int ftk_batch_close(ftk_handle_t h);
+int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got);
+int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w);
+int ftk_batch_wake(ftk_handle_t h);
+int ftk_batch_is_refiller(ftk_handle_t h);
+int ftk_batch_size(ftk_handle_t h, size_t *out);
+int ftk_batch_flags(ftk_handle_t h);
+int ftk_batch_available(ftk_handle_t h, size_t *out);
+/* c/include/ftkit/sem.h */
+enum {
+FTK_SEM_QUEUED = 1,
+FTK_SEM_HANDOFF = 1
+};
+int ftk_sem_new(int64_t value, ftk_handle_t *out);
+int ftk_sem_free(ftk_handle_t h);
+int ftk_sem_try_acquire(ftk_handle_t h);
+int ftk_sem_acquire_or_enqueue(ftk_handle_t h, uint64_t word);
+int ftk_sem_release(ftk_handle_t h, uint64_t *handoff);
+int64_t ftk_sem_release_word(ftk_handle_t h);
+int ftk_sem_cancel(ftk_handle_t h, uint64_t word);
+int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns);
+int64_t ftk_sem_last(ftk_handle_t h);
+int64_t ftk_sem_value(ftk_handle_t h);
+int64_t ftk_sem_waiters(ftk_handle_t h);
+int64_t ftk_sem_initial(ftk_handle_t h);
+int ftk_sem_wake(ftk_handle_t h);

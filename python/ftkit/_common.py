@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from ._lib import ffi, lib, raise_status
 
@@ -109,5 +109,45 @@ def refuse_pickle(self: Any, protocol: int = 2) -> NoReturn:
     )
 
 
+_N = TypeVar("_N", bound="Native")
+
+
+class Native:
+    """The one base of every class whose instances own a libftkit handle.
+
+    ``_own(new, free, *args)`` creates the C object and stores its owner
+    (``owned_handle``: freed when the last holder goes) as ``_owner`` and a
+    plain copy for the calls (``call_handle``) as ``_h``, then installs the
+    class's per-instance fast paths (``_install_fast_paths``, if any);
+    ``local()`` is the thread-owned view (``local_view``); pickling is
+    refused. Subclasses keep a ``__dict__`` (views copy it; fast paths live
+    in it) and support weak references. What ``close()`` means differs per
+    family (waking waiters, releasing held objects), so each class that
+    offers it defines it, ending with ``release_handle(self._owner)``.
+    """
+
+    __slots__ = ()  # layout-neutral: subclasses get __dict__ and __weakref__
+    _owner: Any
+    _h: Any
+
+    def _own(self, new: Any, free: Any, *args: Any) -> None:
+        d = self.__dict__
+        d["_owner"] = owner = owned_handle(new, free, *args)
+        d["_h"] = call_handle(owner)
+        install = getattr(self, "_install_fast_paths", None)
+        if install is not None:
+            install()
+
+    def local(self: _N) -> _N:
+        """A thread-owned view of this object (``local_view``): call it once
+        in each thread that uses the object and use the view there; the hot
+        paths then touch only objects that thread made, and scale. Same
+        methods, same data; used from another thread a view is still
+        correct, only not thread-owned."""
+        return local_view(self)
+
+    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
+
+
 __all__ = ["as_int64", "bind", "call_handle", "local_view", "new_handle", "owned_handle", "release_handle",
-           "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX"]
+           "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX", "Native"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 from ._ffi import ffi
 
@@ -117,16 +118,39 @@ def _exception_table() -> dict[int, type[BaseException]]:
 _EXCEPTIONS = _exception_table()
 
 
-def raise_status(status: int, what: str = "") -> None:
-    """Raise the Python exception for a non-zero libftkit status.
+# Per-code messages, in the words of the object the call was made on
+# ("{obj}": "ConcurrentQueue", "AtomicCounter", ...); a code missing here
+# uses libftkit's own text (ftk_strerror).
+_MESSAGES = {
+    lib.FTK_EBADHANDLE: "the {obj} is closed",
+    lib.FTK_ECLOSED: "the {obj} is shut down",
+    lib.FTK_ENOMEM: "out of memory in libftkit",
+    lib.FTK_EOVERFLOW: "a count or size does not fit the {obj}",
+    lib.FTK_EPERM: "the calling thread does not own what it releases",
+}
 
-    The one place where status codes become exceptions: every wrapper calls
-    this on the slow path (after it has seen status != 0).
+
+def status_error(status: int, what: str = "", obj: str = "object") -> BaseException:
+    """The Python exception for a non-zero libftkit status (not raised).
+
+    The one place where status codes become exceptions (the table above
+    and ``_EXCEPTIONS``): ``raise_status`` raises it, and fast paths that
+    must build an exception without a call (closures of closed objects)
+    use it directly. ``what`` names the operation, ``obj`` the object.
     """
     exc = _EXCEPTIONS.get(status)
-    msg = f"{what}: {_strerror(status)}" if what else _strerror(status)
+    text = _MESSAGES.get(status)
+    text = text.format(obj=obj) if text is not None else _strerror(status)
+    msg = f"{what}: {text}" if what else text
     if exc is None:
-        raise FtkitError(status, msg)
+        return FtkitError(status, msg)
     if issubclass(exc, FtkitError):
-        raise exc(status, msg)
-    raise exc(msg)
+        return exc(status, msg)
+    return exc(msg)
+
+
+def raise_status(status: int, what: str = "", obj: str = "object") -> NoReturn:
+    """Raise the Python exception for a non-zero libftkit status
+    (``status_error``). Every wrapper calls this on its slow path, after it
+    has seen status != 0."""
+    raise status_error(status, what, obj)

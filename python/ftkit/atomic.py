@@ -13,8 +13,7 @@ import types
 from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import (INT64_MAX, INT64_MIN, as_int64, bind, call_handle, lib, local_view,
-                      owned_handle, refuse_pickle)
+from ._common import INT64_MAX, INT64_MIN, Native, as_int64, bind, lib
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import ffi, raise_status
 
@@ -68,7 +67,7 @@ def _fast_methods_for(cls: type) -> tuple[str, ...]:
     return names
 
 
-class AtomicInt64:
+class AtomicInt64(Native):
     """A 64-bit signed integer whose every operation is atomic (seq_cst).
 
     >>> n = AtomicInt64(5)
@@ -87,9 +86,7 @@ class AtomicInt64:
 
     def __init__(self, value: int = 0) -> None:
         value = as_int64(value)
-        self._owner = owner = owned_handle(lib.ftk_int64_new, lib.ftk_int64_free, value)
-        self._h = call_handle(owner)
-        self._install_fast_paths()
+        self._own(lib.ftk_int64_new, lib.ftk_int64_free, value)
 
     def _install_fast_paths(self) -> None:
         """incr/decr/get as partials of the C calls (no Python frame), made by
@@ -104,10 +101,6 @@ class AtomicInt64:
         if "get" in fast:
             d["get"] = bind(owner, _load, h)
 
-    def local(self) -> "AtomicInt64":
-        """A thread-owned view (``ftkit._common.local_view``): call once per
-        thread and use it there; hot loops then scale with threads."""
-        return local_view(self)
 
     # -- methods (the first three are replaced per instance by partials) ---
     def incr(self) -> int:
@@ -186,7 +179,7 @@ class AtomicInt64:
         out = _OUT_PROTO()
         st = fn(self._h, as_int64(value, "operand"), out)
         if st:
-            raise_status(st)
+            raise_status(st, "", type(self).__name__)
         return out[0]
 
     def _update(self, fn: Callable[[int], int]) -> None:
@@ -221,7 +214,6 @@ class AtomicInt64:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({_load(self._h)})"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
     # -- comparisons -------------------------------------------------------
     def _cmp_value(self, other: Any) -> Any:
@@ -357,7 +349,7 @@ _install_binary_operators()
 _OUT_PROTO = partial(ffi.new, "int64_t *")
 
 
-class AtomicFlag:
+class AtomicFlag(Native):
     """A boolean flag with atomic (seq_cst) operations.
 
     >>> f = AtomicFlag()
@@ -369,13 +361,8 @@ class AtomicFlag:
     """
 
     def __init__(self, value: bool = False) -> None:
-        self._owner = owned_handle(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
 
-    def local(self) -> "AtomicFlag":
-        """A thread-owned view (``ftkit._common.local_view``): call once per
-        thread and use it there."""
-        return local_view(self)
 
     def set(self, value: bool) -> None:
         """Store ``bool(value)``."""
@@ -401,7 +388,6 @@ class AtomicFlag:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get()})"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
 
 _ref_load = lib.ftk_ref_load_v
@@ -409,7 +395,7 @@ _ref_exchange = lib.ftk_ref_exchange_v
 _ref_cas = lib.ftk_ref_cas_v
 
 
-class AtomicReference(Generic[T]):
+class AtomicReference(Native, Generic[T]):
     """A reference to any Python object, replaced atomically.
 
     ``compare_exchange`` compares by identity (``is``), like a C pointer CAS.
@@ -436,13 +422,8 @@ class AtomicReference(Generic[T]):
             raise TypeError(f"{type(self).__name__}() takes zero or one argument")
         self._slots = SlotTable(versioned=True, capacity=4)
         word = 0 if obj is None else self._slots.put(obj)
-        self._owner = owned_handle(lib.ftk_ref_new, lib.ftk_ref_free, word)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_ref_new, lib.ftk_ref_free, word)
 
-    def local(self) -> "AtomicReference[T]":
-        """A thread-owned view (``ftkit._common.local_view``): call once per
-        thread and use it there."""
-        return local_view(self)
 
     def get(self) -> T | None:
         """The current object."""
@@ -506,5 +487,4 @@ class AtomicReference(Generic[T]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get()!r})"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 

@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import (as_int64, bind, call_handle, lib, local_view, owned_handle, refuse_pickle,
-                      release_handle)
-from ._lib import BadHandleError, ffi, raise_status
+from ._common import Native, as_int64, bind, lib, release_handle
+from ._lib import BadHandleError, ffi, raise_status, status_error
 
 __all__ = ["AtomicCounter"]
 
@@ -41,13 +40,14 @@ _exchange = lib.ftk_counter_exchange
 _last_status = lib.ftk_last_status
 _EBADHANDLE = lib.FTK_EBADHANDLE
 _I64 = "int64_t *"
+_NAME = "AtomicCounter"
 
 
 def _closed(*args: Any) -> Any:
-    raise BadHandleError(_EBADHANDLE, "the AtomicCounter was closed")
+    raise status_error(_EBADHANDLE, "", _NAME)
 
 
-class AtomicCounter:
+class AtomicCounter(Native):
     """A counter for hot, contended increments.
 
     >>> c = AtomicCounter()
@@ -68,11 +68,7 @@ class AtomicCounter:
 
     def __init__(self, value: int = 0) -> None:
         value = as_int64(value)
-        owner = owned_handle(lib.ftk_counter_new, lib.ftk_counter_free, value)
-        d = self.__dict__
-        d["_owner"] = owner
-        d["_h"] = call_handle(owner)
-        self._install_fast_paths()
+        self._own(lib.ftk_counter_new, lib.ftk_counter_free, value)
 
     def _install_fast_paths(self) -> None:
         """incr/decr as partials over this instance's own handle cdata (also
@@ -85,14 +81,6 @@ class AtomicCounter:
         if cls.decr is AtomicCounter.decr:
             d["decr"] = bind(owner, _add, h, -1)
 
-    def local(self) -> "AtomicCounter":
-        """A thread-owned view (``ftkit._common.local_view``): call once per
-        thread, in the thread that uses it. The same counter (same methods,
-        same total) through callables and a handle object only this thread
-        touches, so threads do not contend on shared Python reference counts
-        (free-threaded builds). Used from another thread it is still correct
-        (C finds the calling thread's cell), just not thread-owned."""
-        return local_view(self)
 
     # -- counting (incr/decr are replaced per instance by partials) ---------
     def incr(self) -> None:
@@ -134,7 +122,7 @@ class AtomicCounter:
             out = ffi.new(_I64)
             st = _get(self._h, out)
             if st:
-                raise_status(st)
+                raise_status(st, "", _NAME)
             v = out[0]
         return v
 
@@ -145,7 +133,7 @@ class AtomicCounter:
         out = ffi.new(_I64)
         st = _exchange(self._h, value, out)
         if st:
-            raise_status(st)
+            raise_status(st, "", _NAME)
         return out[0]
 
     def set(self, value: int) -> None:
@@ -177,4 +165,3 @@ class AtomicCounter:
         except BadHandleError:
             return f"<{type(self).__name__} (closed)>"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]

@@ -31,13 +31,12 @@ from collections.abc import Iterable, Iterator, MutableSequence
 from itertools import repeat
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import (as_int64, call_handle, lib, local_view, owned_handle, refuse_pickle,
-                      release_handle)
+from ._common import Native, as_int64, lib, release_handle
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
 from ._keepalive import _NONES, SlotTable, _consume, nones
-from ._lib import BadHandleError, ffi, raise_status
+from ._lib import BadHandleError, ffi, raise_status, status_error
 from ._wait import check_timeout
 
 __all__ = ["ConcurrentDeque", "EmptyDequeError"]
@@ -62,6 +61,7 @@ _EFULL = lib.FTK_EFULL
 _ENOTFOUND = lib.FTK_ENOTFOUND
 _EOVERFLOW = lib.FTK_EOVERFLOW
 _EBADHANDLE = lib.FTK_EBADHANDLE
+_NAME = "ConcurrentDeque"  # for status messages
 
 _push_back = lib.ftk_deque_push_back
 _push_front = lib.ftk_deque_push_front
@@ -99,15 +99,16 @@ class EmptyDequeError(IndexError, RuntimeError):
 
 # -- helpers shared by the methods and the fast-path closures ----------------
 
-def _closed() -> BadHandleError:
-    return BadHandleError(_EBADHANDLE, "the ConcurrentDeque was closed")
+
+def _closed() -> BaseException:
+    return status_error(_EBADHANDLE, "", _NAME)
 
 
 def _raise(st: int, what: str) -> None:
     """Raise for a failing status (never returns)."""
     if st == _ECLOSED or st == _EBADHANDLE:
         raise _closed()
-    raise_status(st, what)
+    raise_status(st, what, _NAME)
 
 
 def _release(slots: SlotTable, w: int) -> Any:
@@ -352,7 +353,7 @@ def _check_side_count(max_items: Any) -> int:
     return int(max_items)
 
 
-class ConcurrentDeque(Generic[T]):
+class ConcurrentDeque(Native, Generic[T]):
     """A deque safe under concurrent use: every operation is atomic.
 
     >>> d = ConcurrentDeque([1, 2, 3], maxlen=5)
@@ -408,19 +409,12 @@ class ConcurrentDeque(Generic[T]):
         # the deque's, or a fast-path callable's (``pop = d.pop`` keeps the
         # C deque alive as a bound method keeps its instance); calls use
         # the plain copy (docs/design.md section 10).
-        self._owner = owned_handle(lib.ftk_deque_new, lib.ftk_deque_free,
-                                   _UNBOUNDED if maxlen is None else maxlen)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_deque_new, lib.ftk_deque_free,
+                  _UNBOUNDED if maxlen is None else maxlen)
         self._open = True
-        self._install_fast_paths()
         if type(iterable) is not tuple or iterable:
             self.extend(iterable)
 
-    def local(self) -> "ConcurrentDeque[T]":
-        """A thread-owned view (``ftkit._common.local_view``): the same deque,
-        with append/pop/... made by the calling thread over its own handle
-        copy; call once per thread and use it there."""
-        return local_view(self)
 
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
@@ -443,7 +437,6 @@ class ConcurrentDeque(Generic[T]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
 
     # -- fast paths -----------------------------------------------------------

@@ -28,7 +28,7 @@ from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle
+from ._common import Native, lib
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
@@ -55,6 +55,7 @@ _EOVERFLOW = lib.FTK_EOVERFLOW
 _EAGAIN = lib.FTK_EAGAIN
 _EBADHANDLE = lib.FTK_EBADHANDLE
 _CURSOR_END = lib.FTK_MAP_CURSOR_END
+_NAME = "ConcurrentDict"  # for status messages ("the ConcurrentDict is closed")
 
 
 class _Absent:
@@ -78,7 +79,7 @@ ABSENT: Any = _Absent()
 _NOTHING: Any = object()
 
 
-class ConcurrentDict(Generic[K, V]):
+class ConcurrentDict(Native, Generic[K, V]):
     """A mapping safe and scalable under concurrent use, with dict's key rules.
 
     >>> d = ConcurrentDict({"a": 1})
@@ -121,12 +122,10 @@ class ConcurrentDict(Generic[K, V]):
         self._objs, self._words, self._free = slots.objs, slots.words, slots.free
         self._back = slots.back
         self._pop_hint = 0  # where popitem resumes its scan
-        self._owner = owned_handle(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_map_new, lib.ftk_map_free, initial_capacity)
         if dictionary is not None:
             self.update(dictionary)
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
     # -- lookups ---------------------------------------------------------------
     def _candidates(self, hv: int) -> tuple[list, int]:
@@ -148,7 +147,7 @@ class ConcurrentDict(Generic[K, V]):
                 room = n[0] + 8
                 continue
             if st:
-                raise_status(st, "lookup")
+                raise_status(st, "lookup", _NAME)
             pairs = []
             objs, words = slots.objs, slots.words
             for vw in ffi.unpack(vals, n[0]):
@@ -176,11 +175,6 @@ class ConcurrentDict(Generic[K, V]):
     # entries or an error): a get or a miss crosses once, a set of an
     # existing key twice (lookup, set_value), a new key twice (lookup,
     # insert).
-    def local(self) -> "ConcurrentDict[K, V]":
-        """A thread-owned view (``ftkit._common.local_view``): the same dict,
-        seen through an object the calling thread owns; call once per
-        thread and use it there."""
-        return local_view(self)
 
     def _pair(self, key: Any) -> Any:
         """The (key, value, kw) of key's entry, or None."""
@@ -202,7 +196,7 @@ class ConcurrentDict(Generic[K, V]):
             st = _last()
             if st == _EOVERFLOW:
                 return self._find(key, hv)[0]
-            raise_status(st, "lookup")
+            raise_status(st, "lookup", _NAME)
 
     def __getitem__(self, key: K) -> V:
         hv = hash(key)
@@ -263,7 +257,7 @@ class ConcurrentDict(Generic[K, V]):
         self._slots.release(nvw)
         self._slots.release(kw)
         if st != _EAGAIN:
-            raise_status(st, "insert")
+            raise_status(st, "insert", _NAME)
         return False
 
     def _store(self, key: Any, value: Any, replace: bool) -> Any:
@@ -298,7 +292,7 @@ class ConcurrentDict(Generic[K, V]):
                     nvw = slots.words[j]
                     slots.release(nvw)
                     if _last() != _ENOTFOUND:
-                        raise_status(_last(), "set")
+                        raise_status(_last(), "set", _NAME)
                     continue  # removed meanwhile: look again
                 return self._store_slow(key, hv, value, replace)
             if not vw:
@@ -308,7 +302,7 @@ class ConcurrentDict(Generic[K, V]):
             st = _last()
             if st == _EOVERFLOW:
                 return self._store_slow(key, hv, value, replace)
-            raise_status(st, "lookup")
+            raise_status(st, "lookup", _NAME)
 
     def _store_slow(self, key: Any, hv: int, value: Any, replace: bool) -> Any:
         h = self._h
@@ -385,7 +379,7 @@ class ConcurrentDict(Generic[K, V]):
                 slots.release(pair[2])
                 return kept
             if _last() != _ENOTFOUND:
-                raise_status(_last(), "remove")
+                raise_status(_last(), "remove", _NAME)
             # replaced or removed meanwhile: look again
 
     def __delitem__(self, key: K) -> None:
@@ -427,7 +421,7 @@ class ConcurrentDict(Generic[K, V]):
                 hashes = ffi.new("uint64_t[]", room)
                 continue
             if st:
-                raise_status(st, "popitem")
+                raise_status(st, "popitem", _NAME)
             got = n[0]
             if got == 0:  # reached the end of hash space
                 if wrapped:
@@ -487,7 +481,7 @@ class ConcurrentDict(Generic[K, V]):
                     return True
                 slots.release(nvw)
             if st not in (_EAGAIN, _ENOTFOUND):
-                raise_status(st, "compare_and_set")
+                raise_status(st, "compare_and_set", _NAME)
             # changed meanwhile: look again (the new value may still be expected)
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
@@ -557,7 +551,7 @@ class ConcurrentDict(Generic[K, V]):
         st = lib.ftk_map_find_many(h, ffi.from_buffer("uint64_t[]", hashes), n,
                                    kbuf, vbuf, nbuf, sbuf)
         if st:
-            raise_status(st, "reduce")
+            raise_status(st, "reduce", _NAME)
         slots = self._slots
         objs, words = slots.objs, slots.words
         free, back = slots.free, slots.back
@@ -680,7 +674,7 @@ class ConcurrentDict(Generic[K, V]):
         while state[0] != _CURSOR_END:
             st = lib.ftk_map_drain_pass(h, state, keys, vals, 256, n)
             if st:
-                raise_status(st, "clear")
+                raise_status(st, "clear", _NAME)
             got = n[0]
             if got:
                 slots.release_many(ffi.unpack(vals, got))
@@ -705,7 +699,7 @@ class ConcurrentDict(Generic[K, V]):
             if st == _EBADHANDLE:
                 return  # closed while iterating: weakly consistent, stop
             if st:
-                raise_status(st, "iterate")
+                raise_status(st, "iterate", _NAME)
             got = n[0]
             if got == 0:
                 return
@@ -766,7 +760,7 @@ class ConcurrentDict(Generic[K, V]):
     def __len__(self) -> int:
         n = _size(self._h)
         if n == 0 and _last() == _EBADHANDLE:
-            raise BadHandleError(_EBADHANDLE, "len: the dict is closed")
+            raise_status(_EBADHANDLE, "len", _NAME)
         return n
 
     def __bool__(self) -> bool:

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from ._common import refuse_pickle
 
-__all__ = ["LocalWrapper"]
+__all__ = ["LocalWrapper", "BatchExecutor"]
 
 T = TypeVar("T")
 _set = object.__setattr__
@@ -242,3 +242,7 @@ def _install() -> None:
 
 
 _install()
+
+# ft_utils keeps BatchExecutor in ft_utils.local; imported last, since
+# ftkit.batch needs LocalWrapper (as_local).
+from .batch import BatchExecutor  # noqa: E402

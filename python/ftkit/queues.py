@@ -30,7 +30,7 @@ import types
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle, release_handle
+from ._common import Native, lib, release_handle
 from ._compat import Empty, Full, ShutDown
 from ._keepalive import _NONES, SlotTable, _consume, nones
 from ._lib import BadHandleError, ffi, raise_status
@@ -64,6 +64,7 @@ _ETIMEDOUT = lib.FTK_ETIMEDOUT
 _ECLOSED = lib.FTK_ECLOSED
 _EINTR = lib.FTK_EINTR
 _EBADHANDLE = lib.FTK_EBADHANDLE
+_NAME = "queue"  # for status messages ("the queue is closed")
 _WAIT_AGAIN = (_EEMPTY, _ETIMEDOUT, _EINTR)
 
 
@@ -151,7 +152,7 @@ def _wait_word(h: Any, timeout: Any) -> int:
             continue  # a slice ended: signal handlers ran
         if _closed_while_waiting(st):
             raise _shut_down()
-        raise_status(st, "pop")
+        raise_status(st, "pop", _NAME)
 
 
 def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., Any]:
@@ -168,7 +169,7 @@ def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., A
                 if st != _EEMPTY:
                     if st == _ECLOSED:
                         raise _shut_down()
-                    raise_status(st, "pop")
+                    raise_status(st, "pop", _NAME)
                 w = _wait_word(h, timeout)
             # From here to the return nothing runs a signal handler: no call
             # (``back += (w,)`` is an in-place list extend, not a call).
@@ -210,7 +211,7 @@ def _get_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., A
                 if st != _EEMPTY:
                     if st == _ECLOSED:
                         raise _shut_down()
-                    raise_status(st, "get")
+                    raise_status(st, "get", _NAME)
                 w = _wait_word(h, timeout)
             # From here to the return nothing runs a signal handler: no call
             # (``back += (w,)`` is an in-place list extend, not a call).
@@ -303,7 +304,7 @@ def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, b
                     if st not in _WAIT_AGAIN:
                         if _closed_while_waiting(st) and (st == _ECLOSED or not first):
                             raise _shut_down()
-                        raise_status(st, "pop_many")
+                        raise_status(st, "pop_many", _NAME)
                     if first:
                         first = False
                         end = _deadline(timeout)
@@ -371,7 +372,7 @@ def _push_fn(h: Any, objs: list, free: list, slots: SlotTable) -> Callable[..., 
                 slots.back.append(j)
                 if st == _ECLOSED:
                     raise _shut_down()
-                raise_status(st, "push")
+                raise_status(st, "push", _NAME)
         except BaseException as exc:
             if i:
                 try:
@@ -471,7 +472,7 @@ def _push_many_fn(h: Any, objs: list, free: list, runs: list, slots: SlotTable) 
             if st == _ECLOSED:
                 raise _push_failed(_shut_down(), done)
             try:
-                raise_status(st, "push_many")
+                raise_status(st, "push_many", _NAME)
             except BaseException as e:  # noqa: BLE001 - the same, with the count
                 raise _push_failed(e, done) from None
         except BaseException as exc:
@@ -536,7 +537,7 @@ def _put_fn(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool) -> 
                 raise Full()
             if st == _ECLOSED or (st == _EBADHANDLE and block):
                 raise _shut_down()
-            raise_status(st, "put")
+            raise_status(st, "put", _NAME)
         except BaseException as exc:
             if i:
                 try:
@@ -590,7 +591,7 @@ class _Bound:
 _CLOSE_LOCK = __import__("threading").Lock()  # close() is rare: one lock for all
 
 
-class _QueueBase:
+class _QueueBase(Native):
     """Handle, slot table and shutdown shared by both queue classes.
 
     The C queue is owned by its owner cdata (``owned_handle``): it is freed
@@ -605,9 +606,7 @@ class _QueueBase:
         self._objs, self._free, self._back = slots.objs, slots.free, slots.back
         self._runs = slots.runs
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
-        self._owner = owned_handle(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
-        self._h = call_handle(self._owner)
-        self._install_fast_paths()
+        self._own(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
 
     def _install_fast_paths(self) -> None:
         """Bind each _Bound method to this queue's state once (functools.partial:
@@ -619,15 +618,7 @@ class _QueueBase:
             if getattr(cls, name, None) is desc:
                 d[name] = desc.bind(self)
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
-
-    def local(self) -> Any:
-        """A thread-owned view (``ftkit._common.local_view``): the same queue,
-        with push/pop/... made by the calling thread over its own handle
-        copy; call once per thread and use it there. (The keep-alive lists
-        stay shared: see docs/performance.md, "Scaling".)"""
-        return local_view(self)
 
     # -- shutdown -------------------------------------------------------------
     def _release_all(self) -> int:
@@ -648,20 +639,20 @@ class _QueueBase:
         out = ffi.new("size_t *")
         st = lib.ftk_queue_size_approx(self._h, out)
         if st:
-            raise_status(st, "size")
+            raise_status(st, "size", _NAME)
         return out[0]
 
     def _is_shutdown(self) -> int:
         out = ffi.new("int *")
         st = lib.ftk_queue_is_closed(self._h, out)
         if st:
-            raise_status(st)
+            raise_status(st, "", _NAME)
         return out[0]
 
     def _shutdown(self, immediate: bool) -> None:
         st = lib.ftk_queue_close(self._h, 1 if immediate else 0)
         if st:
-            raise_status(st, "shutdown")
+            raise_status(st, "shutdown", _NAME)
         if immediate:
             self._release_all()
 
@@ -815,7 +806,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
         out = ffi.new("uint64_t *")
         st = lib.ftk_queue_unfinished(self._h, out)
         if st:
-            raise_status(st)
+            raise_status(st, "", _NAME)
         return out[0]
 
     def task_done(self) -> None:
@@ -823,7 +814,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
         if st == lib.FTK_EINVAL:
             raise ValueError("task_done() called too many times")
         if st:
-            raise_status(st, "task_done")
+            raise_status(st, "task_done", _NAME)
 
     def join(self) -> None:
         """Block until every item put has been marked done (no polling: each
@@ -835,7 +826,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
                 return
             if st in (_ETIMEDOUT, _EINTR):
                 continue
-            raise_status(st, "join")
+            raise_status(st, "join", _NAME)
 
     def shutdown(self, immediate: bool = False) -> None:
         """As ``queue.Queue.shutdown`` (3.13): puts raise ShutDown; gets raise

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._common import call_handle, lib, local_view, owned_handle, refuse_pickle
+from ._common import Native, call_handle, lib, owned_handle, refuse_pickle
 from ._lib import ffi, raise_status
 from ._wait import SLICE_NS, check_timeout, deadline as _deadline, expired as _expired
 from ._wait import slice_ns as _slice
@@ -90,7 +90,7 @@ def _fail(st: int, what: str) -> Any:
     """Raise for a status an operation cannot handle (never returns)."""
     if st == _EPERM:
         raise RuntimeError(f"{what}: {_PERM[what]}")
-    raise_status(st, what)
+    raise_status(st, what, what.partition(".")[0] or "lock")
 
 
 # -- the sliced waits (entered only after a try failed) ------------------------------
@@ -393,7 +393,7 @@ def _nothing(h: Any) -> None:
     pass
 
 
-class _RWMethods:
+class _RWMethods(Native):
     """What an RWLock and its thread-owned views share: the per-handle
     closures, made by ``_install`` and kept in ``__dict__`` under
     ``_f_<name>``; each is also installed as the instance's ``<name>`` unless
@@ -489,38 +489,36 @@ class _RWMethods:
         holds count once)."""
         n = lib.ftk_rwlock_readers(self._h)
         if n < 0:
-            raise_status(n, "RWLock.readers")
+            raise_status(n, "RWLock.readers", "RWLock")
         return n
 
     def writers_waiting(self) -> int:
         """How many writers wait to acquire (a racy snapshot)."""
         n = lib.ftk_rwlock_writers_waiting(self._h)
         if n < 0:
-            raise_status(n, "RWLock.writers_waiting")
+            raise_status(n, "RWLock.writers_waiting", "RWLock")
         return n
 
     def writer_locked(self) -> bool:
         """True if a writer holds the lock (or is taking it)."""
         n = lib.ftk_rwlock_writer_locked(self._h)
         if n < 0:
-            raise_status(n, "RWLock.writer_locked")
+            raise_status(n, "RWLock.writer_locked", "RWLock")
         return bool(n)
 
     def read_held(self) -> int:
         """The calling thread's read nesting depth (0: it holds no read lock)."""
         n = _rd_held(self._h)
         if n < 0:
-            raise_status(n, "RWLock.read_held")
+            raise_status(n, "RWLock.read_held", "RWLock")
         return n
 
     def write_held(self) -> bool:
         """True if the calling thread holds the write lock."""
         n = _wr_held(self._h)
         if n < 0:
-            raise_status(n, "RWLock.write_held")
+            raise_status(n, "RWLock.write_held", "RWLock")
         return bool(n)
-
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
 
 class RWLock(_RWMethods):
@@ -552,7 +550,7 @@ class RWLock(_RWMethods):
     def __init__(self) -> None:
         self._install(owned_handle(lib.ftk_rwlock_new, lib.ftk_rwlock_free))
 
-    def local(self) -> "RWLockView":
+    def local(self) -> "RWLockView":  # type: ignore[override]  # a view class of its own
         """A thread-owned view of this lock, for the thread that calls this:
         the same lock (same methods), through callables and a handle object
         that only this thread touches, so threads do not contend on shared
@@ -637,7 +635,7 @@ def _context_for(cls: Any, lock: Any, attr: str, make: Any, acq: str, rel: str) 
 
 # -- IntervalLock -----------------------------------------------------------------------
 
-class IntervalLock:
+class IntervalLock(Native):
     """A mutex whose holder lets waiters in at intervals.
 
     >>> il = IntervalLock(interval=0.005)
@@ -665,10 +663,7 @@ class IntervalLock:
         if interval > 9e9:
             raise OverflowError("interval is too large")
         self._interval = float(interval)
-        owner = owned_handle(lib.ftk_ilock_new, lib.ftk_ilock_free, int(interval * 1e9))
-        self._owner = owner
-        self._h = call_handle(owner)
-        self._install_fast_paths()
+        self._own(lib.ftk_ilock_new, lib.ftk_ilock_free, int(interval * 1e9))
 
     def _install_fast_paths(self) -> None:
         """lock/unlock/poll/cede as closures over this object's handle copy,
@@ -685,10 +680,6 @@ class IntervalLock:
             if getattr(cls, name) is IntervalLock.__dict__[name]:
                 d[name] = fn  # else a subclass overrides it: keep the override
 
-    def local(self) -> "IntervalLock":
-        """A thread-owned view (``ftkit._common.local_view``): the same lock,
-        through objects the calling thread owns; call once per thread."""
-        return local_view(self)
 
     # The methods, for subclasses that override them (super()) and for
     # lookups through the class; instances use the closures directly.
@@ -717,14 +708,14 @@ class IntervalLock:
         """True if any thread holds the lock."""
         n = _il_locked(self._h)
         if n < 0:
-            raise_status(n, "IntervalLock.locked")
+            raise_status(n, "IntervalLock.locked", "IntervalLock")
         return bool(n)
 
     def held(self) -> bool:
         """True if the calling thread holds the lock."""
         n = _il_held(self._h)
         if n < 0:
-            raise_status(n, "IntervalLock.held")
+            raise_status(n, "IntervalLock.held", "IntervalLock")
         return bool(n)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -769,5 +760,3 @@ class IntervalLock:
         except Exception:  # noqa: BLE001
             state = "unavailable"
         return f"<ftkit.IntervalLock {state} interval={self._interval}>"
-
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]

@@ -2,7 +2,7 @@
  * test_queue.c - the MPMC word queue: every entry point, bad handles, FIFO,
  * exact bounds, timeouts, close/drain/task accounting, wake-ups of blocked
  * pops/pushes/joins, and MPMC stress (exactly once, per-producer order),
- * also with FTKIT_QUEUE_PATIENCE=0 so that consumers skip slots of producers
+ * also with patience 0 (ftk_queue_new_ex) so that consumers skip slots of producers
  * that are a little late and the retry path runs constantly. Public API only.
  */
 #include <pthread.h>
@@ -19,9 +19,12 @@
 #define MS 1000000LL
 
 
+/* Patience of the queues new_q makes (-1: the default). */
+static int64_t g_patience = -1;
+
 static ftk_handle_t new_q(size_t cap) {
     ftk_handle_t h = FTK_NULL_HANDLE;
-    ck_assert_int_eq(ftk_queue_new(cap, &h), FTK_OK);
+    ck_assert_int_eq(ftk_queue_new_ex(cap, g_patience, &h), FTK_OK);
     ck_assert(h != FTK_NULL_HANDLE);
     return h;
 }
@@ -71,6 +74,9 @@ START_TEST(test_new_free) {
     ck_assert_int_eq(ftk_queue_new(0, NULL), FTK_EINVAL);
     ftk_handle_t h = FTK_NULL_HANDLE;
     ck_assert_int_eq(ftk_queue_new((size_t)FTK_QUEUE_CAPACITY_MAX + 1, &h), FTK_EOVERFLOW);
+    ck_assert(h == FTK_NULL_HANDLE);
+    ck_assert_int_eq(ftk_queue_new_ex(0, FTK_QUEUE_PATIENCE_MAX + 1, &h), FTK_EINVAL);
+    ck_assert_int_eq(ftk_queue_new_ex(0, 0, NULL), FTK_EINVAL);
     ck_assert(h == FTK_NULL_HANDLE);
     ck_assert_uint_eq(ftk_live_handles(), base);
 
@@ -1077,10 +1083,10 @@ END_TEST
 /* Patience 0: a consumer skips any slot whose producer has claimed but not
  * yet filled it, so producers retry constantly (the lock-free path). */
 START_TEST(test_stress_mpmc_skipping) {
-    setenv("FTKIT_QUEUE_PATIENCE", "0", 1);
+    g_patience = 0;
     run_mpmc(0, FTK_SCALED(60000));
     run_mpmc(16, FTK_SCALED(30000));
-    unsetenv("FTKIT_QUEUE_PATIENCE");
+    g_patience = -1;
 }
 END_TEST
 

@@ -2755,10 +2755,8 @@ static void op_mpmc(rd *r) {
     unsigned close_at = u16(r); /* main step at which it closes (if < steps) */
     bool close_imm = u8(r) % 2;
 
-    /* FTKIT_QUEUE_PATIENCE is read at ftk_queue_new: 0 exercises the skip path */
-    setenv("FTKIT_QUEUE_PATIENCE", patient ? "64" : "0", 1);
-    EXPECT(ftk_queue_new((size_t)cap, &x.q), FTK_OK, "queue_new (mpmc)");
-    unsetenv("FTKIT_QUEUE_PATIENCE");
+    /* patience 0 exercises the skip path */
+    EXPECT(ftk_queue_new_ex((size_t)cap, patient ? 64 : 0, &x.q), FTK_OK, "queue_new (mpmc)");
 
     pthread_t tid;
     CHECK(pthread_create(&tid, NULL, mpmc_thread, &x) == 0, "pthread_create");

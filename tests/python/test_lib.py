@@ -51,6 +51,20 @@ def test_unknown_status_codes(code):
 def test_status_maps_to_exception(code, exc):
     with pytest.raises(exc):
         _lib.raise_status(code, "doing something")
+    # status_error builds the same exception without raising it
+    assert isinstance(_lib.status_error(code, "doing something"), exc)
+
+
+def test_status_messages_name_the_operation_and_the_object():
+    with pytest.raises(ftkit.BadHandleError, match=r"^pop: the ConcurrentDeque is closed$") as info:
+        _lib.raise_status(lib.FTK_EBADHANDLE, "pop", "ConcurrentDeque")
+    assert info.value.status == lib.FTK_EBADHANDLE and info.value.name == "FTK_EBADHANDLE"
+    with pytest.raises(ftkit.ShutDown, match=r"^put: the queue is shut down$"):
+        _lib.raise_status(lib.FTK_ECLOSED, "put", "queue")
+    # codes without a message of their own use libftkit's text
+    text = ffi.string(lib.ftk_strerror(lib.FTK_EINVAL)).decode()
+    assert str(_lib.status_error(lib.FTK_EINVAL)) == text
+    assert str(_lib.status_error(lib.FTK_EINVAL, "x")) == f"x: {text}"
 
 
 def _import_with(env_update):

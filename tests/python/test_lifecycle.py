@@ -378,6 +378,13 @@ def _primitives():
     if hasattr(ftkit, "ConcurrentGatheringIterator"):
         rows.append(("ConcurrentGatheringIterator", lambda: ftkit.ConcurrentGatheringIterator(),
                      "insert", (0, "x"), None))
+    if hasattr(ftkit, "BatchExecutor"):
+        import itertools
+
+        rows.append(("BatchExecutor", lambda: ftkit.BatchExecutor(itertools.count().__next__, 4),
+                     "load", (), 0))
+    if hasattr(ftkit, "ProcessSemaphore"):
+        rows.append(("ProcessSemaphore", lambda: ftkit.ProcessSemaphore(2), "value", (), 2))
     for name, method, args, want in (("RWLock", "readers", (), 0),
                                      ("IntervalLock", "locked", (), False),
                                      ("AtomicCounter", "get", (), 0)):
@@ -411,5 +418,5 @@ def test_every_primitive_keeps_the_contract(name, make, method, args, want):
     if hasattr(obj, "close"):
         obj.close()
         obj.close()
-        with pytest.raises(ftkit.BadHandleError):
+        with pytest.raises(ftkit.BadHandleError, match="closed"):  # per-code message
             getattr(obj, method)(*args)

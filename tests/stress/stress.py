@@ -13,7 +13,13 @@ AtomicReference or a dict coming out exactly once, mutual exclusion (flag
 spin lock, locks), objects released afterwards (weakref callbacks and a
 count of live test objects), slot tables with no leaked or doubly-free
 index and a size bounded by what was in flight, C handles back to their
-level before the family, and no clear memory growth across rounds.
+level before the family, and no clear memory growth across rounds. The
+gathering iterator yields every key once in key order (also after
+duplicate-insert failures and racing closes); the batch executor never runs
+source() twice at once and hands every value out once, in production order
+per thread; the process semaphore never has more holders than permits
+across event loops on many threads with cancellations, and gets every
+permit back.
 
 Shutdown rounds race ``shutdown()``, ``shutdown(immediate=True)`` and
 ``close()`` with the producers and consumers of a queue: afterwards every item
@@ -1613,6 +1619,272 @@ def stress_counter(fam: Family, budget: float) -> None:
         fam.quiet_point()
 
 
+# -- gathering iterator ------------------------------------------------------
+
+def stress_gather(fam: Family, budget: float) -> None:
+    """n-1 producers insert disjoint keys in scrambled order, one consumer
+    iterates: every key's value comes out once, in key order. Odd rounds
+    add a twist chosen by the round: a clear=False pass read twice, a
+    duplicate insert (the iterator must raise RuntimeError chained to the
+    producer's ValueError after a correct prefix), or a close racing the
+    producers and the consumer (the consumer stops with ShutDown or
+    RuntimeError, producers with BadHandleError; nothing hangs or leaks)."""
+    Gather = prim("ConcurrentGatheringIterator")
+    dur = 1.0
+    end = time.monotonic() + budget
+    r = -1
+    while r < 3 or time.monotonic() < end:  # rounds are short: as many as fit
+        r += 1
+        n = max(2, fam.threads(r))
+        producers = n - 1
+        per = 400 if r % 2 == 0 else 200
+        total = producers * per
+        twist = ("plain", "noclear", "duplicate", "close")[r % 4] if r % 2 else "plain"
+        g = Gather(scaling=n)
+        deadline = time.monotonic() + dur * 4
+        dup_at = random.Random(fam.ctx.seed + r).randrange(total)
+        closed = threading.Event()
+
+        def worker(i: int) -> Any:
+            rnd = random.Random(fam.ctx.seed * 31 + r * 7 + i)
+            if i == producers:  # the consumer
+                got: list = []
+                try:
+                    for v in g.iterator(total - 1, clear=(twist != "noclear"), timeout=GRACE):
+                        got.append(v)
+                        if twist == "close" and len(got) == total // 3:
+                            closed.set()
+                            g.close()
+                except ShutDown:
+                    return ("shut", got)
+                except RuntimeError as exc:
+                    return ("failed", got, exc.__cause__)
+                except BadHandleError:
+                    return ("closed", got)
+                return ("done", got)
+            keys = list(range(i, total, producers))
+            # scrambled, but each producer ends up inserting all its keys
+            for j in range(0, len(keys), 16):
+                chunk = keys[j:j + 16]
+                rnd.shuffle(chunk)
+                keys[j:j + 16] = chunk
+            done = 0
+            for k in keys:
+                if time.monotonic() > deadline:
+                    break
+                try:
+                    g.insert(k, (k, i))
+                except (BadHandleError, ValueError):
+                    if twist == "close" and closed.is_set():
+                        break
+                    raise
+                done += 1
+                if twist == "duplicate" and k == dup_at:
+                    try:
+                        g.insert(k, (k, -1))
+                    except ValueError:
+                        return ("dup", done)
+                    fam.fail(f"a duplicate insert of key {k} did not raise ValueError")
+            return ("ins", done)
+
+        results = fam.run(n, worker, deadline)
+        if any(x is None for x in results):
+            g.close()
+            continue
+        cons = results[producers]
+        got = cons[1]
+        want = [(k, k % producers) for k in range(total)]
+        fam.check(got == want[:len(got)], "the iterator yielded values out of key order "
+                                          "or values never inserted")
+        if twist in ("plain", "noclear"):
+            fam.check(cons[0] == "done" and len(got) == total,
+                      f"iterator ended with {cons[0]} after {len(got)} of {total}")
+        if twist == "noclear" and cons[0] == "done":
+            again = list(g.iterator(total - 1, clear=True))
+            fam.check(again == want, "a second pass over clear=False values differs")
+        if twist == "duplicate":
+            fam.check(cons[0] == "failed" and isinstance(cons[2], ValueError),
+                      f"after a duplicate insert the iterator ended with {cons[0]} "
+                      "(want RuntimeError chained to ValueError)")
+        if twist == "close":
+            fam.check(cons[0] in ("shut", "failed", "closed", "done"),
+                      f"close racing: the iterator ended with {cons[0]}")
+        fam.ops += sum(x[1] for x in results[:producers] if x[0] in ("ins", "dup")) + len(got)
+        g.close()
+        fam.quiet_point()
+
+
+# -- batch executor --------------------------------------------------------------
+
+def stress_batch(fam: Family, budget: float) -> None:
+    """n threads load() from one executor whose source counts 0, 1, 2...:
+    source() never runs in two threads at once, each thread's loads
+    strictly increase (production order), and every produced value was
+    loaded exactly once except the unclaimed tail of the last batch (exactly
+    ``available()`` values, the highest). Odd rounds end with a twist:
+    source() raising (every later load raises RuntimeError chained to it)
+    or a close racing the loads (nothing loaded twice)."""
+    Batch = prim("BatchExecutor")
+    nrounds, dur = rounds_of(budget, 1.0)
+    for r in range(nrounds):
+        n = fam.threads(r)
+        size = (1, 3, 16, 64, 257)[r % 5]
+        twist = ("plain", "raise", "close")[r % 3] if r % 2 else "plain"
+        produced = [0]
+        inside = [0]
+        overlap = [0]
+        fail_at = 200 * size + 7
+
+        def source() -> int:
+            inside[0] += 1
+            if inside[0] != 1:
+                overlap[0] += 1
+            v = produced[0]
+            if twist == "raise" and v == fail_at:
+                inside[0] -= 1
+                raise KeyError("planned")
+            produced[0] = v + 1
+            inside[0] -= 1
+            return v
+
+        ex = Batch(source, size)
+        deadline = time.monotonic() + dur
+
+        def worker(i: int) -> Any:
+            load = ex.local().load
+            got = array("q")
+            end = "time"
+            while time.monotonic() < deadline:
+                try:
+                    for _ in range(64):
+                        got.append(load())
+                except KeyError:
+                    end = "source"
+                    break
+                except RuntimeError as exc:
+                    end = "failed" if isinstance(exc.__cause__, KeyError) else f"bad: {exc!r}"
+                    break
+                except BadHandleError:
+                    end = "closed"
+                    break
+                if twist == "close" and i == 0 and len(got) > 2000:
+                    ex.close()
+            return got, end
+
+        results = fam.run(n, worker, deadline)
+        if any(x is None for x in results):
+            ex.close()
+            continue
+        fam.check(overlap[0] == 0, f"source() ran in two threads at once {overlap[0]} times")
+        for got, end in results:
+            fam.check(all(a < b for a, b in zip(got, got[1:])),
+                      "one thread's loads went back (not in production order)")
+            fam.check(not end.startswith("bad"), f"a load ended with {end}")
+        loaded = sorted(v for got, _ in results for v in got)
+        fam.check(len(loaded) == len(set(loaded)), "a value was loaded twice")
+        if twist == "plain":
+            left = ex.available()
+            fam.check(loaded == list(range(produced[0] - left)),
+                      f"loaded {len(loaded)} values, produced {produced[0]}, "
+                      f"{left} available: some value lost")
+        if twist == "raise":
+            ends = {end for _, end in results}
+            fam.check(ends <= {"source", "failed", "time"} and "source" in ends,
+                      f"after source() raised the loads ended with {sorted(ends)}")
+            try:
+                ex.load()
+                fam.fail("load() after source() raised returned a value")
+            except RuntimeError as exc:
+                fam.check(isinstance(exc.__cause__, KeyError), "RuntimeError not chained")
+        fam.ops += len(loaded)
+        ex.close()
+        fam.quiet_point()
+
+
+# -- process semaphore -------------------------------------------------------------
+
+def stress_semaphore(fam: Family, budget: float) -> None:
+    """Every thread runs its own event loop with tasks that take the shared
+    semaphore (``async with``), some of them cancelled at random while they
+    wait or right after they were granted, plus plain threads using
+    acquire_blocking: the holders never exceed the permits, every task ends,
+    and afterwards the permits are all back and nobody waits."""
+    import asyncio
+
+    Sem = prim("ProcessSemaphore")
+    nrounds, dur = rounds_of(budget, 1.0)
+    for r in range(nrounds):
+        n = fam.threads(r)
+        permits = 1 + r % 4
+        sem = Sem(permits)
+        holders = ftkit.AtomicInt64()
+        worst = ftkit.AtomicInt64()
+        deadline = time.monotonic() + dur
+
+        def enter() -> None:
+            now = holders.incr()
+            if now > permits:
+                worst.set(now)
+
+        async def task(rnd: random.Random) -> int:
+            done = 0
+            while time.monotonic() < deadline:
+                async with sem:
+                    enter()
+                    await asyncio.sleep(0)
+                    holders.decr()
+                done += 1
+            return done
+
+        async def canceller(rnd: random.Random, victims: list) -> int:
+            k = 0
+            while time.monotonic() < deadline:
+                await asyncio.sleep(rnd.random() / 500)
+                t = asyncio.ensure_future(task(rnd))
+                victims.append(t)
+                await asyncio.sleep(0)
+                t.cancel()
+                k += 1
+            return k
+
+        async def loop_main(i: int) -> int:
+            rnd = random.Random(fam.ctx.seed * 17 + r * 5 + i)
+            victims: list = []
+            jobs = [task(rnd) for _ in range(4)] + [canceller(rnd, victims)]
+            res = await asyncio.gather(*jobs)
+            for t in victims:
+                try:
+                    await t
+                except asyncio.CancelledError:
+                    pass
+            return sum(res)
+
+        def worker(i: int) -> int:
+            if i % 4 == 3:  # a plain thread
+                k = 0
+                while time.monotonic() < deadline:
+                    if sem.acquire_blocking(timeout=0.05):
+                        enter()
+                        holders.decr()
+                        sem.release()
+                        k += 1
+                return k
+            return asyncio.run(loop_main(i))
+
+        results = fam.run(n, worker, deadline)
+        if any(x is None for x in results):
+            sem.close()
+            continue
+        fam.check(worst.get() == 0, f"{worst.get()} holders of a {permits}-permit semaphore")
+        fam.check(holders.get() == 0, f"{holders.get()} holders left after the round")
+        fam.check(sem.value() == permits and sem.waiters() == 0,
+                  f"after the round: value {sem.value()} of {permits}, "
+                  f"{sem.waiters()} waiters (a permit lost or leaked)")
+        fam.ops += sum(results)
+        sem.close()
+        fam.quiet_point()
+
+
 FAMILIES: list[tuple[str, Callable[[Family, float], None]]] = [
     ("AtomicInt64", stress_int64),
     ("AtomicFlag", stress_flag),
@@ -1624,6 +1896,9 @@ FAMILIES: list[tuple[str, Callable[[Family, float], None]]] = [
     ("RWLock", stress_rwlock),
     ("IntervalLock", stress_interval_lock),
     ("AtomicCounter", stress_counter),
+    ("ConcurrentGatheringIterator", stress_gather),
+    ("BatchExecutor", stress_batch),
+    ("ProcessSemaphore", stress_semaphore),
 ]
 
 

@@ -17,8 +17,8 @@
  * blocks the others. A consumer that claims a slot whose producer is stalled
  * between claiming and filling it waits briefly, then marks the slot skipped
  * and moves on; the producer notices and retries at the tail (the patience,
- * ~1000 spins with a few yields, can be set per queue at creation with the
- * environment variable FTKIT_QUEUE_PATIENCE; tests use 0). Blocking calls
+ * ~1000 spins with a few yields, can be set per queue at creation with
+ * ftk_queue_new_ex; tests use 0 to exercise the skipping path). Blocking calls
  * spin briefly, then sleep in the OS (futex on Linux) until woken; a producer
  * or consumer makes a wake-up syscall only when a thread is asleep.
  *
@@ -56,6 +56,8 @@ extern "C" {
 
 /* Largest capacity ftk_queue_new accepts. */
 #define FTK_QUEUE_CAPACITY_MAX 0x4000000000000000ULL /* 2**62 */
+/* Largest patience ftk_queue_new_ex accepts (spins). */
+#define FTK_QUEUE_PATIENCE_MAX 0x100000
 
 /* Values of ftk_queue_is_closed's *out. */
 enum {
@@ -73,6 +75,18 @@ enum {
  * FTK_ENOMEM. Thread-safe.
  */
 FTK_API int ftk_queue_new(size_t capacity, ftk_handle_t *out);
+
+/*
+ * ftk_queue_new with an explicit patience: how many times a consumer that
+ * claimed a slot whose producer has not filled it yet spins (yielding the
+ * CPU every 64th spin) before it marks the slot skipped and moves on (the
+ * producer then retries at the tail). patience < 0 = the default (1024);
+ * 0 skips at once (the queue stays correct: every word is still popped
+ * exactly once, in per-producer order; it only retries more). Fixed for the
+ * queue's life. FTK_EINVAL if patience > FTK_QUEUE_PATIENCE_MAX, otherwise
+ * as ftk_queue_new. Thread-safe.
+ */
+FTK_API int ftk_queue_new_ex(size_t capacity, int64_t patience, ftk_handle_t *out);
 
 /*
  * Destroy a queue: closes it immediately (waking every waiter, which then
