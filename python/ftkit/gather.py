@@ -30,14 +30,13 @@ import types
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-from ._common import (INT64_MAX, INT64_MIN, as_int64, call_handle, lib, local_view, owned_handle,
-                      refuse_pickle, release_handle)
+from ._common import INT64_MAX, INT64_MIN, Native, as_int64, lib, release_handle
 from ._compat import ShutDown
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
 from ._keepalive import SlotTable
-from ._lib import BadHandleError, ffi
+from ._lib import BadHandleError, ffi, status_error
 from ._wait import check_timeout, deadline, slice_ns
 from .local import LocalWrapper
 
@@ -62,13 +61,12 @@ _ETIMEDOUT = lib.FTK_ETIMEDOUT
 _ECLOSED = lib.FTK_ECLOSED
 _EINTR = lib.FTK_EINTR
 _EBUSY = lib.FTK_EBUSY
-_ENOMEM = lib.FTK_ENOMEM
 _EOVERFLOW = lib.FTK_EOVERFLOW
 _EBADHANDLE = lib.FTK_EBADHANDLE
 _FAILED = lib.FTK_GATHER_FAILED
 _NAME = "ConcurrentGatheringIterator"
 _FAILED_MSG = "Iterator insertion failed: an insert into this ConcurrentGatheringIterator raised"
-_CLOSED_MSG = "the ConcurrentGatheringIterator was closed"
+_CLOSED_MSG = "the ConcurrentGatheringIterator is closed"
 
 # One close at a time per process (close is rare; makes it idempotent
 # across threads and views without a per-object lock).
@@ -116,11 +114,9 @@ def _insert_failed(slots: SlotTable, h: Any, failure: list, i: int, key: int, st
     if st == _EBUSY:
         exc = ValueError(f"key {key} is already present in the ConcurrentGatheringIterator")
     elif st == _ECLOSED or st == _EBADHANDLE:
-        exc = BadHandleError(_EBADHANDLE, _CLOSED_MSG)
-    elif st == _ENOMEM:
-        exc = MemoryError("ConcurrentGatheringIterator.insert: out of memory")
-    else:  # pragma: no cover - no other status is documented
-        exc = RuntimeError(f"ConcurrentGatheringIterator.insert: status {st}")
+        exc = status_error(_EBADHANDLE, "insert", _NAME)  # BadHandleError: "... is closed"
+    else:  # FTK_ENOMEM (MemoryError); no other status is documented
+        exc = status_error(st, "insert", _NAME)
     _mark_failed(h, failure, exc)
     raise exc
 
@@ -278,7 +274,7 @@ def _read(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
         key += j
 
 
-class ConcurrentGatheringIterator(Generic[T]):
+class ConcurrentGatheringIterator(Native, Generic[T]):
     """Ordered fan-in: values inserted under integer keys from any thread in
     any order, read back in key order.
 
@@ -320,10 +316,8 @@ class ConcurrentGatheringIterator(Generic[T]):
         # clearing iterator may take and release the same key meanwhile).
         self._slots = SlotTable(versioned=True, capacity=64)
         self._failure: list[BaseException] = []
-        self._owner = owned_handle(lib.ftk_gather_new, lib.ftk_gather_free, n)
-        self._h = call_handle(self._owner)
+        self._own(lib.ftk_gather_new, lib.ftk_gather_free, n)  # _owner, _h, fast paths
         self._open = True
-        self._install_fast_paths()
 
     def _install_fast_paths(self) -> None:
         """Install insert as a closure over the object's state (no attribute
@@ -360,12 +354,6 @@ class ConcurrentGatheringIterator(Generic[T]):
         insert.__name__ = "insert"
         insert._owner = owner  # type: ignore[attr-defined]  # keeps the C object
         self.__dict__["insert"] = insert
-
-    def local(self) -> "ConcurrentGatheringIterator[T]":
-        """A thread-owned view (``ftkit._common.local_view``): the same
-        gatherer, with its insert made by the calling thread over its own
-        handle copy; call once per thread and use it there."""
-        return local_view(self)
 
     # -- producers ------------------------------------------------------------
     def insert(self, key: int, value: T) -> None:
@@ -447,6 +435,5 @@ class ConcurrentGatheringIterator(Generic[T]):
         failed = " failed" if st & _FAILED else ""
         return f"<{type(self).__name__}{failed} holding {max(n, 0)} values>"
 
-    __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
     __class_getitem__: Any = classmethod(types.GenericAlias)
 
