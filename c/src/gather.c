@@ -66,7 +66,6 @@
 
 #define MIN_LG 3u     /* smallest table: 8 entries */
 #define MAX_LG 60u    /* a table never grows past 2^60 entries */
-#define LOCK_SPINS 256
 #define WSLOTS 2      /* consumers that can publish their key */
 #define DEFAULT_SCALING 16u
 #define MIN_STRIPES 8u
@@ -112,31 +111,8 @@ typedef struct gather {
 
 /* ---- stripe lock --------------------------------------------------------- */
 
-static void lock_slow(stripe *s) {
-    for (unsigned i = 0;; i++) {
-        /* relaxed: only a hint before the acquiring exchange */
-        if (atomic_load_explicit(&s->lock, memory_order_relaxed) == 0 &&
-            /* acquire: the critical section sees the previous holder's writes */
-            atomic_exchange_explicit(&s->lock, 1, memory_order_acquire) == 0)
-            return;
-        if (i < LOCK_SPINS)
-            ftk_cpu_relax();
-        else
-            ftk_os_yield(); /* the holder may have been preempted */
-    }
-}
-
-static inline void s_lock(stripe *s) {
-    /* acquire: pairs with s_unlock's release */
-    if (__builtin_expect(atomic_exchange_explicit(&s->lock, 1, memory_order_acquire) == 0, 1))
-        return;
-    lock_slow(s);
-}
-
-static inline void s_unlock(stripe *s) {
-    /* release: the next holder sees everything written in the section */
-    atomic_store_explicit(&s->lock, 0, memory_order_release);
-}
+static inline void s_lock(stripe *s) { ftk_spin_lock(&s->lock); }
+static inline void s_unlock(stripe *s) { ftk_spin_unlock(&s->lock); }
 
 /* ---- one stripe's table (all under its lock) ------------------------------ */
 

@@ -31,7 +31,6 @@
  * The object is freed through EBR and the blocking layer (block.h):
  * sleepers hold references, freeing wakes them with FTK_ECLOSED.
  */
-#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +40,6 @@
 
 #define Q_BIT (UINT64_C(1) << 63)
 #define MIN_CAP 8u
-#define LOCK_SPINS 256
 
 typedef struct tnode {
     ftk_ec ec;
@@ -84,31 +82,8 @@ static inline void note(ftk_handle_t h, int64_t result) {
 
 /* ---- lock ------------------------------------------------------------------ */
 
-static void lock_slow(sem *s) {
-    for (unsigned i = 0;; i++) {
-        /* relaxed: a hint before the acquiring exchange */
-        if (atomic_load_explicit(&s->lock, memory_order_relaxed) == 0 &&
-            /* acquire: see the previous holder's writes */
-            atomic_exchange_explicit(&s->lock, 1, memory_order_acquire) == 0)
-            return;
-        if (i < LOCK_SPINS)
-            ftk_cpu_relax();
-        else
-            sched_yield(); /* the holder may have been preempted */
-    }
-}
-
-static inline void sem_lock(sem *s) {
-    /* acquire: pairs with sem_unlock */
-    if (__builtin_expect(atomic_exchange_explicit(&s->lock, 1, memory_order_acquire) == 0, 1))
-        return;
-    lock_slow(s);
-}
-
-static inline void sem_unlock(sem *s) {
-    /* release: the next holder sees the section's writes */
-    atomic_store_explicit(&s->lock, 0, memory_order_release);
-}
+static inline void sem_lock(sem *s) { ftk_spin_lock(&s->lock); }
+static inline void sem_unlock(sem *s) { ftk_spin_unlock(&s->lock); }
 
 /* ---- queue (under the lock) -------------------------------------------------- */
 
