@@ -36,7 +36,6 @@
  * close and give-backs (all seq_cst RMWs before the notify). ftk_block_wait
  * does the spin-then-sleep loop; sleepers hold a waitable reference.
  */
-#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,23 +99,8 @@ static void batch_destroy(void *p) {
 
 /* ---- the give-back list (rare paths) ----------------------------------- */
 
-static void ret_lock(batch *b) {
-    for (unsigned i = 0;; i++) {
-        /* acquire: the critical section sees the previous holder's writes */
-        if (atomic_load_explicit(&b->ret_lock, memory_order_relaxed) == 0 &&
-            atomic_exchange_explicit(&b->ret_lock, 1, memory_order_acquire) == 0)
-            return;
-        if (i < 256)
-            ftk_cpu_relax();
-        else
-            sched_yield();
-    }
-}
-
-static void ret_unlock(batch *b) {
-    /* release: the next holder sees the list as we left it */
-    atomic_store_explicit(&b->ret_lock, 0, memory_order_release);
-}
+static inline void ret_lock(batch *b) { ftk_spin_lock(&b->ret_lock); }
+static inline void ret_unlock(batch *b) { ftk_spin_unlock(&b->ret_lock); }
 
 /* Take the oldest given-back word; false if none. */
 static bool ret_pop(batch *b, uint64_t *w) {

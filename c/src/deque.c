@@ -36,7 +36,6 @@
  * and a pusher with nobody waiting pays one load of a line only waiters
  * write.
  */
-#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,6 @@
 
 #define MIN_CAP 16u
 /* Spins (with a pause each) before the lock waits by yielding the CPU. */
-#define LOCK_SPINS 256
 /* Checks of the size (no lock) before a blocking pop sleeps. */
 #define SPIN_BEFORE_SLEEP 64
 #define UNBOUNDED ((size_t)FTK_DEQUE_UNBOUNDED)
@@ -107,31 +105,8 @@ static inline void note_pop(size_t n, uint64_t w) {
 
 /* ---- the lock ---------------------------------------------------------- */
 
-static void lock_slow(deque *d) {
-    for (unsigned i = 0;; i++) {
-        /* relaxed: only a hint before the acquiring exchange */
-        if (atomic_load_explicit(&d->lock, memory_order_relaxed) == 0 &&
-            /* acquire: the critical section sees the previous holder's writes */
-            atomic_exchange_explicit(&d->lock, 1, memory_order_acquire) == 0)
-            return;
-        if (i < LOCK_SPINS)
-            ftk_cpu_relax();
-        else
-            sched_yield(); /* the holder may have been preempted: let it run */
-    }
-}
-
-static inline void dq_lock(deque *d) {
-    /* acquire: pairs with dq_unlock's release */
-    if (__builtin_expect(atomic_exchange_explicit(&d->lock, 1, memory_order_acquire) == 0, 1))
-        return;
-    lock_slow(d);
-}
-
-static inline void dq_unlock(deque *d) {
-    /* release: the next holder sees everything written in the section */
-    atomic_store_explicit(&d->lock, 0, memory_order_release);
-}
+static inline void dq_lock(deque *d) { ftk_spin_lock(&d->lock); }
+static inline void dq_unlock(deque *d) { ftk_spin_unlock(&d->lock); }
 
 /* ---- ring buffer (all under the lock) ------------------------------------ */
 

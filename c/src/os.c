@@ -31,6 +31,20 @@ int64_t ftk_now_ns(void) {
 
 void ftk_os_yield(void) { sched_yield(); }
 
+void ftk_spin_lock_slow(ftk_spinlock *l) {
+    for (unsigned i = 0;; i++) {
+        /* relaxed: only a hint before the acquiring exchange */
+        if (atomic_load_explicit(l, memory_order_relaxed) == 0 &&
+            /* acquire: the section sees the previous holder's writes */
+            atomic_exchange_explicit(l, 1, memory_order_acquire) == 0)
+            return;
+        if (i < FTK_SPIN_RELAX)
+            ftk_cpu_relax();
+        else
+            ftk_os_yield(); /* the holder may have been preempted: let it run */
+    }
+}
+
 /* ---- futex -------------------------------------------------------------- */
 
 #ifdef FTK_OS_FUTEX

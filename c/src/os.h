@@ -71,6 +71,25 @@ static inline void ftk_spin_wait(unsigned *spins) {
         ftk_os_yield();
 }
 
+/* A spinlock word (0: free, 1: held) for short critical sections (the
+ * deque's ring, a gather stripe, the semaphore's queue, the batch's give-back
+ * list): test-and-test-and-set, relaxing the CPU for FTK_SPIN_RELAX failed
+ * checks, then yielding it (the holder may have been preempted). Not fair,
+ * not reentrant; lock is acquire, unlock release, so a holder sees every
+ * write of the previous holder's section. */
+typedef _Atomic uint32_t ftk_spinlock;
+#define FTK_SPIN_RELAX 256
+void ftk_spin_lock_slow(ftk_spinlock *l);
+static inline void ftk_spin_lock(ftk_spinlock *l) {
+    /* acquire: pairs with ftk_spin_unlock's release */
+    if (__builtin_expect(atomic_exchange_explicit(l, 1, memory_order_acquire) == 0, 1)) return;
+    ftk_spin_lock_slow(l);
+}
+static inline void ftk_spin_unlock(ftk_spinlock *l) {
+    /* release: the next holder sees everything written in the section */
+    atomic_store_explicit(l, 0, memory_order_release);
+}
+
 /* Sleep while *addr == expected, until ftk_os_wake(addr), the deadline
  * (CLOCK_MONOTONIC ns, FTK_DEADLINE_NEVER for none) or a spurious wake-up.
  * Returns 0, FTK_ETIMEDOUT once the deadline has passed, or FTK_EINTR when

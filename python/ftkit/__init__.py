@@ -13,9 +13,11 @@ from .atomic import AtomicFlag, AtomicInt64, AtomicReference
 from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
+from .gather import ConcurrentGatheringIterator
 from .local import LocalWrapper
 from .batch import BatchExecutor
 from .queues import ConcurrentQueue, StdConcurrentQueue
+from .semaphore import ProcessSemaphore
 from .synchronization import IntervalLock, RWLock, RWReadContext, RWWriteContext
 
 from ._lib import ffi as _ffi
@@ -35,6 +37,7 @@ __all__ = [
     "BatchExecutor",
     "ConcurrentDeque",
     "ConcurrentDict",
+    "ConcurrentGatheringIterator",
     "ConcurrentQueue",
     "Empty",
     "EmptyDequeError",
@@ -42,6 +45,7 @@ __all__ = [
     "Full",
     "IntervalLock",
     "LocalWrapper",
+    "ProcessSemaphore",
     "RWLock",
     "RWReadContext",
     "RWWriteContext",

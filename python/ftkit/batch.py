@@ -548,7 +548,8 @@ class BatchExecutor(Native, Generic[T]):
     ``load()`` raises RuntimeError (its ``__cause__`` is the original error).
     ``local()`` returns a view for the calling thread whose ``load()``
     prefetches (claims up to ``VIEW_CHUNK`` values at once: the fast way to
-    load from one thread); ``as_local()`` is ``LocalWrapper(self.local())``.
+    load from one thread); ``as_local()`` is ``LocalWrapper(self)``, whose
+    calls go through such a view.
     """
 
     _h: Any
@@ -630,9 +631,10 @@ class BatchExecutor(Native, Generic[T]):
                                       min(d["_size"], VIEW_CHUNK))
 
     def as_local(self) -> LocalWrapper:
-        """``LocalWrapper(self.local())``: ft_utils' API, over a prefetching
-        view for the calling thread (see ``local()``)."""
-        return LocalWrapper(self.local())
+        """``LocalWrapper(self)`` (ft_utils' API): its calls go through a
+        view the calling thread makes (``local()``), so its ``load``
+        prefetches."""
+        return LocalWrapper(self)
 
 
     def close(self) -> None:

@@ -13,13 +13,23 @@ the full number protocol (reflected operators too), the buffer protocol
 In-place operators rebind ``.wrapped`` to the result and return the wrapper;
 plain operators (``/`` and ``//`` included) return plain results and never
 change the wrapper.
+
+For an ftkit object (``_common.Native``: AtomicInt64, ConcurrentDict,
+ConcurrentQueue, the locks...) the wrapper also makes the object's
+thread-owned view (``x.local()``) in the thread that creates the wrapper and
+sends method calls, item access, ``len``, ``in``, iteration, calls and
+``with`` through it, so ``LocalWrapper(x)``, ft_utils' idiom, scales like
+``x.local()``; ``.wrapped`` is still ``x``, and comparisons, hashing,
+conversions and operators use ``x`` itself (identity-compared objects stay
+equal to their wrapper). Attributes set or deleted through the wrapper go to
+both.
 """
 from __future__ import annotations
 
 import operator
 from typing import Any, Generic, TypeVar
 
-from ._common import refuse_pickle
+from ._common import Native, refuse_pickle
 
 __all__ = ["LocalWrapper", "BatchExecutor"]
 
@@ -27,11 +37,25 @@ T = TypeVar("T")
 _set = object.__setattr__
 
 
+def _fast_of(obj: Any) -> Any:
+    """What calls go through: an ftkit object's thread-owned view, made by
+    the calling thread, or the object itself."""
+    return obj.local() if isinstance(obj, Native) else obj
+
+
 class LocalWrapper(Generic[T]):
-    __slots__ = ("_wrapped", "__weakref__")
+    __slots__ = ("_wrapped", "_fast", "__weakref__")
 
     def __init__(self, wrapped: T) -> None:
         _set(self, "_wrapped", wrapped)
+        _set(self, "_fast", _fast_of(wrapped))
+
+    def _rebind(self, obj: Any) -> None:
+        """An in-place operator's result becomes the wrapped object (and its
+        view, unless it is the same object)."""
+        if obj is not self._wrapped:
+            _set(self, "_fast", _fast_of(obj))
+            _set(self, "_wrapped", obj)
 
     @property
     def wrapped(self) -> T:
@@ -40,49 +64,56 @@ class LocalWrapper(Generic[T]):
 
     # -- attributes ------------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrapped, name)
+        return getattr(self._fast, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("wrapped", "_wrapped"):
+        if name in ("wrapped", "_wrapped", "_fast"):
             raise AttributeError("LocalWrapper.wrapped is read-only")
         setattr(self._wrapped, name, value)
+        if self._fast is not self._wrapped:
+            setattr(self._fast, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name in ("wrapped", "_wrapped"):
+        if name in ("wrapped", "_wrapped", "_fast"):
             raise AttributeError("LocalWrapper.wrapped is read-only")
         delattr(self._wrapped, name)
+        if self._fast is not self._wrapped:
+            try:
+                delattr(self._fast, name)
+            except AttributeError:
+                pass
 
     def __dir__(self) -> list[str]:
         return dir(self._wrapped)
 
     # -- containers ------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
-        return self._wrapped[key]  # type: ignore[index]
+        return self._fast[key]  # type: ignore[index]
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._wrapped[key] = value  # type: ignore[index]
+        self._fast[key] = value  # type: ignore[index]
 
     def __delitem__(self, key: Any) -> None:
-        del self._wrapped[key]  # type: ignore[attr-defined]
+        del self._fast[key]  # type: ignore[attr-defined]
 
     def __len__(self) -> int:
-        return len(self._wrapped)  # type: ignore[arg-type]
+        return len(self._fast)  # type: ignore[arg-type]
 
     def __contains__(self, item: Any) -> bool:
-        return item in self._wrapped  # type: ignore[operator]
+        return item in self._fast  # type: ignore[operator]
 
     def __iter__(self) -> Any:
-        return iter(self._wrapped)  # type: ignore[call-overload]
+        return iter(self._fast)  # type: ignore[call-overload]
 
     def __next__(self) -> Any:
-        return next(self._wrapped)  # type: ignore[call-overload]
+        return next(self._fast)  # type: ignore[call-overload]
 
     def __reversed__(self) -> Any:
-        return reversed(self._wrapped)  # type: ignore[call-overload]
+        return reversed(self._fast)  # type: ignore[call-overload]
 
     # -- calls, conversions -------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._wrapped(*args, **kwargs)  # type: ignore[operator]
+        return self._fast(*args, **kwargs)  # type: ignore[operator]
 
     def __str__(self) -> str:
         return str(self._wrapped)
@@ -141,10 +172,10 @@ class LocalWrapper(Generic[T]):
 
     # -- context manager ---------------------------------------------------------
     def __enter__(self) -> Any:
-        return self._wrapped.__enter__()  # type: ignore[attr-defined]
+        return self._fast.__enter__()  # type: ignore[attr-defined]
 
     def __exit__(self, *exc: Any) -> Any:
-        return self._wrapped.__exit__(*exc)  # type: ignore[attr-defined]
+        return self._fast.__exit__(*exc)  # type: ignore[attr-defined]
 
     # -- unary -------------------------------------------------------------------
     def __neg__(self) -> Any:
@@ -191,7 +222,7 @@ def _reflected(op: Any, name: str) -> Any:
 
 def _in_place(op: Any, name: str) -> Any:
     def inp(self: LocalWrapper, other: Any) -> LocalWrapper:
-        _set(self, "_wrapped", op(self._wrapped, _unwrap(other)))
+        self._rebind(op(self._wrapped, _unwrap(other)))
         return self
 
     inp.__name__ = name

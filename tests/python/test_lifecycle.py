@@ -375,11 +375,16 @@ def _primitives():
     ]
     if hasattr(ftkit, "ConcurrentDeque"):
         rows.append(("ConcurrentDeque", lambda: ftkit.ConcurrentDeque([7]), "count", (7,), 1))
+    if hasattr(ftkit, "ConcurrentGatheringIterator"):
+        rows.append(("ConcurrentGatheringIterator", lambda: ftkit.ConcurrentGatheringIterator(),
+                     "insert", (0, "x"), None))
     if hasattr(ftkit, "BatchExecutor"):
         import itertools
 
         rows.append(("BatchExecutor", lambda: ftkit.BatchExecutor(itertools.count().__next__, 4),
                      "load", (), 0))
+    if hasattr(ftkit, "ProcessSemaphore"):
+        rows.append(("ProcessSemaphore", lambda: ftkit.ProcessSemaphore(2), "value", (), 2))
     for name, method, args, want in (("RWLock", "readers", (), 0),
                                      ("IntervalLock", "locked", (), False),
                                      ("AtomicCounter", "get", (), 0)):

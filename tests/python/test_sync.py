@@ -55,7 +55,14 @@ def test_context_classes():
     v = rw.local()
     assert RWReadContext(rw) is rw.read() and RWWriteContext(v) is v.write()
     assert isinstance(rw.read(), RWReadContext) and isinstance(rw.write(), RWWriteContext)
-    assert RWReadContext(ftkit.LocalWrapper(rw)) is rw.read()
+    # LocalWrapper(rw) calls through a view made by this thread: the context
+    # is that view's own reusable one, and it locks rw
+    w = ftkit.LocalWrapper(rw)
+    ctx = RWReadContext(w)
+    assert type(ctx) is RWReadContext and ctx is RWReadContext(w) and ctx is w.read()
+    with ctx:
+        assert rw.read_held() == 1 and rw.readers() == 1
+    assert rw.readers() == 0
 
     class Mine(RWReadContext):
         pass

@@ -181,3 +181,71 @@ def test_interval_lock_view_excludes_like_the_lock():
 
     run_threads(4, body)
     assert count[0] == 8000 and not il.locked()
+
+
+def test_every_primitive_has_a_view_through_native():
+    # every class that owns a handle derives from the one base, so local()
+    # (and LocalWrapper's use of it) reaches all of them, the new ones too
+    from ftkit._common import Native
+
+    names = [n for n in ftkit.__all__ if isinstance(getattr(ftkit, n), type)
+             and issubclass(getattr(ftkit, n), Native)]
+    for n in ("AtomicInt64", "ConcurrentDict", "ConcurrentQueue", "ConcurrentDeque",
+              "ConcurrentGatheringIterator", "BatchExecutor", "ProcessSemaphore",
+              "RWLock", "IntervalLock", "AtomicCounter"):
+        assert n in names, n
+
+
+def test_local_wrapper_of_an_ftkit_object_calls_through_a_view():
+    # ft_utils' idiom, LocalWrapper(x), gets the thread-owned view for ftkit
+    # objects: calls go through it, while .wrapped, comparisons and hashing
+    # are the object's own
+    n = AtomicInt64(5)
+    w = ftkit.LocalWrapper(n)
+    assert w.wrapped is n and w._fast is not n and type(w._fast) is AtomicInt64
+    assert w.incr() == 6 and n.get() == 6
+    w += 4  # AtomicInt64's in-place add returns itself: same object, same view
+    assert w.wrapped is n and n.get() == 10 and w == 10 and int(w) == 10
+
+    f = AtomicFlag(True)
+    wf = ftkit.LocalWrapper(f)
+    assert wf == f and hash(wf) == hash(f) and bool(wf)  # identity-compared
+    wf.set(False)
+    assert not f.get()
+
+    d = ConcurrentDict({1: "a"})
+    wd = ftkit.LocalWrapper(d)
+    wd[2] = "b"
+    assert d[2] == "b" and wd[1] == "a" and len(wd) == 2 and 2 in wd
+    assert sorted(wd) == [1, 2]
+
+    q = ConcurrentQueue()
+    wq = ftkit.LocalWrapper(q)
+    wq.push(7)
+    assert q.pop() == 7
+
+    # attributes set through the wrapper reach the object and the view
+    wq.tag = "x"
+    assert q.tag == "x" and wq.tag == "x"
+    del wq.tag
+    assert not hasattr(q, "tag") and not hasattr(wq, "tag")
+
+    # a plain object is forwarded as before
+    items = [1]
+    wl = ftkit.LocalWrapper(items)
+    assert wl._fast is items and wl.wrapped is items
+
+
+def test_local_wrappers_made_per_thread_conserve_sums():
+    n = AtomicInt64(0)
+    d = ConcurrentDict()
+
+    def body(i: int) -> None:
+        wn = ftkit.LocalWrapper(n)  # made by this thread: its own view
+        wd = ftkit.LocalWrapper(d)
+        for k in range(2000):
+            wn.incr()
+            wd[(i, k)] = k
+
+    run_threads(8, body)
+    assert n.get() == 16000 and len(d) == 16000
