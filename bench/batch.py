@@ -1,7 +1,8 @@
 """BatchExecutor workloads: load() per item at batch sizes 1, 16 and 64.
 
-Rows: ftkit BatchExecutor (the installed ``load`` closure, and a thread-owned
-view's), ft_utils' BatchExecutor (ft_utils.local) where installed, a stdlib
+Rows: ftkit BatchExecutor (the shared instance's ``load`` closure: one C
+claim per value; and a ``local()`` view's prefetching ``load``: one C claim
+per ``min(size, VIEW_CHUNK)`` values, served from the view's own list), ft_utils' BatchExecutor (ft_utils.local) where installed, a stdlib
 equivalent (a list refilled under a threading.Lock), and the raw cffi floor:
 one ``ftk_batch_load_v`` call per item (on an executor whose refill is held
 by another thread, so the call returns at once: the FFI crossing and the
@@ -80,7 +81,7 @@ def cases(threads: tuple = (1, 2)) -> list[Case]:
         out += [
             Case(F, name, "ftkit BatchExecutor", "ld()", "ld = ex.load", shared=_shared(n),
                  threads=threads),
-            Case(F, name, "ftkit BatchExecutor, local() view", "ld()", "ld = ex.local().load",
+            Case(F, name, "ftkit view load (prefetch), local()", "ld()", "ld = ex.local().load",
                  shared=_shared(n), threads=threads),
             Case(F, name, "stdlib Lock + list refill", "ld()", "ld = std.load",
                  shared=_shared(n), threads=threads),

@@ -451,6 +451,45 @@ int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w) {
     return st;
 }
 
+int ftk_batch_give_back(ftk_handle_t h, const uint64_t *w, size_t n) {
+    note_begin(h); /* any batch call ends the unload_last record */
+    if (w == NULL && n > 0) return FTK_EINVAL;
+    ftk_thread *t = ftk_thread_self();
+    batch *b = ftk_obj_enter_t(t, h, FTK_KIND_BATCH);
+    if (b == NULL) return FTK_EBADHANDLE;
+    int st = FTK_OK;
+    if (n > 0) {
+        ret_lock(b);
+        if (atomic_load(&b->state) & S_DONE) { /* seq_cst: see ftk_batch_drain */
+            st = FTK_ECLOSED;
+        } else {
+            uint32_t r = atomic_load_explicit(&b->ret_n, memory_order_relaxed);
+            if (n > (size_t)(UINT32_MAX - r)) {
+                st = FTK_ENOMEM; /* ret_n would overflow */
+            } else if (r + n > b->ret_cap) {
+                size_t cap = b->ret_cap ? 2 * b->ret_cap : 8;
+                while (cap < r + n) cap *= 2;
+                if (cap > UINT32_MAX) cap = UINT32_MAX;
+                uint64_t *nr = realloc(b->ret, cap * sizeof(uint64_t));
+                if (nr == NULL) {
+                    st = FTK_ENOMEM;
+                } else {
+                    b->ret = nr;
+                    b->ret_cap = cap;
+                }
+            }
+            if (st == FTK_OK) {
+                memcpy(b->ret + r, w, n * sizeof(uint64_t));
+                atomic_fetch_add(&b->ret_n, (uint32_t)n); /* seq_cst: a waiter's condition */
+            }
+        }
+        ret_unlock(b);
+        if (st == FTK_OK) ftk_ec_notify(&b->changed, FTK_EC_ALL);
+    }
+    ftk_obj_exit_t(t);
+    return st;
+}
+
 /* ---- lifecycle and queries ---------------------------------------------------------- */
 
 int ftk_batch_new(size_t size, ftk_handle_t *out) {

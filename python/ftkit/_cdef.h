@@ -286,6 +286,7 @@ int ftk_batch_fail(ftk_handle_t h);
 int ftk_batch_close(ftk_handle_t h);
 int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got);
 int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w);
+int ftk_batch_give_back(ftk_handle_t h, const uint64_t *w, size_t n);
 int ftk_batch_wake(ftk_handle_t h);
 int ftk_batch_is_refiller(ftk_handle_t h);
 int ftk_batch_size(ftk_handle_t h, size_t *out);

@@ -1,7 +1,7 @@
 /*
  * test_batch.c - batch executor: every entry point, bad input, the refill
  * role (fill, fill_range, abandon, fail), re-entrancy (EPERM), close and
- * drain, give-back (unload_last), take_many; storms where 8 threads claim
+ * drain, give-back (unload_last, give_back), take_many; storms where 8 threads claim
  * while one of them at a time refills: every produced word is claimed
  * exactly once and each thread sees increasing words, also with abandons,
  * give-backs, a close racing everything, and a free racing blocked loads.
@@ -49,6 +49,7 @@ START_TEST(test_api_bad_input) {
         ck_assert_int_eq(ftk_batch_close(b), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_batch_drain(b, buf, 4, &n), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_batch_wake(b), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_batch_give_back(b, buf, 1), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_batch_size(b, &n), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_batch_flags(b), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_batch_available(b, &n), FTK_EBADHANDLE);
@@ -382,6 +383,17 @@ static void storm_worker(void *arg, int i) {
             st = ftk_batch_take_many(s->h, ws, 1 + (size_t)(rnd(&x) % 4), &got);
             if (st == FTK_EBUSY) continue;
             TCHECK((st == FTK_OK) == (got > 0));
+            if (s->givebacks && got > 1 && rnd(&x) % 4 == 0) {
+                /* a view dropped mid-chunk: the rest goes back to the others */
+                int g = ftk_batch_give_back(s->h, ws + 1, got - 1);
+                TCHECK(g == FTK_OK || g == FTK_ECLOSED);
+                if (g == FTK_OK) { /* (the record of ws[0] ended: own it here) */
+                    TCHECK(ftk_batch_unload_last(s->h, NULL) == FTK_ENOTFOUND);
+                    own(s, ws[0]);
+                    last = 0;
+                    continue;
+                }
+            }
             for (size_t j = 1; j < got; j++) {
                 if (!s->givebacks) TCHECK(ws[j] > ws[j - 1]);
                 own(s, ws[j]);
@@ -538,6 +550,56 @@ START_TEST(test_concurrent_free_racing_loads) {
 }
 END_TEST
 
+/* give_back: words join the give-back list in order, are claimed first, one
+ * per claim, end the unload_last record; refused after close/failure. */
+START_TEST(test_api_give_back) {
+    ftk_handle_t h = new_batch(8);
+    uint64_t w = 0, buf[8];
+    size_t n = 0;
+    ck_assert_int_eq(ftk_batch_give_back(h, NULL, 1), FTK_EINVAL);
+    ck_assert_int_eq(ftk_batch_give_back(h, NULL, 0), FTK_OK);
+    ck_assert_int_eq(ftk_batch_load(h, &w, 0), FTK_BATCH_REFILL);
+    ck_assert_int_eq(ftk_batch_fill_range(h, 10, 8, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_batch_take_many(h, buf, 5, &n), FTK_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(buf[0], 10);
+    /* keep 10, give back 11..14 */
+    ck_assert_int_eq(ftk_batch_give_back(h, buf + 1, 4), FTK_OK);
+    ck_assert_int_eq(ftk_batch_unload_last(h, NULL), FTK_ENOTFOUND); /* record ended */
+    ck_assert_int_eq(ftk_batch_available(h, &n), FTK_OK);
+    ck_assert_uint_eq(n, 3 + 4);
+    for (uint64_t e = 11; e <= 14; e++) { /* given back first, one per claim, in order */
+        ck_assert_int_eq(ftk_batch_take_many(h, buf, 8, &n), FTK_OK);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(buf[0], e);
+    }
+    ck_assert_int_eq(ftk_batch_take_many(h, buf, 8, &n), FTK_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_eq(buf[0], 15);
+    /* a large give-back grows the list */
+    uint64_t many[100];
+    for (int i = 0; i < 100; i++) many[i] = 1000 + (uint64_t)i;
+    ck_assert_int_eq(ftk_batch_give_back(h, many, 100), FTK_OK);
+    for (uint64_t e = 1000; e < 1100; e++) {
+        ck_assert_int_eq(ftk_batch_load(h, &w, 0), FTK_OK);
+        ck_assert_uint_eq(w, e);
+    }
+    ck_assert_int_eq(ftk_batch_load(h, &w, 0), FTK_BATCH_REFILL);
+    /* the refiller may give back too; others take them while it refills */
+    ck_assert_int_eq(ftk_batch_give_back(h, many, 2), FTK_OK);
+    ck_assert_int_eq(ftk_batch_fail(h), FTK_OK);
+    ck_assert_int_eq(ftk_batch_give_back(h, many, 1), FTK_ECLOSED); /* failed: refused */
+    ck_assert_int_eq(ftk_batch_drain(h, buf, 8, &n), FTK_OK);
+    ck_assert_uint_eq(n, 2); /* the two given back before the failure */
+    ck_assert_int_eq(ftk_batch_free(h), FTK_OK);
+
+    h = new_batch(2);
+    ck_assert_int_eq(ftk_batch_close(h), FTK_OK);
+    ck_assert_int_eq(ftk_batch_give_back(h, many, 1), FTK_ECLOSED);
+    ck_assert_int_eq(ftk_batch_free(h), FTK_OK);
+}
+END_TEST
+
 /* ---- stress ----------------------------------------------------------------- */
 
 START_TEST(test_stress_mixed) {
@@ -554,6 +616,7 @@ static Suite *batch_suite(void) {
     tcase_add_test(api, test_api_bad_input);
     tcase_add_test(api, test_api_sequence);
     tcase_add_test(api, test_api_close_drain);
+    tcase_add_test(api, test_api_give_back);
     suite_add_tcase(s, api);
 
     TCase *single = ftk_test_tcase("single");

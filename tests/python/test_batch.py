@@ -21,7 +21,7 @@ import pytest
 
 import ftkit
 from ftkit import BadHandleError, BatchExecutor, LocalWrapper
-from ftkit.batch import MAX_SIZE
+from ftkit.batch import MAX_SIZE, VIEW_CHUNK
 
 from conftest import FTKIT_DIR, PYPY, Interrupts, collect, run_threads
 
@@ -106,11 +106,13 @@ def test_ft_utils_error_classes_match():
 
 def test_as_local_local_repr_pickle_weakref_subclass_generic():
     ex = BatchExecutor(Counting(), 4)
-    w = ex.as_local()
+    w = ex.as_local()  # a LocalWrapper whose calls go through a prefetching view
     assert type(w) is LocalWrapper and w.wrapped is ex
-    assert w.load() == 0
+    assert w.load() == 0  # claims 0..3, holds 1..3
     v = ex.local()
-    assert v.load() == 1 and ex.load() == 2  # the same batches
+    assert v.load() == 4 and ex.load() == 8  # the same batches
+    assert [w.load(), w.load(), v.load(), w.load()] == [1, 2, 5, 3]
+    assert w.source is ex.source and w.size == 4 and not w.failed()
     assert "BatchExecutor" in repr(ex) and "size=4" in repr(ex) and "open" in repr(ex)
     with pytest.raises(TypeError, match="pickle"):
         pickle.dumps(ex)
@@ -149,17 +151,37 @@ def test_model_against_a_reference(seed):
     size = rng.randint(1, 9)
     src = Counting()
     ex = BatchExecutor(src, size)
-    produced = 0
-    expected_next = 0
-    loads = [ex.load, ex.local().load, ex.as_local().load]
-    for _ in range(300):
-        v = rng.choice(loads)()
-        assert v == expected_next
-        expected_next += 1
-        if expected_next > produced:
-            produced += size
+    k = min(size, VIEW_CHUNK)
+    # the reference: C's given-back list and batch rest, each view's held values
+    ret, rest, produced = [], [], 0
+    views = [ex.local(), ex.local(), ex.as_local()]
+    held = [[], [], []]
+    for _ in range(400):
+        i = rng.randrange(5)
+        if i == 4:  # the shared load: one claim
+            if not ret and not rest:
+                rest, produced = list(range(produced, produced + size)), produced + size
+            want = ret.pop(0) if ret else rest.pop(0)
+            assert ex.load() == want
+        elif i == 3:  # drop a view: what it holds goes back, in order
+            j = rng.randrange(3)
+            ret += held[j]
+            held[j] = []
+            views[j] = ex.local() if j < 2 else ex.as_local()
+            collect()
+        else:
+            if held[i]:
+                want = held[i].pop(0)
+            elif ret:  # given-back values are claimed one at a time
+                want = ret.pop(0)
+            else:
+                if not rest:
+                    rest, produced = list(range(produced, produced + size)), produced + size
+                chunk, rest = rest[:k], rest[k:]
+                want, held[i] = chunk[0], chunk[1:]
+            assert views[i].load() == want
         assert src.n == produced
-        assert ex.available() == produced - expected_next
+        assert ex.available() == len(ret) + len(rest)
 
 
 # -- storms --------------------------------------------------------------------------------
@@ -168,17 +190,24 @@ def test_model_against_a_reference(seed):
 def test_storm_every_value_once_in_order(size):
     n_threads, per = 8, 3000 if size > 1 else 800
     ex = BatchExecutor(Counting(), size)
+    end = threading.Barrier(n_threads)
 
     def work(i):
         ld = ex.load if i % 2 else ex.local().load
-        return [ld() for _ in range(per)]
+        got = [ld() for _ in range(per)]
+        # a view gives its held values back when its thread ends, and a
+        # given-back value is older than the ones loaded since: keep the
+        # views until every thread is done
+        end.wait()
+        return got
 
     results = run_threads(n_threads, work)
     for r in results:
         assert all(a < b for a, b in zip(r, r[1:])), "a thread saw values out of order"
-    seen = sorted(itertools.chain.from_iterable(results))
-    # claims are ordered, so the first n claims got exactly the first n values
-    assert seen == list(range(n_threads * per))
+    # the views' held values went back when their threads ended
+    rest = [ex.load() for _ in range(ex.available())]
+    seen = sorted(itertools.chain(rest, *results))
+    assert seen == list(range(ex.source.n))
 
 
 def test_storm_objects_are_released_once_loaded():
@@ -489,15 +518,17 @@ class SourceInterrupts(Interrupts):
         return self
 
 
-def _sigint_storm(ex, src, helpers, seconds=2.0):
+def _sigint_storm(ex, src, helpers, seconds=2.0, load=None, helper_view=False):
     stop = threading.Event()
     got_helpers = []
+    load = load or ex.load
 
     def helper():
         mine = []
+        ld = ex.local().load if helper_view else ex.load
         while not stop.is_set():
             try:
-                mine.append(ex.load())
+                mine.append(ld())
             except BadHandleError:
                 break
         got_helpers.append(mine)
@@ -510,7 +541,7 @@ def _sigint_storm(ex, src, helpers, seconds=2.0):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             try:
-                got.append(ex.load())
+                got.append(load())
             except KeyboardInterrupt:
                 interrupted += 1
                 irq.recovered()
@@ -541,3 +572,297 @@ def test_sigint_storm_loses_nothing_and_repeats_nothing(size, helpers):
     # every value source() returned, exactly once
     assert everything == list(range(state["n"]))
     assert not ex.failed()
+
+
+# -- prefetching views ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [1, 7, 64, 100])
+def test_view_storm_each_thread_its_own_view(size):
+    """8 threads, each with its own view: every value exactly once overall,
+    strictly increasing per thread; while the views live, each holds back at
+    most k - 1 values and loaded + held + available() is everything
+    produced; once their threads end the held values are back."""
+    n_threads, per = 8, 3000 if size > 1 else 600
+    ex = BatchExecutor(Counting(), size)
+    k = min(size, VIEW_CHUNK)
+    loaded_all = threading.Barrier(n_threads + 1)
+    checked = threading.Event()
+    out = [None] * n_threads
+
+    def work(i):
+        v = ex.local()
+        out[i] = [v.load() for _ in range(per)]
+        loaded_all.wait()
+        checked.wait()  # v (and its held values) live until the check is done
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n_threads)]
+    for t in ts:
+        t.start()
+    loaded_all.wait()
+    loaded = list(itertools.chain(*out))
+    held = ex.source.n - len(loaded) - ex.available()
+    checked.set()
+    for t in ts:
+        t.join()
+    for r in out:
+        assert all(a < b for a, b in zip(r, r[1:])), "a view handed out values out of order"
+    assert len(loaded) == len(set(loaded)) == n_threads * per
+    assert 0 <= held <= n_threads * (k - 1)
+    rest = [ex.load() for _ in range(ex.available())]
+    assert sorted(loaded + rest) == list(range(ex.source.n))
+
+
+def test_view_holds_at_most_chunk_minus_one_and_available_accounts():
+    ex = BatchExecutor(Counting(), 100)
+    v = ex.local()
+    assert v.load() == 0
+    assert ex.available() == 100 - VIEW_CHUNK  # the view holds VIEW_CHUNK - 1
+    assert ex.load() == VIEW_CHUNK
+    assert [v.load() for _ in range(VIEW_CHUNK - 1)] == list(range(1, VIEW_CHUNK))
+    assert v.load() == VIEW_CHUNK + 1  # its next chunk
+
+
+def test_view_dropped_mid_chunk_gives_back_to_another_thread():
+    ex = BatchExecutor(Counting(), 64)
+    v = ex.local()
+    assert [v.load() for _ in range(5)] == [0, 1, 2, 3, 4]
+    del v
+    collect()
+    assert ex.available() == 64 - 5
+    got = run_threads(1, lambda i: [ex.load() for _ in range(27)])[0]
+    assert got == list(range(5, 32))  # the given-back ones first, in order
+    # a view whose thread ended gives back too, even if the view object lives on
+    kept = []
+
+    def owner(i):
+        kept.append(ex.local())
+        return kept[-1].load()
+
+    first = run_threads(1, owner)[0]
+    assert first == 32 and ex.available() == 31
+    assert [ex.load() for _ in range(31)] == list(range(33, 64))
+    with pytest.raises(RuntimeError, match="thread that made it"):
+        kept[0].load()  # a view is its thread's
+
+
+def test_view_close_gives_back_then_closes_and_closed_views_release():
+    refs = []
+
+    def make(v):
+        it = Item(v)
+        refs.append(weakref.ref(it))
+        return it
+
+    ex = BatchExecutor(Counting(make), 16)
+    v, w = ex.local(), ex.local()
+    assert v.load().v == 0  # v holds 1..15
+    # another thread's view holding values when the executor closes
+    other = []
+
+    def hold(i):
+        o = ex.local()
+        other.append(o.load().v)  # batch 2: 16, holds 17..31
+        return o
+
+    holder = run_threads(1, hold)[0]  # (its thread ended: values given back)
+    assert other == [16] and ex.available() == 15
+    assert w.load().v == 17  # the given-back values come first
+    v.close()  # v's held values go back, then the executor closes
+    collect()
+    # v's and the holder's values were given back, then released by the close;
+    # w's chunk keeps the one it handed out until w's next load
+    assert [r().v for r in refs if r() is not None] == [17]
+    with pytest.raises(BadHandleError, match="closed"):
+        w.load()
+    collect()
+    assert [r().v for r in refs if r() is not None] == []
+    with pytest.raises(BadHandleError):
+        v.load()
+    del holder, v, w
+    collect()
+    assert all(r() is None for r in refs), "a held value leaked"
+
+
+def test_view_of_a_closed_executor_hands_out_what_it_holds_then_raises():
+    refs = []
+
+    def make(v):
+        it = Item(v)
+        refs.append(weakref.ref(it))
+        return it
+
+    ex = BatchExecutor(Counting(make), 8)
+    v = ex.local()
+    assert v.load().v == 0  # holds 1..7
+    ex.close()
+    assert [v.load().v for _ in range(7)] == list(range(1, 8))
+    with pytest.raises(BadHandleError, match="closed"):
+        v.load()
+    v2 = ex.local()
+    with pytest.raises(BadHandleError):
+        v2.load()
+    collect()
+    assert all(r() is None for r in refs)
+    # dropping a view that holds values after the close releases them
+    ex = BatchExecutor(Counting(make), 8)
+    v = ex.local()
+    v.load()
+    ex.close()
+    del v
+    collect()
+    assert all(r() is None for r in refs), "a held value leaked"
+
+
+def test_failure_propagates_through_views():
+    err = KeyError("planned")
+    state = {"n": 0}
+
+    def src():
+        v = state["n"]
+        if v == 40:
+            raise err
+        state["n"] = v + 1
+        return v
+
+    ex = BatchExecutor(src, 10)
+    a, b = ex.local(), ex.local()
+    assert a.load() == 0  # a holds 1..9
+    assert [b.load() for _ in range(30)] == list(range(10, 40))
+    with pytest.raises(KeyError):
+        b.load()  # b refills and the source raises
+    assert ex.failed()
+    assert [a.load() for _ in range(9)] == list(range(1, 10))  # claimed before the failure
+    for ld in (a.load, b.load, ex.load, ex.local().load):
+        with pytest.raises(RuntimeError, match="shut down") as ei:
+            ld()
+        assert ei.value.__cause__ is err
+
+
+def test_view_reentrant_load_from_source_raises():
+    box = {}
+
+    def src():
+        return box["v"].load()
+
+    ex = BatchExecutor(src, 4)
+    box["v"] = ex.local()
+    with pytest.raises(RuntimeError, match="refilling"):
+        box["v"].load()
+
+
+def test_view_none_values():
+    vals = iter([1, None, 2, None, None, 3, None, 4] * 10)
+    ex = BatchExecutor(vals.__next__, 8)
+    v = ex.local()
+    assert [v.load() for _ in range(5)] == [1, None, 2, None, None]
+    del v
+    collect()
+    w = ex.local()
+    assert [w.load() for _ in range(11)] == [3, None, 4] + [1, None, 2, None, None, 3, None, 4]
+
+
+def test_views_and_executor_are_collected_with_their_values():
+    refs = []
+
+    def make(v):
+        it = Item(v)
+        refs.append(weakref.ref(it))
+        return it
+
+    ex = BatchExecutor(Counting(make), 32)
+    views = [ex.local() for _ in range(3)]
+    for v in views:
+        v.load()
+    r_ex, r_views = weakref.ref(ex), [weakref.ref(v) for v in views]
+    ld = views[0].load  # a load taken from a view keeps its values
+    del ex, views, v
+    collect()
+    assert all(r() is None for r in r_views) and r_ex() is None
+    assert ld().v == 1
+    del ld
+    collect()
+    assert all(r() is None for r in refs), "a value leaked"
+
+
+@pytest.mark.skipif(PYPY, reason="PyPy runs signal handlers at other points of a frame")
+@pytest.mark.parametrize("size, helpers", [(1, 0), (16, 0), (64, 2), (7, 3)])
+def test_sigint_storm_through_a_view(size, helpers):
+    state = {"n": 0}
+
+    def src():  # no call inside: an interrupt lands at its entry or not at all
+        v = state["n"]
+        state["n"] = v + 1
+        return v
+
+    ex = BatchExecutor(src, size)
+    view = ex.local()
+    got, got_helpers, interrupted, raised = _sigint_storm(ex, src, helpers, load=view.load,
+                                                          helper_view=True)
+    assert raised >= 5, "the storm did not reach ftkit frames"
+    assert all(a < b for a, b in zip(got, got[1:]))
+    del view
+    collect()
+    rest = [ex.load() for _ in range(ex.available())]
+    everything = sorted(got + rest + [v for h in got_helpers for v in h])
+    assert everything == list(range(state["n"]))
+    assert not ex.failed()
+
+
+@pytest.mark.parametrize("size", [3, 40])
+def test_view_churn_give_backs_racing_refills(size):
+    """Threads that keep dropping views mid-chunk (their held values go back
+    through fresh slot runs) while the others refill and load: every value
+    exactly once, never a slot read twice or a reused run's value."""
+    ex = BatchExecutor(Counting(), size)
+
+    def work(i):
+        rng = random.Random(i)
+        got = []
+        for _ in range(300 if size > 3 else 150):
+            v = ex.local() if i % 4 else ex
+            got += [v.load() for _ in range(rng.randint(1, 45))]
+            del v  # a view: its held values go back now
+        return got
+
+    loaded = list(itertools.chain(*run_threads(8, work)))
+    assert None not in loaded
+    rest = [ex.load() for _ in range(ex.available())]
+    assert sorted(loaded + rest) == list(range(ex.source.n))
+
+
+def test_hostile_values_del_reentering_a_view():
+    """A value whose __del__ loads through the same view (it runs when the
+    view drops its exhausted chunk, inside the view's claim path): the
+    re-entrant load takes one value the executor's way; nothing is lost or
+    handed out twice."""
+    kept = []  # values loaded from inside __del__ (kept: no endless chain)
+    made = [0]
+
+    class Rude:
+        def __init__(self):
+            self.v = made[0]
+            made[0] += 1
+
+        def __del__(self):
+            if self.v % 4 == 0 and len(kept) < 200:  # some of them
+                try:
+                    kept.append(view.load())
+                except Exception as e:  # closed: a clear error, no crash
+                    kept.append(e)
+
+    ex = BatchExecutor(Rude, 8)
+    view = ex.local()
+    outer = [view.load().v for _ in range(60)]  # each dies at once
+    assert not [e for e in kept if isinstance(e, Exception)]
+    seen = outer + [o.v for o in kept]
+    assert len(set(seen)) == len(seen), "a value was handed out twice"
+    del view
+    collect()
+    rest = [o.v for o in (ex.load() for _ in range(ex.available()))]
+    seen += rest
+    assert sorted(seen) == sorted(set(seen))
+    assert len(kept) >= 5  # the re-entrant path ran (the chunks die inside slow)
+    # every value made is accounted for (the held ones came back)
+    assert set(seen) == set(range(made[0]))
+    kept.clear()
+    ex.close()

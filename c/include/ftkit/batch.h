@@ -15,6 +15,7 @@
  * Guarantees:
  *  - every published word is claimed by exactly one caller (load, take_many,
  *    the refiller through fill's `first`, or drain after close/failure);
+ *    a word given back (unload_last, give_back) is claimed again exactly once;
  *  - within a batch words are claimed in the order they were published; no
  *    word of batch k+1 is claimed before every word of batch k was claimed
  *    (words given back with ftk_batch_unload_last are the one exception:
@@ -192,6 +193,24 @@ FTK_API int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *g
  * (a short spinlock).
  */
 FTK_API int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w);
+
+/*
+ * Give back n words the caller claimed and will not deliver (a binding's
+ * per-thread view that prefetched a run of words with ftk_batch_take_many
+ * and is dropped before handing them all out): they join the give-back list
+ * of ftk_batch_unload_last, in the order given, after the words already
+ * there, and are claimed before the rest of the batch (one per claim).
+ * The caller must not deliver them afterwards; whatever they stand for
+ * (the binding's slots) must be in place before the call (the claimer's
+ * acquire of the list pairs with this call's release). n == 0 is FTK_OK and
+ * does nothing. Also ends the caller's unload_last record (like any other
+ * batch call). FTK_OK; FTK_EINVAL (w NULL with n > 0); FTK_ECLOSED (closed
+ * or failed: nothing given back, the words stay the caller's to release);
+ * FTK_ENOMEM (nothing given back). May run concurrently with every other
+ * call, including a refill (claims take given-back words while a refill
+ * runs). Blocking (a short spinlock; the list grows with realloc).
+ */
+FTK_API int ftk_batch_give_back(ftk_handle_t h, const uint64_t *w, size_t n);
 
 /*
  * Cancel every load blocked on this executor now: each returns FTK_EINTR.
