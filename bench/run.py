@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import interpreter, run_case  # noqa: E402
 
 FAMILIES = ["atomics", "counter", "queues", "deques", "dicts", "sync", "keepalive", "batch",
-            "semaphore"]
+            "semaphore", "gather"]
 
 
 def machine() -> str:

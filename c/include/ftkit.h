@@ -13,6 +13,7 @@
 #include "ftkit/sync.h"
 #include "ftkit/deque.h"
 #include "ftkit/counter.h"
+#include "ftkit/gather.h"
 #include "ftkit/batch.h"
 #include "ftkit/sem.h"
 

@@ -13,6 +13,7 @@ from .atomic import AtomicFlag, AtomicInt64, AtomicReference
 from .counter import AtomicCounter
 from .deque import ConcurrentDeque, EmptyDequeError
 from .dicts import ABSENT, ConcurrentDict
+from .gather import ConcurrentGatheringIterator
 from .local import LocalWrapper
 from .batch import BatchExecutor
 from .queues import ConcurrentQueue, StdConcurrentQueue
@@ -36,6 +37,7 @@ __all__ = [
     "BatchExecutor",
     "ConcurrentDeque",
     "ConcurrentDict",
+    "ConcurrentGatheringIterator",
     "ConcurrentQueue",
     "Empty",
     "EmptyDequeError",

@@ -245,6 +245,27 @@ int ftk_counter_cells(ftk_handle_t h, size_t *out);
 void ftk_counter_add_v(ftk_handle_t h, int64_t n);
 int64_t ftk_counter_get_v(ftk_handle_t h);
 int64_t ftk_counter_exchange_v(ftk_handle_t h, int64_t v);
+/* c/include/ftkit/gather.h */
+#define FTK_GATHER_FAILED 1
+#define FTK_GATHER_CLOSED 2
+int ftk_gather_new(size_t scaling, ftk_handle_t *out);
+int ftk_gather_free(ftk_handle_t h);
+int ftk_gather_close(ftk_handle_t h);
+int ftk_gather_fail(ftk_handle_t h);
+int ftk_gather_wake(ftk_handle_t h);
+int ftk_gather_state(ftk_handle_t h);
+int ftk_gather_insert(ftk_handle_t h, int64_t key, uint64_t w);
+int ftk_gather_take(ftk_handle_t h, int64_t key, int64_t timeout_ns, uint64_t *w);
+uint64_t ftk_gather_take_v(ftk_handle_t h, int64_t key, int64_t timeout_ns);
+uint64_t ftk_gather_get_v(ftk_handle_t h, int64_t key, int64_t timeout_ns);
+int64_t ftk_gather_take_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+int64_t timeout_ns, size_t *got);
+int64_t ftk_gather_get_run(ftk_handle_t h, int64_t first, size_t max, uint64_t *out,
+int64_t timeout_ns, size_t *got);
+int ftk_gather_insert_run(ftk_handle_t h, int64_t first, const uint64_t *w, size_t n,
+size_t *done);
+int64_t ftk_gather_len(ftk_handle_t h);
+int ftk_gather_drain(ftk_handle_t h, uint64_t *out, size_t cap, size_t *got);
 /* c/include/ftkit/batch.h */
 #define FTK_BATCH_MAX_SIZE 134217727
 #define FTK_BATCH_REFILL 1

@@ -375,6 +375,9 @@ def _primitives():
     ]
     if hasattr(ftkit, "ConcurrentDeque"):
         rows.append(("ConcurrentDeque", lambda: ftkit.ConcurrentDeque([7]), "count", (7,), 1))
+    if hasattr(ftkit, "ConcurrentGatheringIterator"):
+        rows.append(("ConcurrentGatheringIterator", lambda: ftkit.ConcurrentGatheringIterator(),
+                     "insert", (0, "x"), None))
     if hasattr(ftkit, "BatchExecutor"):
         import itertools
 

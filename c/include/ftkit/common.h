@@ -95,7 +95,8 @@ FTK_API int ftk_last_status(void);
  * word of ftk_queue_try_pop_v / ftk_queue_pop_v (0 when it took nothing),
  * the run count of ftk_queue_pop_runs_v, how many words went in for
  * ftk_queue_try_push (0 or 1), ftk_queue_push, ftk_queue_push_many and
- * ftk_queue_push_range_v. Thread-local; set by those calls only. A binding
+ * ftk_queue_push_range_v; whether the word of ftk_gather_insert went in (0
+ * or 1). Thread-local; set by those calls only. A binding
  * recovers the words an interrupted pop took and gives them back
  * (ftk_queue_unpop), so the pop had no effect, and learns whether an
  * interrupted push completed. Wait-free. */
