@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_mods.c - libFuzzer harness for the newer libftkit modules:
  * deque (deque.h), counter (counter.h), rwlock and ilock (sync.h), batch
- * (batch.h) and sem (sem.h). fuzz_api.c covers atomics, queue, map, slots.
+ * (batch.h), sem (sem.h) and gather (gather.h). fuzz_api.c covers atomics,
+ * queue, map and slots.
  *
  * The input is a program, as in fuzz_api.c: each op is a group byte followed
  * by its operand bytes; bytes past the end read as 0. Operand bytes are laid
@@ -30,7 +31,12 @@
  *     claim record of ftk_batch_unload_last;
  *   - sem: free permits, the FIFO queue of words (hand-off order, cancel,
  *     duplicates), over-release (FTK_EOVERFLOW), acquire_timed's try and
- *     timeouts, and ftk_sem_last's per-thread record.
+ *     timeouts, and ftk_sem_last's per-thread record;
+ *   - gather: the words by key (insert, duplicates FTK_EBUSY, take / get
+ *     and their _v forms, runs of consecutive keys up to INT64_MAX,
+ *     insert_run, ftk_last_result() after insert), fail and close, len, and
+ *     drain stripe by stripe (the stripe count follows `scaling` as the
+ *     header says; FTK_EOVERFLOW leaves whole stripes).
  * FTK_EINTR is accepted from any wait that sleeps (libFuzzer's -timeout
  * timer, SIGALRM, interrupts sleeps).
  *
@@ -68,6 +74,7 @@
 #define BMAX 256        /* words a batch model holds (and largest fill) */
 #define GMAX 256        /* given-back words */
 #define SQMAX 256       /* queued semaphore words */
+#define GKMAX 512       /* words a gather model holds */
 #define MAX_OPS 512     /* ops per input */
 #define MAX_THREAD_OPS 3
 #define BURST_MAX 24
@@ -78,7 +85,10 @@
  * tells handles of another kind from unknown semaphores by it. */
 #define KIND_SEM_BYTE 12
 
-enum { G_DEQUE, G_DEQUE2, G_COUNTER, G_RWLOCK, G_ILOCK, G_BATCH, G_SEM, G_MISC, G_RACE, NGROUPS };
+enum {
+    G_DEQUE, G_DEQUE2, G_COUNTER, G_RWLOCK, G_ILOCK, G_BATCH, G_SEM, G_MISC, G_RACE, G_GATHER,
+    NGROUPS
+};
 
 /* ---- failure reporting ----------------------------------------------------- */
 
@@ -226,9 +236,9 @@ static uint64_t pick_count(rd *r, uint64_t cap) {
 
 /* ---- handle table ------------------------------------------------------------------ */
 
-enum { K_NONE, K_DEQUE, K_COUNTER, K_RWLOCK, K_ILOCK, K_BATCH, K_SEM, K_COUNT };
-static const char *const kind_name[K_COUNT] = {"none", "deque", "counter", "rwlock",
-                                               "ilock", "batch", "sem"};
+enum { K_NONE, K_DEQUE, K_COUNTER, K_RWLOCK, K_ILOCK, K_BATCH, K_SEM, K_GATHER, K_COUNT };
+static const char *const kind_name[K_COUNT] = {"none",  "deque", "counter", "rwlock",
+                                               "ilock", "batch", "sem",     "gather"};
 
 typedef struct dmodel {
     uint64_t w[DMAX]; /* front to back */
@@ -252,6 +262,14 @@ typedef struct smodel {
     size_t qn;
 } smodel;
 
+typedef struct gmodel {
+    int64_t k[GKMAX];
+    uint64_t w[GKMAX]; /* unique words (fresh_word) */
+    size_t n;
+    uint64_t mask; /* stripes - 1, from `scaling` as gather.h says */
+    bool closed, failed;
+} gmodel;
+
 typedef struct hslot {
     int kind;
     bool live;
@@ -265,6 +283,7 @@ static hslot H[NH];
 static dmodel DM[NH];
 static bmodel BM[NH];
 static smodel SM[NH];
+static gmodel GM[NH];
 static ftk_handle_t stale[NSTALE];
 static unsigned stale_pos;
 static int thread_ops;
@@ -458,8 +477,8 @@ static void check_wait(int st, int64_t t, int64_t el, const char *what) {
 /* ---- lifetimes --------------------------------------------------------------------------- */
 
 static int (*const free_fn[K_COUNT])(ftk_handle_t) = {
-    NULL, ftk_deque_free, ftk_counter_free, ftk_rwlock_free, ftk_ilock_free, ftk_batch_free,
-    ftk_sem_free};
+    NULL,           ftk_deque_free, ftk_counter_free, ftk_rwlock_free,
+    ftk_ilock_free, ftk_batch_free, ftk_sem_free,     ftk_gather_free};
 
 static void slot_dead(int i) {
     H[i].live = false;
@@ -1855,6 +1874,275 @@ static void op_sem(rd *r) {
     sem_call(r, sub, h, s);
 }
 
+/* ---- gather ------------------------------------------------------------------------------------------- */
+
+static uint64_t gbuf[GKMAX + 64];
+
+static int64_t pick_key(rd *r, const gmodel *m) {
+    uint8_t b = u8(r);
+    switch (b % 8) {
+    case 1: return INT64_MAX - (b >> 3) % 4;
+    case 2: return INT64_MIN + (b >> 3) % 4;
+    case 3: return -(int64_t)((b >> 3) % 4) - 1;
+    case 4: return i64(u64(r));
+    case 5: case 6: if (m && m->n) return m->k[(b >> 3) % m->n]; return (b >> 3) % 16;
+    default: return (b >> 3) % 16;
+    }
+}
+
+static ptrdiff_t g_find(const gmodel *m, int64_t key) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->k[i] == key) return (ptrdiff_t)i;
+    return -1;
+}
+
+static void g_remove(gmodel *m, size_t i) {
+    m->k[i] = m->k[m->n - 1];
+    m->w[i] = m->w[m->n - 1];
+    m->n--;
+}
+
+/* The model's answer to a take / get / run from `first` (at most max keys,
+ * clamped at INT64_MAX) that returned st; checks and applies it. */
+static void g_check_run(gmodel *m, int st, int64_t first, uint64_t max, const uint64_t *out,
+                        size_t got, bool take, int64_t t, int64_t el, const char *what) {
+    if (race_closed_by_free(st, m->closed || m->failed, what)) return;
+    if (st == FTK_ECLOSED && g_race_may_close && !m->closed && !m->failed) m->closed = true;
+    if (m->closed || m->failed) {
+        EXPECT(st, FTK_ECLOSED, what);
+        return;
+    }
+    if (g_find(m, first) < 0) {
+        if (t == 0)
+            EXPECT(st, FTK_EEMPTY, what);
+        else
+            CHECK(st == FTK_ETIMEDOUT || st == FTK_EINTR, "%s: %s for an absent key", what, SN(st));
+        check_wait(st, t, el, what);
+        return;
+    }
+    EXPECT(st, FTK_OK, what);
+    uint64_t lim = (uint64_t)INT64_MAX - (uint64_t)first; /* keys after first */
+    size_t n = 0;
+    for (;; n++) {
+        if (n >= max || (n > 0 && (uint64_t)(n - 1) >= lim)) break;
+        ptrdiff_t i = g_find(m, (int64_t)((uint64_t)first + n));
+        if (i < 0) break;
+        CHECK(n < got, "%s: %zu words, the model has more", what, got);
+        CHECK(out[n] == m->w[i], "%s: key %lld gave %#llx, expected %#llx", what,
+              (long long)((uint64_t)first + n), (unsigned long long)out[n],
+              (unsigned long long)m->w[i]);
+        if (take) g_remove(m, (size_t)i);
+    }
+    EQ64(got, n, what);
+}
+
+static bool g_blocks(const gmodel *m, int64_t key) {
+    return m && !m->closed && !m->failed && g_find(m, key) < 0;
+}
+
+static void gather_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
+    TRACE("  gather sub %u handle %#llx slot %d\n", sub, (unsigned long long)h2u(h), s);
+    gmodel *m = s >= 0 ? &GM[s] : NULL;
+    bool nullout = pick_null(r);
+    int st;
+    int64_t t0, el;
+    switch (sub) {
+    case 2: case 3: /* close, fail */
+        st = sub == 2 ? ftk_gather_close(h) : ftk_gather_fail(h);
+        if (gate(s, st, false, "gather_close/fail")) break;
+        EXPECT(st, FTK_OK, "gather_close/fail");
+        if (sub == 2) m->closed = true;
+        else m->failed = true;
+        break;
+    case 4:
+        st = ftk_gather_wake(h);
+        if (gate(s, st, false, "gather_wake")) break;
+        EXPECT(st, FTK_OK, "gather_wake");
+        break;
+    case 5: {
+        int v = ftk_gather_state(h);
+        if (gate(s, v < 0 ? v : FTK_OK, false, "gather_state")) break;
+        if ((v & FTK_GATHER_CLOSED) && g_race_may_close) m->closed = true;
+        EXPECT(v, (m->failed ? FTK_GATHER_FAILED : 0) | (m->closed ? FTK_GATHER_CLOSED : 0),
+               "gather_state");
+        break;
+    }
+    case 6: { /* insert */
+        int64_t key = pick_key(r, m);
+        uint64_t w = u8(r) % 8 == 7 ? 0 : fresh_word();
+        if (m && m->n >= GKMAX) break;
+        st = ftk_gather_insert(h, key, w);
+        uint64_t res = ftk_last_result();
+        EQ64(res, st == FTK_OK, "gather_insert: ftk_last_result()");
+        if (gate(s, st, w == 0, "gather_insert")) break;
+        if (race_closed_by_free(st, m->closed, "gather_insert")) break;
+        if (st == FTK_ECLOSED && g_race_may_close && !m->closed) m->closed = true;
+        if (m->closed) {
+            EXPECT(st, FTK_ECLOSED, "gather_insert after close");
+            break;
+        }
+        if (g_find(m, key) >= 0) {
+            EXPECT(st, FTK_EBUSY, "gather_insert of a present key");
+            break;
+        }
+        EXPECT(st, FTK_OK, "gather_insert");
+        m->k[m->n] = key;
+        m->w[m->n++] = w;
+        break;
+    }
+    case 7: case 8: case 9: { /* take, take_v, get_v */
+        int64_t key = pick_key(r, m);
+        int64_t t = pick_timeout(r, g_blocks(m, key));
+        uint64_t w = 0x77;
+        const char *what = sub == 7 ? "gather_take" : sub == 8 ? "gather_take_v" : "gather_get_v";
+        t0 = now_ns();
+        if (sub == 7) {
+            st = ftk_gather_take(h, key, t, nullout ? NULL : &w);
+        } else {
+            nullout = false;
+            prime_last();
+            w = sub == 8 ? ftk_gather_take_v(h, key, t) : ftk_gather_get_v(h, key, t);
+            st = w ? FTK_OK : ftk_last_status();
+            if (w) EXPECT(ftk_last_status(), FTK_EEMPTY, "gather _v: a success changed the last status");
+        }
+        el = now_ns() - t0;
+        if (gate(s, st, nullout, what)) break;
+        g_check_run(m, st, key, 1, &w, st == FTK_OK, sub != 9, t, el, what);
+        break;
+    }
+    case 10: case 11: { /* take_run, get_run */
+        int64_t first = pick_key(r, m);
+        uint64_t max = pick_count(r, 8);
+        bool nullbuf = u8(r) % 8 == 7, nullgot = u8(r) % 4 == 3;
+        if (max > GKMAX + 64 && !nullbuf) max = GKMAX + 64;
+        int64_t t = pick_timeout(r, g_blocks(m, first));
+        size_t got = 777;
+        const char *what = sub == 10 ? "gather_take_run" : "gather_get_run";
+        t0 = now_ns();
+        int64_t ret = sub == 10 ? ftk_gather_take_run(h, first, (size_t)max, nullbuf ? NULL : gbuf,
+                                                      t, nullgot ? NULL : &got)
+                                : ftk_gather_get_run(h, first, (size_t)max, nullbuf ? NULL : gbuf,
+                                                     t, nullgot ? NULL : &got);
+        el = now_ns() - t0;
+        st = ret > 0 ? FTK_OK : (int)ret;
+        CHECK(ret != 0, "%s returned 0", what);
+        if (!nullgot) EQ64(got, ret > 0 ? (uint64_t)ret : 0, "gather run: *got");
+        bool inval = nullbuf || max == 0;
+        if (gate(s, st, inval, what)) break;
+        g_check_run(m, st, first, max, gbuf, ret > 0 ? (size_t)ret : 0, sub == 10, t, el, what);
+        break;
+    }
+    case 12: { /* insert_run */
+        int64_t first = pick_key(r, m);
+        uint64_t n = pick_count(r, 8);
+        bool nullw = u8(r) % 8 == 7, nulldone = u8(r) % 4 == 3, zero = u8(r) % 16 == 15;
+        if (n > 64 && !nullw) n = 64;
+        if (m && m->n + n > GKMAX) break;
+        for (uint64_t j = 0; j < n && j < 64; j++) gbuf[j] = fresh_word();
+        if (zero && n > 0 && n <= 64) gbuf[n - 1] = 0;
+        size_t done = 777;
+        st = ftk_gather_insert_run(h, first, nullw ? NULL : gbuf, (size_t)n, nulldone ? NULL : &done);
+        bool past = n > 0 && n - 1 > (uint64_t)INT64_MAX - (uint64_t)first;
+        bool inval = (nullw && n > 0) || past || (!nullw && zero && n > 0 && n <= 64);
+        if (gate(s, st, inval, "gather_insert_run")) {
+            if (!nulldone) EQ64(done, 0, "gather_insert_run: *done on failure");
+            break;
+        }
+        if (race_closed_by_free(st, m->closed, "gather_insert_run")) break;
+        if (st == FTK_ECLOSED && g_race_may_close && !m->closed) m->closed = true;
+        int want = FTK_OK;
+        size_t k = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            int64_t key = (int64_t)((uint64_t)first + j);
+            int rj = m->closed ? FTK_ECLOSED : g_find(m, key) >= 0 ? FTK_EBUSY : FTK_OK;
+            if (rj == FTK_OK) {
+                m->k[m->n] = key;
+                m->w[m->n++] = gbuf[j];
+                k++;
+            } else if (want == FTK_OK) {
+                want = rj;
+            }
+        }
+        EXPECT(st, want, "gather_insert_run");
+        if (!nulldone) EQ64(done, k, "gather_insert_run: *done");
+        break;
+    }
+    case 13: {
+        int64_t v = ftk_gather_len(h);
+        if (gate(s, v < 0 ? (int)v : FTK_OK, false, "gather_len")) break;
+        EQ64(v, m->n, "gather_len");
+        break;
+    }
+    default: { /* drain */
+        uint64_t cap = pick_count(r, m ? m->n : 8);
+        bool nullbuf = u8(r) % 8 == 7;
+        if (cap > GKMAX + 64 && !nullbuf) cap = GKMAX + 64;
+        size_t got = 777;
+        st = ftk_gather_drain(h, nullbuf ? NULL : gbuf, (size_t)cap, nullout ? NULL : &got);
+        bool inval = nullout || (nullbuf && cap > 0);
+        if (gate(s, st, inval, "gather_drain")) break;
+        if (race_closed_by_free(st, false, "gather_drain")) break;
+        EXPECT(st, m->n > cap ? FTK_EOVERFLOW : FTK_OK, "gather_drain");
+        CHECK(got <= cap && got <= m->n, "gather_drain: %zu words (cap %llu, model %zu)", got,
+              (unsigned long long)cap, m->n);
+        if (st == FTK_OK) EQ64(got, m->n, "gather_drain count");
+        /* each word came from the model, and whole stripes went */
+        bool stripe_hit[1024] = {false};
+        for (size_t j = 0; j < got; j++) {
+            size_t i = 0;
+            while (i < m->n && m->w[i] != gbuf[j]) i++;
+            CHECK(i < m->n, "gather_drain: word %#llx is not inside", (unsigned long long)gbuf[j]);
+            stripe_hit[(uint64_t)m->k[i] & m->mask] = true;
+            g_remove(m, i);
+        }
+        for (size_t i = 0; i < m->n; i++)
+            CHECK(!stripe_hit[(uint64_t)m->k[i] & m->mask],
+                  "gather_drain: key %lld left in a stripe it drained", (long long)m->k[i]);
+        break;
+    }
+    }
+}
+
+#define GATHER_SUBS 15
+static void op_gather(rd *r) {
+    unsigned sub = u8(r) % GATHER_SUBS;
+    if (sub == 0) {
+        int i = new_slot(r);
+        uint64_t scaling;
+        switch (u8(r) % 8) {
+        case 1: scaling = 1; break;
+        case 2: scaling = 2 + u8(r) % 8; break;
+        case 3: scaling = 255; break;
+        case 4: scaling = 256; break;
+        case 5: scaling = SIZE_MAX; break;
+        case 6: scaling = SIZE_MAX / 4 + 1; break;
+        default: scaling = 0; break;
+        }
+        bool nullout = pick_null(r);
+        ftk_handle_t h;
+        int st = ftk_gather_new((size_t)scaling, nullout ? NULL : &h);
+        if (nullout) {
+            EXPECT(st, FTK_EINVAL, "gather_new(out NULL)");
+            return;
+        }
+        EXPECT(st, FTK_OK, "gather_new");
+        install(i, K_GATHER, h);
+        memset(&GM[i], 0, sizeof GM[i]);
+        /* stripes: the power of two at or above 4 * scaling (0: 16), 8..1024 */
+        uint64_t sc = scaling ? scaling : 16, want = sc > 256 ? 1024 : 4 * sc, n = 8;
+        while (n < want) n *= 2;
+        GM[i].mask = n - 1;
+        return;
+    }
+    if (sub == 1) {
+        op_free(r, K_GATHER);
+        return;
+    }
+    int s;
+    ftk_handle_t h = pick_handle(r, K_GATHER, &s);
+    gather_call(r, sub, h, s);
+}
+
 /* ---- misc ------------------------------------------------------------------------------------------- */
 
 static size_t live_handle_count(void) {
@@ -1891,6 +2179,7 @@ static int wake_fn(int kind, ftk_handle_t h) {
     case K_ILOCK: return ftk_ilock_wake(h);
     case K_BATCH: return ftk_batch_wake(h);
     case K_SEM: return ftk_sem_wake(h);
+    case K_GATHER: return ftk_gather_wake(h);
     default: return FTK_OK;
     }
 }
@@ -1907,7 +2196,11 @@ static void *race_thread(void *arg) {
     switch (x->action) {
     case RA_FREE:
     case RA_DOUBLE_FREE: x->st = free_fn[x->kind](x->h); break;
-    case RA_CLOSE: x->st = x->kind == K_DEQUE ? ftk_deque_close(x->h) : ftk_batch_close(x->h); break;
+    case RA_CLOSE:
+        x->st = x->kind == K_DEQUE   ? ftk_deque_close(x->h)
+                : x->kind == K_BATCH ? ftk_batch_close(x->h)
+                                     : ftk_gather_close(x->h);
+        break;
     case RA_WAKE:
         x->st = FTK_OK;
         for (int i = 0; i < 8 && x->st == FTK_OK; i++) {
@@ -1936,7 +2229,8 @@ static void op_race(rd *r) {
     x.kind = H[s].kind;
     x.h = H[s].h;
     x.action = u8(r) % RA_COUNT;
-    if (x.action == RA_CLOSE && x.kind != K_DEQUE && x.kind != K_BATCH) x.action = RA_FREE;
+    if (x.action == RA_CLOSE && x.kind != K_DEQUE && x.kind != K_BATCH && x.kind != K_GATHER)
+        x.action = RA_FREE;
     if (x.action == RA_WAKE && x.kind == K_COUNTER) x.action = RA_ADD;
     if (x.action == RA_ADD && x.kind != K_COUNTER) x.action = RA_DOUBLE_FREE;
     x.delay = u16(r) % 4096;
@@ -1990,7 +2284,8 @@ static void op_race(rd *r) {
             case K_RWLOCK: rwlock_call(&a, 2 + subs[i] % 10, x.h, sl); break;
             case K_ILOCK: ilock_call(&a, 2 + subs[i] % 7, x.h, sl); break;
             case K_BATCH: batch_call(&a, 2 + subs[i] % 16, x.h, sl); break;
-            default: sem_call(&a, 2 + subs[i] % 11, x.h, sl); break;
+            case K_SEM: sem_call(&a, 2 + subs[i] % 11, x.h, sl); break;
+            default: gather_call(&a, 2 + subs[i] % (GATHER_SUBS - 2), x.h, sl); break;
             }
             if (x.action == RA_DOUBLE_FREE && i == nops / 2 && main_free_st == 1) {
                 main_free_st = free_fn[x.kind](x.h);
@@ -2020,7 +2315,8 @@ static void op_race(rd *r) {
     case RA_CLOSE:
         EXPECT(x.st, FTK_OK, "racing close");
         if (x.kind == K_DEQUE) DM[s].closed = true;
-        else BM[s].closed = true;
+        else if (x.kind == K_BATCH) BM[s].closed = true;
+        else GM[s].closed = true;
         break;
     case RA_WAKE: EXPECT(x.st, FTK_OK, "racing wake"); break;
     default: {
@@ -2113,6 +2409,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case G_BATCH: op_batch(&r); break;
         case G_SEM: op_sem(&r); break;
         case G_MISC: op_misc(&r); break;
+        case G_GATHER: op_gather(&r); break;
         default: op_race(&r); break;
         }
     }

@@ -423,7 +423,7 @@ SEEDS = {
 # first live handle of the kind, out-pointer not NULL, side BACK, timeout 0,
 # a fresh word), so most ops are the group, the sub-op and a few zeros.
 
-M_DEQUE, M_DEQUE2, M_COUNTER, M_RWLOCK, M_ILOCK, M_BATCH, M_SEM, M_MISC, M_RACE = range(9)
+M_DEQUE, M_DEQUE2, M_COUNTER, M_RWLOCK, M_ILOCK, M_BATCH, M_SEM, M_MISC, M_RACE, M_GATHER = range(10)
 BACK, FRONT = 0, 1
 # pick_count selectors (fuzz_mods.c): small n (1 + x % 16), 0, 1, SIZE_MAX, cap, cap + 1
 def mcount(n):
@@ -507,6 +507,19 @@ def sm(sub, *rest, h=0, null=0):
     return [M_SEM, sub, h, null] + list(rest)
 
 
+def ga_new(slot=0, scsel=0):
+    return [M_GATHER, 0, slot, scsel, 0]
+
+
+def ga(sub, *rest, h=0, null=0):
+    return [M_GATHER, sub, h, null] + list(rest)
+
+
+def key(k):
+    """pick_key: keys 0..15 (selector k << 3), or INT64_MAX - k (k < 4)."""
+    return [k << 3] if k >= 0 else [1 | ((-k - 1) << 3)]
+
+
 def mrace(slot, action, delay, ops, adds=10):
     """action: 0 free, 1 double free, 2 close, 3 wake, 4 counter adds."""
     out = [M_RACE, slot, action] + u16(delay) + [0, adds, len(ops) - 1]
@@ -578,6 +591,24 @@ MODS_SEEDS = {
     "race_free_ilock": prog([M_ILOCK, 0, 0, 0, 0], il(2), mrace(0, 1, 100, [(2, [0]), (0, [0, 0]),
                             (5, [0])])),
     "race_counter_adds": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 4, 0, [rop(3)], adds=40)),
+    "gather_basic": prog(ga_new(0), ga(6, *key(1), 0), ga(6, *key(2), 0), ga(6, *key(1), 0), ga(13),
+                         ga(7, *key(1), 0), ga(7, *key(1), 0), ga(8, *key(2), 0), ga(9, *key(3), 0),
+                         ga(12, *key(4), *mcount(5), 0, 0, 0), ga(11, *key(4), *mcount(8), 0, 0, 0),
+                         ga(10, *key(5), *mcount(2), 0, 0, 0), ga(7, *key(9), MT_SHORT), ga(5),
+                         ga(14, *mcount(16), 0)),
+    "gather_int64_max": prog(ga_new(0, 1), ga(12, *key(-3), *mcount(3), 0, 0, 0),
+                             ga(12, *key(-2), *mcount(3), 0, 0, 0), ga(10, *key(-3), *mcount(8), 0, 0, 0),
+                             ga(6, *key(-1), 7), ga(13)),
+    "gather_drain": prog(ga_new(0, 1), ga(12, *key(0), *mcount(12), 0, 0, 0), ga(14, *mcount(3), 0),
+                         ga(13), ga(14, *mcount(0), 7), ga(14, *mcount(16), 0), ga(13)),
+    "gather_close": prog(ga_new(0), ga(6, *key(1), 0), ga(3), ga(6, *key(2), 0), ga(7, *key(2), 0),
+                         ga(5), ga(2), ga(6, *key(3), 0), ga(12, *key(6), *mcount(2), 0, 0, 0), ga(13),
+                         ga(14, *mcount(8), 0), ga(5)),
+    "race_free_gather_sleeper": prog(ga_new(0), mrace(0, 0, 2048 + 800, [rop(7, *key(1), MT_FOREVER),
+                                     rop(10, *key(1), *mcount(2), 0, 0, MT_FOREVER), rop(6, *key(1), 0)])),
+    "race_close_gather": prog(ga_new(0), ga(6, *key(1), 0), mrace(0, 2, 100, [rop(6, *key(2), 0),
+                              rop(7, *key(2), MT_LONG), rop(5), rop(14, *mcount(4), 0), rop(7, *key(1), 0)])),
+    "race_wake_gather": prog(ga_new(0), mrace(0, 3, 2048 + 100, [rop(9, *key(3), MT_LONG)])),
     "race_free_counter": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 0, 100, [rop(2, 0, 0), rop(9, 0),
                               rop(8, 0, 0), rop(3, 0)])),
 }
