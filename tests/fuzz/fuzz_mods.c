@@ -49,6 +49,14 @@
  * FTK_ECLOSED that only the free explains) every later call must fail with
  * FTK_EBADHANDLE, and exactly one of two racing frees wins.
  *
+ * Hold ops make the two threads contend with exact outcomes: the other
+ * thread holds a lock (write, read, ilock), the batch's refill role or a
+ * semaphore wait, or waits in a take / pop, while the main thread checks
+ * FTK_EBUSY / FTK_ETIMEDOUT / FTK_EPERM and then sleeps (often without a
+ * timeout: a lost wake-up is a hang, which libFuzzer's -timeout reports)
+ * until the other thread's release, fill, abandon, fail, grant, insert or
+ * push ends its wait; the cede of an ilock to a waiter; wake of a waiter.
+ *
  * Every execution frees what it created and ends with ftk_live_handles() ==
  * 0 and ftk_reclaim_collect() == 0, so LeakSanitizer sees any leak.
  *
@@ -87,7 +95,7 @@
 
 enum {
     G_DEQUE, G_DEQUE2, G_COUNTER, G_RWLOCK, G_ILOCK, G_BATCH, G_SEM, G_MISC, G_RACE, G_GATHER,
-    NGROUPS
+    G_HOLD, NGROUPS
 };
 
 /* ---- failure reporting ----------------------------------------------------- */
@@ -414,6 +422,15 @@ static bool race_closed_by_free(int st, bool model_closed, const char *what) {
         return true;
     }
     return false;
+}
+
+/* The racing free closes the object before it goes (a state only the free
+ * explains was seen): dead from now on, if a free is racing. */
+static bool race_dying(const char *what) {
+    if (!(g_race && g_race_may_die)) return false;
+    if (!g_race_dead) TRACE("    %s: closed by the racing free\n", what);
+    g_race_dead = true;
+    return true;
 }
 
 /* Value-style: (ret, last status) for a call that reports a bad handle as
@@ -1563,6 +1580,7 @@ static void batch_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         st = ftk_batch_drain(h, nullbuf ? NULL : bbuf, (size_t)max, nullout ? NULL : &got);
         bool inval = nullout || (nullbuf && max > 0);
         if (gate(s, st, inval, "batch_drain")) break;
+        if (st == FTK_OK && !m->closed && !m->failed && race_dying("batch_drain")) break;
         if (st == FTK_OK && g_race_may_close && !m->closed && !m->failed) m->closed = true;
         if (!(m->closed || m->failed)) {
             EXPECT(st, FTK_EBUSY, "batch_drain before close");
@@ -1631,6 +1649,7 @@ static void batch_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
     case 16: {
         int v = ftk_batch_flags(h);
         if (gate(s, v < 0 ? v : FTK_OK, false, "batch_flags")) break;
+        if ((v & FTK_BATCH_CLOSED) && !m->closed && race_dying("batch_flags")) break;
         if ((v & FTK_BATCH_CLOSED) && g_race_may_close) m->closed = true;
         int want = (m->role ? FTK_BATCH_REFILLING : 0) | (m->failed ? FTK_BATCH_FAILED : 0) |
                    (m->closed ? FTK_BATCH_CLOSED : 0);
@@ -1962,6 +1981,7 @@ static void gather_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
     case 5: {
         int v = ftk_gather_state(h);
         if (gate(s, v < 0 ? v : FTK_OK, false, "gather_state")) break;
+        if ((v & FTK_GATHER_CLOSED) && !m->closed && race_dying("gather_state")) break;
         if ((v & FTK_GATHER_CLOSED) && g_race_may_close) m->closed = true;
         EXPECT(v, (m->failed ? FTK_GATHER_FAILED : 0) | (m->closed ? FTK_GATHER_CLOSED : 0),
                "gather_state");
@@ -2331,6 +2351,343 @@ static void op_race(rd *r) {
     g_race_dead = false;
 }
 
+/* ---- hold: the other thread contends, the outcome is exact ----------------------------------------- */
+
+typedef struct holder {
+    int kind, mode;
+    ftk_handle_t h;
+    unsigned delay_us;
+    int64_t key;
+    uint64_t w[8];
+    size_t n;
+    _Atomic int phase; /* 1: the other thread holds / waits; 2: main says go */
+    int st[3];
+    uint64_t got;
+} holder;
+
+static void sleep_us(unsigned us) {
+    struct timespec ts = {0, (long)us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void wait_phase(holder *x, int p) {
+    while (atomic_load(&x->phase) < p) sched_yield();
+}
+
+enum { HM_A, HM_B, HM_C, HM_COUNT };
+
+static void *hold_thread(void *arg) {
+    holder *x = arg;
+    ftk_handle_t h = x->h;
+    switch (x->kind) {
+    case K_RWLOCK:
+        x->st[0] = x->mode == HM_A ? ftk_rwlock_write_lock(h, -1) : ftk_rwlock_read_lock(h, -1);
+        atomic_store(&x->phase, 1);
+        wait_phase(x, 2);
+        sleep_us(x->delay_us);
+        x->st[1] = x->mode == HM_A ? ftk_rwlock_write_unlock(h) : ftk_rwlock_read_unlock(h);
+        break;
+    case K_ILOCK:
+        if (x->mode == HM_A) { /* hold it, release on cue */
+            x->st[0] = ftk_ilock_lock(h, -1);
+            atomic_store(&x->phase, 1);
+            wait_phase(x, 2);
+            sleep_us(x->delay_us);
+            x->st[1] = ftk_ilock_unlock(h);
+        } else { /* wait for the main thread's cede or unlock */
+            atomic_store(&x->phase, 1);
+            x->st[0] = ftk_ilock_lock(h, -1);
+            x->st[1] = ftk_ilock_unlock(h);
+        }
+        break;
+    case K_BATCH: {
+        uint64_t w;
+        x->st[0] = ftk_batch_load(h, &w, 0);
+        atomic_store(&x->phase, 1);
+        wait_phase(x, 2);
+        sleep_us(x->delay_us);
+        x->st[1] = x->mode == HM_A   ? ftk_batch_fill(h, x->w, x->n, NULL)
+                   : x->mode == HM_B ? ftk_batch_abandon(h)
+                                     : ftk_batch_fail(h);
+        break;
+    }
+    case K_SEM: {
+        atomic_store(&x->phase, 1);
+        x->st[0] = ftk_sem_acquire_timed(h, -1);
+        uint64_t ho = 7;
+        if (x->st[0] == FTK_OK) x->st[1] = ftk_sem_release(h, &ho);
+        x->got = ho;
+        break;
+    }
+    case K_GATHER:
+        if (x->mode == HM_A) { /* insert later */
+            sleep_us(x->delay_us);
+            x->st[0] = ftk_gather_insert(h, x->key, x->w[0]);
+        } else { /* wait for the main thread's insert */
+            atomic_store(&x->phase, 1);
+            x->st[0] = ftk_gather_take(h, x->key, -1, &x->got);
+        }
+        break;
+    default: /* deque */
+        if (x->mode == HM_A) {
+            sleep_us(x->delay_us);
+            x->st[0] = ftk_deque_push_back(h, x->w[0]);
+        } else {
+            atomic_store(&x->phase, 1);
+            x->st[0] = ftk_deque_pop(h, FTK_DEQUE_FRONT, &x->got, -1);
+        }
+        break;
+    }
+    return NULL;
+}
+
+/* The main thread's wait: forever (a lost wake-up hangs: a finding) or a
+ * generous bound. */
+static int64_t hold_timeout(rd *r) { return u8(r) % 2 ? -1 : 5000000000LL; }
+
+static void op_hold(rd *r) {
+    int s = u8(r) % NH;
+    if (!H[s].live || thread_ops >= MAX_THREAD_OPS) return;
+    holder x;
+    memset(&x, 0, sizeof x);
+    x.kind = H[s].kind;
+    x.h = H[s].h;
+    x.mode = u8(r) % HM_COUNT;
+    x.delay_us = u8(r) * 4u;
+    int64_t T = hold_timeout(r);
+    hslot *hs = &H[s];
+    /* preconditions: states where the outcome is exact */
+    switch (x.kind) {
+    case K_COUNTER: return;
+    case K_RWLOCK:
+    case K_ILOCK:
+        if (hs->held || hs->rdepth) return;
+        if (x.kind == K_RWLOCK && x.mode == HM_C) x.mode = HM_B;
+        break;
+    case K_BATCH: {
+        bmodel *m = &BM[s];
+        if (m->rn || m->gn || m->role || m->closed || m->failed) return;
+        x.n = 1 + u8(r) % 8;
+        if (x.n > m->size) x.n = (size_t)m->size;
+        for (size_t i = 0; i < x.n; i++) x.w[i] = fresh_word();
+        break;
+    }
+    case K_SEM:
+        if (SM[s].count != 0) return;
+        x.mode = x.mode == HM_A ? HM_A : HM_B;
+        break;
+    case K_GATHER: {
+        gmodel *m = &GM[s];
+        x.key = pick_key(r, m);
+        if (m->closed || m->failed || g_find(m, x.key) >= 0 || m->n >= GKMAX) return;
+        x.mode = x.mode == HM_A ? HM_A : HM_B;
+        x.w[0] = fresh_word();
+        break;
+    }
+    default:
+        if (DM[s].n || DM[s].closed || DM[s].maxlen == 0) return;
+        x.mode = x.mode == HM_A ? HM_A : HM_B;
+        x.w[0] = fresh_word();
+        break;
+    }
+    thread_ops++;
+    TRACE("  hold on slot %d (%s): mode %d, delay %u us, timeout %lld\n", s, kind_name[x.kind],
+          x.mode, x.delay_us, (long long)T);
+    if (x.kind == K_ILOCK && x.mode != HM_A)
+        EXPECT(ftk_ilock_lock(x.h, 0), FTK_OK, "ilock_lock (before the waiter)");
+    pthread_t tid;
+    CHECK(pthread_create(&tid, NULL, hold_thread, &x) == 0, "pthread_create");
+    int st;
+    int64_t t0, el;
+    switch (x.kind) {
+    case K_RWLOCK:
+        wait_phase(&x, 1);
+        EXPECT(x.st[0], FTK_OK, "rwlock lock (other thread)");
+        if (x.mode == HM_A) {
+            EXPECT(ftk_rwlock_read_lock(x.h, 0), FTK_EBUSY, "rwlock_read_lock(0) while written");
+            EXPECT(ftk_rwlock_writer_locked(x.h), 1, "rwlock_writer_locked (other thread)");
+            EXPECT(ftk_rwlock_write_held(x.h), 0, "rwlock_write_held (other thread's)");
+            EQ64(ftk_rwlock_readers(x.h), 0, "rwlock_readers while written");
+        } else {
+            EQ64(ftk_rwlock_readers(x.h), 1, "rwlock_readers (the other thread)");
+            EXPECT(ftk_rwlock_read_lock(x.h, 0), FTK_OK, "rwlock_read_lock(0) beside a reader");
+            EQ64(ftk_rwlock_read_held(x.h), 1, "rwlock_read_held");
+            EXPECT(ftk_rwlock_read_unlock(x.h), FTK_OK, "rwlock_read_unlock");
+        }
+        EXPECT(ftk_rwlock_write_lock(x.h, 0), FTK_EBUSY, "rwlock_write_lock(0) while held");
+        t0 = now_ns();
+        st = ftk_rwlock_write_lock(x.h, SHORT_NS);
+        el = now_ns() - t0;
+        CHECK(st == FTK_ETIMEDOUT || st == FTK_EINTR, "rwlock_write_lock(short) while held: %s", SN(st));
+        check_wait(st, SHORT_NS, el, "rwlock_write_lock(short)");
+        EXPECT(ftk_rwlock_write_unlock(x.h), FTK_EPERM, "rwlock_write_unlock of another's");
+        atomic_store(&x.phase, 2);
+        do {
+            st = u8(r) % 2 ? ftk_rwlock_write_lock(x.h, T) : ftk_rwlock_read_lock(x.h, T);
+        } while (st == FTK_EINTR); /* SIGALRM */
+        EXPECT(st, FTK_OK, "rwlock lock after the other thread's release");
+        EXPECT(ftk_rwlock_write_held(x.h) ? ftk_rwlock_write_unlock(x.h) : ftk_rwlock_read_unlock(x.h),
+               FTK_OK, "rwlock unlock");
+        pthread_join(tid, NULL);
+        EXPECT(x.st[1], FTK_OK, "rwlock unlock (other thread)");
+        break;
+    case K_ILOCK:
+        if (x.mode == HM_A) {
+            wait_phase(&x, 1);
+            EXPECT(x.st[0], FTK_OK, "ilock_lock (other thread)");
+            EXPECT(ftk_ilock_locked(x.h), 1, "ilock_locked (other thread)");
+            EXPECT(ftk_ilock_held(x.h), 0, "ilock_held (other thread's)");
+            EXPECT(ftk_ilock_lock(x.h, 0), FTK_EBUSY, "ilock_lock(0) while held");
+            EXPECT(ftk_ilock_unlock(x.h), FTK_EPERM, "ilock_unlock of another's");
+            EXPECT(ftk_ilock_poll(x.h, 0), FTK_EPERM, "ilock_poll of another's");
+            atomic_store(&x.phase, 2);
+            do st = ftk_ilock_lock(x.h, T); while (st == FTK_EINTR);
+            EXPECT(st, FTK_OK, "ilock_lock after the other thread's release");
+        } else {
+            wait_phase(&x, 1);
+            sleep_us(x.delay_us);
+            if (x.mode == HM_B) { /* cede: the waiter goes first, then it is ours again */
+                do st = ftk_ilock_cede(x.h, T); while (st == FTK_EINTR);
+                EXPECT(st, FTK_OK, "ilock_cede to a waiter");
+            } else {
+                do st = ftk_ilock_poll(x.h, T); while (st == FTK_EINTR);
+                EXPECT(st, FTK_OK, "ilock_poll with a waiter");
+            }
+            EXPECT(ftk_ilock_held(x.h), 1, "ilock_held after cede/poll");
+        }
+        EXPECT(ftk_ilock_unlock(x.h), FTK_OK, "ilock_unlock");
+        pthread_join(tid, NULL);
+        EXPECT(x.st[0], FTK_OK, "ilock_lock (other thread)");
+        EXPECT(x.st[1], FTK_OK, "ilock_unlock (other thread)");
+        break;
+    case K_BATCH: {
+        bmodel *m = &BM[s];
+        wait_phase(&x, 1);
+        EXPECT(x.st[0], FTK_BATCH_REFILL, "batch_load (other thread takes the role)");
+        EXPECT(ftk_batch_flags(x.h), FTK_BATCH_REFILLING, "batch_flags (other thread refills)");
+        EXPECT(ftk_batch_is_refiller(x.h), 0, "batch_is_refiller (not the main thread)");
+        uint64_t w = 0;
+        size_t got = 9;
+        EXPECT(ftk_batch_load(x.h, &w, 0), FTK_EBUSY, "batch_load(0) during a refill");
+        EXPECT(ftk_batch_take_many(x.h, &w, 1, &got), FTK_EBUSY, "batch_take_many during a refill");
+        t0 = now_ns();
+        st = ftk_batch_load(x.h, &w, SHORT_NS);
+        el = now_ns() - t0;
+        CHECK(st == FTK_ETIMEDOUT || st == FTK_EINTR, "batch_load(short) during a refill: %s", SN(st));
+        check_wait(st, SHORT_NS, el, "batch_load(short)");
+        EXPECT(ftk_batch_fill_range(x.h, 1, 1, NULL), FTK_EPERM, "batch_fill by a non-refiller");
+        EXPECT(ftk_batch_abandon(x.h), FTK_EPERM, "batch_abandon by a non-refiller");
+        atomic_store(&x.phase, 2);
+        do st = ftk_batch_load(x.h, &w, T); while (st == FTK_EINTR);
+        b_note_begin(x.h);
+        pthread_join(tid, NULL);
+        EXPECT(x.st[1], FTK_OK, "batch fill/abandon/fail (other thread)");
+        if (x.mode == HM_A) {
+            EXPECT(st, FTK_OK, "batch_load woken by the fill");
+            EQ64(w, x.w[0], "batch_load: the first word of the fill");
+            b_note_claim(w);
+            m->rn = x.n - 1;
+            memcpy(m->rest, x.w + 1, m->rn * sizeof(uint64_t));
+        } else if (x.mode == HM_B) {
+            EXPECT(st, FTK_BATCH_REFILL, "batch_load after an abandon: the role");
+            m->role = true;
+        } else {
+            EXPECT(st, FTK_ECLOSED, "batch_load after a fail");
+            m->failed = true;
+        }
+        break;
+    }
+    case K_SEM: {
+        smodel *m = &SM[s];
+        wait_phase(&x, 1);
+        int64_t want = (int64_t)m->qn + 1;
+        for (int i = 0; ftk_sem_waiters(x.h) != want; i++) {
+            CHECK(i < 2000000, "sem_waiters: the other thread never queued (%lld, want %lld)",
+                  (long long)ftk_sem_waiters(x.h), (long long)want);
+            sched_yield();
+        }
+        EXPECT(ftk_sem_try_acquire(x.h), FTK_EBUSY, "sem_try_acquire with a thread queued");
+        s_note(x.h, FTK_EBUSY);
+        EQ64(ftk_sem_value(x.h), 0, "sem_value with a thread queued");
+        if (x.mode == HM_A) { /* grant: the words first (FIFO), then the thread */
+            for (size_t i = 0; i <= m->qn; i++) {
+                uint64_t ho = 7;
+                st = ftk_sem_release(x.h, &ho);
+                s_note(x.h, st == FTK_SEM_HANDOFF ? (int64_t)ho : st);
+                if (i < m->qn) {
+                    EXPECT(st, FTK_SEM_HANDOFF, "sem_release to a queued word");
+                    EQ64(ho, m->q[i], "sem_release: FIFO word");
+                } else {
+                    EXPECT(st, FTK_OK, "sem_release to the queued thread");
+                    EQ64(ho, 0, "sem_release to a thread: no word");
+                }
+            }
+            m->qn = 0;
+            pthread_join(tid, NULL);
+            EXPECT(x.st[0], FTK_OK, "sem_acquire_timed granted by a release");
+            EXPECT(x.st[1], FTK_OK, "sem_release (other thread)");
+            m->count = 1;
+        } else { /* wake: the thread leaves the queue */
+            EXPECT(ftk_sem_wake(x.h), FTK_OK, "sem_wake");
+            pthread_join(tid, NULL);
+            EXPECT(x.st[0], FTK_EINTR, "sem_acquire_timed woken by sem_wake");
+            EQ64(ftk_sem_waiters(x.h), m->qn, "sem_waiters after the wake");
+        }
+        break;
+    }
+    case K_GATHER: {
+        gmodel *m = &GM[s];
+        if (x.mode == HM_A) {
+            uint64_t w = 0;
+            bool get = u8(r) % 2;
+            do {
+                if (get) {
+                    w = ftk_gather_get_v(x.h, x.key, T);
+                    st = w ? FTK_OK : ftk_last_status();
+                } else {
+                    st = ftk_gather_take(x.h, x.key, T, &w);
+                }
+            } while (st == FTK_EINTR);
+            pthread_join(tid, NULL);
+            EXPECT(x.st[0], FTK_OK, "gather_insert (other thread)");
+            EXPECT(st, FTK_OK, "gather take/get woken by the insert");
+            EQ64(w, x.w[0], "gather take/get: the inserted word");
+            if (get) {
+                m->k[m->n] = x.key;
+                m->w[m->n++] = w;
+            }
+        } else {
+            wait_phase(&x, 1);
+            sleep_us(x.delay_us);
+            EXPECT(ftk_gather_insert(x.h, x.key, x.w[0]), FTK_OK, "gather_insert for a waiter");
+            pthread_join(tid, NULL);
+            EXPECT(x.st[0], FTK_OK, "gather_take (other thread) woken by the insert");
+            EQ64(x.got, x.w[0], "gather_take (other thread): the word");
+        }
+        break;
+    }
+    default: { /* deque */
+        if (x.mode == HM_A) {
+            uint64_t w = 0;
+            do st = ftk_deque_pop(x.h, FTK_DEQUE_BACK, &w, T); while (st == FTK_EINTR);
+            d_note_pop(x.h, &w, st == FTK_OK, 0, FTK_DEQUE_BACK);
+            pthread_join(tid, NULL);
+            EXPECT(x.st[0], FTK_OK, "deque_push_back (other thread)");
+            EXPECT(st, FTK_OK, "deque_pop woken by the push");
+            EQ64(w, x.w[0], "deque_pop: the pushed word");
+        } else {
+            wait_phase(&x, 1);
+            sleep_us(x.delay_us);
+            EXPECT(ftk_deque_push_front(x.h, x.w[0]), FTK_OK, "deque_push_front for a waiter");
+            pthread_join(tid, NULL);
+            EXPECT(x.st[0], FTK_OK, "deque_pop (other thread) woken by the push");
+            EQ64(x.got, x.w[0], "deque_pop (other thread): the word");
+        }
+        break;
+    }
+    }
+}
+
 /* ---- driver ---------------------------------------------------------------------------------------------- */
 
 static void reset_models(void) {
@@ -2410,6 +2767,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case G_SEM: op_sem(&r); break;
         case G_MISC: op_misc(&r); break;
         case G_GATHER: op_gather(&r); break;
+        case G_HOLD: op_hold(&r); break;
         default: op_race(&r); break;
         }
     }

@@ -423,7 +423,8 @@ SEEDS = {
 # first live handle of the kind, out-pointer not NULL, side BACK, timeout 0,
 # a fresh word), so most ops are the group, the sub-op and a few zeros.
 
-M_DEQUE, M_DEQUE2, M_COUNTER, M_RWLOCK, M_ILOCK, M_BATCH, M_SEM, M_MISC, M_RACE, M_GATHER = range(10)
+M_DEQUE, M_DEQUE2, M_COUNTER, M_RWLOCK, M_ILOCK, M_BATCH, M_SEM, M_MISC, M_RACE, M_GATHER, \
+    M_HOLD = range(11)
 BACK, FRONT = 0, 1
 # pick_count selectors (fuzz_mods.c): small n (1 + x % 16), 0, 1, SIZE_MAX, cap, cap + 1
 def mcount(n):
@@ -520,6 +521,13 @@ def key(k):
     return [k << 3] if k >= 0 else [1 | ((-k - 1) << 3)]
 
 
+def hold(slot, mode, delay=10, forever=1, extra=()):
+    """The other thread holds / waits (mode 0, 1, 2), the main thread waits
+    forever (forever=1) or 5 s for it; extra: the gather key, the batch
+    fill size, the rwlock's second lock kind."""
+    return [M_HOLD, slot, mode, delay, forever] + list(extra)
+
+
 def mrace(slot, action, delay, ops, adds=10):
     """action: 0 free, 1 double free, 2 close, 3 wake, 4 counter adds."""
     out = [M_RACE, slot, action] + u16(delay) + [0, adds, len(ops) - 1]
@@ -609,6 +617,15 @@ MODS_SEEDS = {
     "race_close_gather": prog(ga_new(0), ga(6, *key(1), 0), mrace(0, 2, 100, [rop(6, *key(2), 0),
                               rop(7, *key(2), MT_LONG), rop(5), rop(14, *mcount(4), 0), rop(7, *key(1), 0)])),
     "race_wake_gather": prog(ga_new(0), mrace(0, 3, 2048 + 100, [rop(9, *key(3), MT_LONG)])),
+    "hold_rwlock": prog([M_RWLOCK, 0, 0, 0], hold(0, 0, 20, 1, [1]), hold(0, 1, 20, 0, [0]),
+                        rw(2), rw(3)),
+    "hold_ilock": prog([M_ILOCK, 0, 0, 0, 0], hold(0, 0, 20), hold(0, 1, 50), hold(0, 2, 50, 0)),
+    "hold_batch": prog(bt_new(0, 8), hold(0, 0, 30, 1, [3]), bt(2, 0), bt(2, 0), bt(2, 0), bt(2, 0),
+                       bt(8), hold(0, 1, 30, 1, [0]), bt(8), hold(0, 2, 30, 0, [0]), bt(16)),
+    "hold_sem": prog(sm_new(0, 1), sm(2), sm(3, 0), sm(3, 0), hold(0, 0, 10), sm(9), sm(2),
+                     hold(0, 1, 10), sm(10)),
+    "hold_gather": prog(ga_new(0), hold(0, 0, 30, 1, key(1) + [1]), hold(0, 1, 30, 1, key(2)), ga(13)),
+    "hold_deque": prog(dq_new(0), hold(0, 0, 30), hold(0, 1, 30, 0), dq(4)),
     "race_free_counter": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 0, 100, [rop(2, 0, 0), rop(9, 0),
                               rop(8, 0, 0), rop(3, 0)])),
 }
