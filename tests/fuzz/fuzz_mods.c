@@ -2171,8 +2171,59 @@ static size_t live_handle_count(void) {
     return n;
 }
 
+/* Read holds on more rwlocks than a thread's inline records (FTK_RD_SLOTS:
+ * the overflow records and the shared-counter path), released in any order,
+ * some locks freed while held (their holds are dropped). */
+static void op_many_rwlocks(rd *r) {
+    enum { NL = 12 };
+    unsigned k = 1 + u8(r) % NL;
+    ftk_handle_t L[NL];
+    unsigned depth[NL];
+    bool dead[NL] = {false};
+    TRACE("  many rwlocks: %u\n", k);
+    for (unsigned i = 0; i < k; i++) {
+        EXPECT(ftk_rwlock_new(&L[i]), FTK_OK, "rwlock_new (many)");
+        depth[i] = 1 + u8(r) % 3;
+        for (unsigned j = 0; j < depth[i]; j++)
+            EXPECT(ftk_rwlock_read_lock(L[i], j ? 0 : SHORT_NS), FTK_OK, "rwlock_read_lock (many)");
+    }
+    for (unsigned i = 0; i < k; i++) {
+        EQ64(ftk_rwlock_read_held(L[i]), depth[i], "rwlock_read_held (many)");
+        EQ64(ftk_rwlock_readers(L[i]), 1, "rwlock_readers (many)");
+        EXPECT(ftk_rwlock_write_lock(L[i], 0), FTK_EPERM, "rwlock_write_lock while reading (many)");
+    }
+    for (unsigned step = 0, n = u8(r) % 32; step < n; step++) {
+        unsigned i = u8(r) % k;
+        switch (u8(r) % 5) {
+        case 0: /* free while held */
+            EXPECT(ftk_rwlock_free(L[i]), dead[i] ? FTK_EBADHANDLE : FTK_OK, "rwlock_free (many)");
+            dead[i] = true;
+            break;
+        case 1: /* write after the last read hold */
+            if (dead[i]) break;
+            EXPECT(ftk_rwlock_write_lock(L[i], 0), depth[i] ? FTK_EPERM : FTK_OK,
+                   "rwlock_write_lock (many)");
+            if (!depth[i]) EXPECT(ftk_rwlock_write_unlock(L[i]), FTK_OK, "rwlock_write_unlock (many)");
+            break;
+        default: {
+            int st = ftk_rwlock_read_unlock(L[i]);
+            if (dead[i]) {
+                EXPECT(st, FTK_EBADHANDLE, "rwlock_read_unlock of a freed lock (many)");
+            } else {
+                EXPECT(st, depth[i] ? FTK_OK : FTK_EPERM, "rwlock_read_unlock (many)");
+                if (depth[i]) depth[i]--;
+                EQ64(ftk_rwlock_read_held(L[i]), depth[i], "rwlock_read_held (many)");
+            }
+        }
+        }
+    }
+    for (unsigned i = 0; i < k; i++)
+        if (!dead[i]) EXPECT(ftk_rwlock_free(L[i]), FTK_OK, "rwlock_free (many, end)");
+}
+
 static void op_misc(rd *r) {
-    switch (u8(r) % 2) {
+    switch (u8(r) % 3) {
+    case 2: op_many_rwlocks(r); break;
     case 0: EQ64(ftk_live_handles(), live_handle_count(), "ftk_live_handles"); break;
     default: EQ64(ftk_reclaim_collect(), 0, "ftk_reclaim_collect with no thread inside"); break;
     }

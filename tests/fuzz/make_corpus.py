@@ -626,6 +626,10 @@ MODS_SEEDS = {
                      hold(0, 1, 10), sm(10)),
     "hold_gather": prog(ga_new(0), hold(0, 0, 30, 1, key(1) + [1]), hold(0, 1, 30, 1, key(2)), ga(13)),
     "hold_deque": prog(dq_new(0), hold(0, 0, 30), hold(0, 1, 30, 0), dq(4)),
+    "many_rwlocks": prog([M_RWLOCK, 0, 0, 0], rw(2), rw(2), [M_MISC, 2, 11] + [1] * 12 + [24] +
+                         [x for i in range(12) for x in (i, 2 + i % 3)] +
+                         [x for i in range(0, 12, 3) for x in (i, 0)] + [x for i in range(12) for x in (i, 1)],
+                         [M_MISC, 2, 9] + [0, 2] * 5 + [8, 0, 0, 1, 0, 2, 2, 3, 3, 4, 0, 5, 4, 9, 1]),
     "race_free_counter": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 0, 100, [rop(2, 0, 0), rop(9, 0),
                               rop(8, 0, 0), rop(3, 0)])),
 }
