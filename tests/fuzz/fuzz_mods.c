@@ -2337,8 +2337,21 @@ static void op_race(rd *r) {
     atomic_store(&x.go, 1);
     int main_free_st = 1;
     uint64_t main_adds = 0;
+    /* racing adds: the main thread adds too and, every `xch_every` steps,
+     * exchanges (header: every add lands before or after each exchange, so
+     * the olds + the final total = the initial total + the adds + the values
+     * stored) */
+    uint64_t sum_old = 0, sum_stored = 0, xch_every = u8(r) % 8;
     if (x.action == RA_ADD) {
-        while (!atomic_load(&x.done) || main_adds < 64) {
+        for (uint64_t i = 0; !atomic_load(&x.done) || main_adds < 64; i++) {
+            if (xch_every && i % xch_every == xch_every - 1) {
+                int64_t old;
+                uint64_t v = i * 0x9E3779B97F4A7C15ULL;
+                EXPECT(ftk_counter_exchange(x.h, i64(v), &old), FTK_OK, "counter_exchange (racing adds)");
+                sum_old += (uint64_t)old;
+                sum_stored += v;
+                continue;
+            }
             EXPECT(ftk_counter_add(x.h, x.add ^ 1), FTK_OK, "counter_add (racing adds)");
             main_adds++;
         }
@@ -2392,7 +2405,8 @@ static void op_race(rd *r) {
     case RA_WAKE: EXPECT(x.st, FTK_OK, "racing wake"); break;
     default: {
         EXPECT(x.st, FTK_OK, "racing counter_add");
-        H[s].total += (uint64_t)x.add * x.adds + ((uint64_t)x.add ^ 1) * main_adds;
+        H[s].total += (uint64_t)x.add * x.adds + ((uint64_t)x.add ^ 1) * main_adds + sum_stored -
+                      sum_old;
         int64_t v = 0;
         EXPECT(ftk_counter_get(x.h, &v), FTK_OK, "counter_get after racing adds");
         EQ64(v, H[s].total, "counter total after racing adds");

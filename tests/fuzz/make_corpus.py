@@ -598,7 +598,7 @@ MODS_SEEDS = {
                              (2, [0, MT_SHORT]), (7, [0])])),
     "race_free_ilock": prog([M_ILOCK, 0, 0, 0, 0], il(2), mrace(0, 1, 100, [(2, [0]), (0, [0, 0]),
                             (5, [0])])),
-    "race_counter_adds": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 4, 0, [rop(3)], adds=40)),
+    "race_counter_adds": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 4, 0, [rop(3)], adds=40), [3]),
     "gather_basic": prog(ga_new(0), ga(6, *key(1), 0), ga(6, *key(2), 0), ga(6, *key(1), 0), ga(13),
                          ga(7, *key(1), 0), ga(7, *key(1), 0), ga(8, *key(2), 0), ga(9, *key(3), 0),
                          ga(12, *key(4), *mcount(5), 0, 0, 0), ga(11, *key(4), *mcount(8), 0, 0, 0),
