@@ -2343,7 +2343,7 @@ static void op_race(rd *r) {
      * stored) */
     uint64_t sum_old = 0, sum_stored = 0, xch_every = u8(r) % 8;
     if (x.action == RA_ADD) {
-        for (uint64_t i = 0; !atomic_load(&x.done) || main_adds < 64; i++) {
+        for (uint64_t i = 0; !atomic_load(&x.done) || i < 64; i++) {
             if (xch_every && i % xch_every == xch_every - 1) {
                 int64_t old;
                 uint64_t v = i * 0x9E3779B97F4A7C15ULL;
