@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the C API with libFuzzer under ASan+UBSan: two harnesses,
 # tests/fuzz/fuzz_api.c (atomics, queue, map, slots) and
-# tests/fuzz/fuzz_mods.c (deque, counter, rwlock/ilock, batch, sem).
+# tests/fuzz/fuzz_mods.c (deque, counter, rwlock/ilock, batch, sem, gather).
 #
 #   bash scripts/fuzz.sh [seconds]      default 60 in all; FTKIT_FUZZ_SECONDS overrides
 #   FTKIT_FUZZ_HARNESS=api|mods         run only one (it gets all the seconds);
@@ -71,9 +71,9 @@ FLAGS=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -DFTKIT_BUILDING
        -Ic/include -Ic/src -Wall -Wextra -Werror
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
 
-# run_one NAME CORPUS SECONDS: build build-fuzz/NAME from tests/fuzz/NAME.c
+# run_one NAME CORPUS SECONDS SUFFIX: build build-fuzz/NAME from tests/fuzz/NAME.c
 # and run it; its corpus copy, artifacts and log are build-fuzz/corpus[-mods],
-# artifacts[-mods], NAME.log (fuzz.log for fuzz_api, as before).
+# artifacts[-mods], fuzz[-mods].log (fuzz.log for fuzz_api, as before).
 failed=0
 run_one() {
     local name=$1 seeds=$2 secs=$3 sfx=$4
