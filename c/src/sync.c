@@ -130,8 +130,27 @@ static inline __attribute__((always_inline)) ftk_rd *rd_find(ftk_thread *t, uint
     return NULL;
 }
 
+/* Forget a hold whose count reached 0. */
+static inline __attribute__((always_inline)) void rd_forget(ftk_thread *t, ftk_rd *r) {
+    r->id = 0;
+    r->central = 0;
+    if (r >= t->rd && r < t->rd + FTK_RD_SLOTS) {
+        t->rd_used--;
+    } else {
+        *r = t->rd_more[--t->rd_more_n]; /* move the last one into the gap */
+        if (t->rd_more_n == 0) {
+            free(t->rd_more);
+            t->rd_more = NULL;
+            t->rd_more_cap = 0;
+        }
+    }
+}
+
 /* All slots taken: drop holds of locks that were freed while held (a caller
- * bug, but their slots must not be lost for good). Rare. */
+ * bug, but their slots must not be lost for good), in rd[] and in the
+ * overflow array. The overflow array's were once kept: a thread that kept
+ * freeing locks it read-held beyond FTK_RD_SLOTS grew it without bound, and
+ * every rd_find scanned it (found by tests/fuzz/fuzz_mods.c). Rare. */
 static void rd_sweep(ftk_thread *t) {
     for (unsigned i = 0; i < FTK_RD_SLOTS; i++) {
         ftk_rd *r = &t->rd[i];
@@ -141,6 +160,17 @@ static void rd_sweep(ftk_thread *t) {
             r->id = 0;
             r->central = 0;
             t->rd_used--;
+        }
+    }
+    /* Only this thread touches rd_more (and thread exit / fork, on this
+     * thread's behalf). Backwards: rd_forget moves the last entry, already
+     * looked at, into the gap. Holds there are on the shared counter of a
+     * lock that is gone: nothing to release. */
+    for (uint32_t i = t->rd_more_n; i-- > 0;) {
+        ftk_rd *r = &t->rd_more[i];
+        if (ftk_entry_get(ftk_u2h(r->id), FTK_KIND_LOCK) == NULL) {
+            atomic_store_explicit(&r->count, 0, memory_order_relaxed);
+            rd_forget(t, r);
         }
     }
 }
@@ -181,21 +211,6 @@ static inline uint32_t rd_count(ftk_rd *r) {
     return atomic_load_explicit(&r->count, memory_order_relaxed);
 }
 
-/* Forget a hold whose count reached 0. */
-static inline __attribute__((always_inline)) void rd_forget(ftk_thread *t, ftk_rd *r) {
-    r->id = 0;
-    r->central = 0;
-    if (r >= t->rd && r < t->rd + FTK_RD_SLOTS) {
-        t->rd_used--;
-    } else {
-        *r = t->rd_more[--t->rd_more_n]; /* move the last one into the gap */
-        if (t->rd_more_n == 0) {
-            free(t->rd_more);
-            t->rd_more = NULL;
-            t->rd_more_cap = 0;
-        }
-    }
-}
 
 /* ---- rwlock: shared-counter path ------------------------------------ */
 
