@@ -2055,7 +2055,7 @@ static void gather_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
     case 12: { /* insert_run */
         int64_t first = pick_key(r, m);
         uint64_t n = pick_count(r, 8);
-        bool nullw = u8(r) % 8 == 7, nulldone = u8(r) % 4 == 3, zero = u8(r) % 16 == 15;
+        bool nullw = u8(r) % 8 == 7, nulldone = u8(r) % 4 == 3 && !g_race, zero = u8(r) % 16 == 15;
         if (n > 64 && !nullw) n = 64;
         if (m && m->n + n > GKMAX) break;
         for (uint64_t j = 0; j < n && j < 64; j++) gbuf[j] = fresh_word();
@@ -2069,7 +2069,24 @@ static void gather_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
             break;
         }
         if (race_closed_by_free(st, m->closed, "gather_insert_run")) break;
-        if (st == FTK_ECLOSED && g_race_may_close && !m->closed) m->closed = true;
+        size_t kexp = 0; /* the items that would go in */
+        for (uint64_t j = 0; j < n; j++)
+            if (g_find(m, (int64_t)((uint64_t)first + j)) < 0) kexp++;
+        if (g_race_may_close && !m->closed && (st == FTK_ECLOSED || done < kexp)) {
+            /* the racing close came part-way: the items before it went in
+             * (each item is its own insert), every one after it was refused */
+            size_t k = 0;
+            for (uint64_t j = 0; j < n && k < done; j++) {
+                int64_t key = (int64_t)((uint64_t)first + j);
+                if (g_find(m, key) >= 0) continue;
+                m->k[m->n] = key;
+                m->w[m->n++] = gbuf[j];
+                k++;
+            }
+            EQ64(k, done, "gather_insert_run racing a close: *done");
+            m->closed = true;
+            break;
+        }
         int want = FTK_OK;
         size_t k = 0;
         for (uint64_t j = 0; j < n; j++) {
