@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Fuzz the C API with libFuzzer (tests/fuzz/fuzz_api.c) under ASan+UBSan.
+# Fuzz the C API with libFuzzer under ASan+UBSan: two harnesses,
+# tests/fuzz/fuzz_api.c (atomics, queue, map, slots) and
+# tests/fuzz/fuzz_mods.c (deque, counter, rwlock/ilock, batch, sem, gather).
 #
-#   bash scripts/fuzz.sh [seconds]      default 60; FTKIT_FUZZ_SECONDS overrides
+#   bash scripts/fuzz.sh [seconds]      default 60 in all; FTKIT_FUZZ_SECONDS overrides
+#   FTKIT_FUZZ_HARNESS=api|mods         run only one (it gets all the seconds);
+#                                       by default each gets half
 #   FTKIT_FUZZ_ARGS="-seed=1 -print_coverage=1"   extra libFuzzer flags
 #
 # Installs clang and its sanitizer/fuzzer runtime from Debian if no clang can
-# link -fsanitize=fuzzer, builds libftkit's sources and the harness into
-# build-fuzz/, and runs it for the given time on a copy of the seed corpus
-# (tests/fuzz/corpus is never written). Prints the executions and their rate.
+# link -fsanitize=fuzzer, builds libftkit's sources and each harness into
+# build-fuzz/, and runs it for its time on a copy of its seed corpus
+# (tests/fuzz/corpus for fuzz_api, tests/fuzz/corpus_mods for fuzz_mods;
+# they are never written). Prints the executions and their rate.
 # Exits non-zero on any finding: a crash, sanitizer report, leak, hang
 # (-timeout) or model mismatch; the reproducer is left in build-fuzz/.
 # Reproduce one: build-fuzz/fuzz_api build-fuzz/artifacts/crash-<sha1>
-# (FUZZ_TRACE=1 prints its ops; a failure prints the last ones anyway).
+# (or build-fuzz/fuzz_mods build-fuzz/artifacts-mods/crash-<sha1>;
+# FUZZ_TRACE=1 prints its ops; a failure prints the last ones anyway).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -64,38 +70,62 @@ SRCS=(c/src/*.c)
 FLAGS=(-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -DFTKIT_BUILDING
        -Ic/include -Ic/src -Wall -Wextra -Werror
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
-BIN=$OUT/fuzz_api
-log "building $BIN"
-"$CC" "${FLAGS[@]}" -o "$BIN" "${SRCS[@]}" tests/fuzz/fuzz_api.c -lpthread
 
-# Work on a copy of the corpus: new inputs go to build-fuzz/corpus only.
-rm -rf "$OUT/corpus"
-mkdir -p "$OUT/corpus" "$OUT/artifacts"
-cp tests/fuzz/corpus/* "$OUT/corpus/"
-rm -f "$OUT"/artifacts/*
+# run_one NAME CORPUS SECONDS SUFFIX: build build-fuzz/NAME from tests/fuzz/NAME.c
+# and run it; its corpus copy, artifacts and log are build-fuzz/corpus[-mods],
+# artifacts[-mods], fuzz[-mods].log (fuzz.log for fuzz_api, as before).
+failed=0
+run_one() {
+    local name=$1 seeds=$2 secs=$3 sfx=$4
+    local bin=$OUT/$name corpus=$OUT/corpus$sfx art=$OUT/artifacts$sfx
+    local logf=$OUT/fuzz$sfx.log
+    log "building $bin"
+    "$CC" "${FLAGS[@]}" -o "$bin" "${SRCS[@]}" "tests/fuzz/$name.c" -lpthread
 
-log "running for ${SECS} s on $(ls "$OUT/corpus" | wc -l) seed inputs"
-set +e
-# -timeout: one input may not run longer (a hang is a finding);
-# -rss_limit_mb: the harness's own tables are small, the library's must be too.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-"$BIN" -max_total_time="$SECS" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
-    -print_final_stats=1 -artifact_prefix="$OUT/artifacts/" ${FTKIT_FUZZ_ARGS:-} \
-    "$OUT/corpus" >"$OUT/fuzz.log" 2>&1
-rc=$?
-set -e
+    # Work on a copy of the corpus: new inputs go to build-fuzz/ only.
+    rm -rf "$corpus"
+    mkdir -p "$corpus" "$art"
+    cp "$seeds"/* "$corpus/"
+    rm -f "$art"/*
 
-# Summary: the final stats (executions, rate, coverage).
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$OUT/fuzz.log" | tail -n1)
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$OUT/fuzz.log" | tail -n1)
-last=$(grep -E '^#[0-9]+' "$OUT/fuzz.log" | tail -n1 || true)
-echo "fuzz: ${execs:-?} executions in ${SECS} s (${rate:-?} exec/s); last status: ${last:-none}"
-if [ $rc -ne 0 ] || ls "$OUT"/artifacts/* >/dev/null 2>&1; then
-    echo "fuzz: FINDING (exit $rc); log tail:"
-    tail -n 60 "$OUT/fuzz.log"
-    ls -l "$OUT"/artifacts/ 2>/dev/null || true
-    echo "reproduce: $BIN <artifact>"
+    log "running $name for ${secs} s on $(ls "$corpus" | wc -l) seed inputs"
+    set +e
+    # -timeout: one input may not run longer (a hang is a finding);
+    # -rss_limit_mb: the harness's own tables are small, the library's must be too.
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    "$bin" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=4096 \
+        -print_final_stats=1 -artifact_prefix="$art/" ${FTKIT_FUZZ_ARGS:-} \
+        "$corpus" >"$logf" 2>&1
+    local rc=$?
+    set -e
+
+    # Summary: the final stats (executions, rate, coverage).
+    local execs rate last
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logf" | tail -n1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logf" | tail -n1)
+    last=$(grep -E '^#[0-9]+' "$logf" | tail -n1 || true)
+    echo "fuzz $name: ${execs:-?} executions in ${secs} s (${rate:-?} exec/s); last status: ${last:-none}"
+    if [ $rc -ne 0 ] || ls "$art"/* >/dev/null 2>&1; then
+        echo "fuzz $name: FINDING (exit $rc); log tail:"
+        tail -n 60 "$logf"
+        ls -l "$art"/ 2>/dev/null || true
+        echo "reproduce: $bin <artifact>"
+        failed=1
+    fi
+}
+
+case "${FTKIT_FUZZ_HARNESS:-all}" in
+    api) run_one fuzz_api tests/fuzz/corpus "$SECS" "" ;;
+    mods) run_one fuzz_mods tests/fuzz/corpus_mods "$SECS" -mods ;;
+    all)
+        half=$(( (SECS + 1) / 2 ))
+        run_one fuzz_api tests/fuzz/corpus "$half" ""
+        run_one fuzz_mods tests/fuzz/corpus_mods "$half" -mods
+        ;;
+    *) log "FTKIT_FUZZ_HARNESS must be api, mods or all"; exit 2 ;;
+esac
+if [ $failed -ne 0 ]; then
     exit 1
 fi
 echo "fuzz: no findings"

@@ -399,7 +399,14 @@ static int insert_impl(gather *g, int64_t key, uint64_t w) {
     stripe *s = &g->stripes[(uint64_t)key & g->mask];
     s_lock(s);
     int st;
-    if (__builtin_expect(s->closed, 0))
+    /* The state bit too, not only the stripe's flag: close sets the bit
+     * before it walks the stripes, so a take may already have returned
+     * FTK_ECLOSED while this stripe's flag is still clear; an insert that
+     * starts after that take must be refused as well (linearizable close).
+     * seq_cst, as the takes read it; the line is written by close/fail
+     * only, so reading it costs no contention. */
+    if (__builtin_expect(s->closed, 0) ||
+        __builtin_expect((atomic_load(&g->state) & FTK_GATHER_CLOSED) != 0, 0))
         st = FTK_ECLOSED;
     else if (find(g, s, key) >= 0)
         st = FTK_EBUSY;

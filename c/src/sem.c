@@ -380,6 +380,14 @@ int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns) {
     tnode n;
     ftk_ec_init(&n.ec);
     atomic_init(&n.granted, 0);
+    /* Start the wait (deadline, and the wake generation it answers to)
+     * before the node becomes visible in the queue: a ftk_sem_wake that
+     * comes once ftk_sem_waiters counts this call must end it. Started
+     * later, in ftk_block_wait, a wake between the enqueue and the sleep
+     * was lost (found by tests/fuzz/fuzz_mods.c). */
+    ftk_wait_ctx c;
+    ftk_wait_begin(&c, timeout_ns);
+    (void)ftk_wait_expired(&c, &s->w);
     sem_lock(s);
     st = reserve1(s) ? take_or_queue(s, (qent){0, &n}) : FTK_ENOMEM;
     sem_unlock(s);
@@ -387,8 +395,6 @@ int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns) {
         ftk_obj_exit_t(t);
         return st;
     }
-    ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
     st = ftk_block_wait(&s->w, &c, &n.ec, node_try, &n, FTK_EBUSY);
     /* Withdraw, or confirm the grant; either way under the lock, so no
      * releaser is still touching the node when we return. */

@@ -130,8 +130,27 @@ static inline __attribute__((always_inline)) ftk_rd *rd_find(ftk_thread *t, uint
     return NULL;
 }
 
+/* Forget a hold whose count reached 0. */
+static inline __attribute__((always_inline)) void rd_forget(ftk_thread *t, ftk_rd *r) {
+    r->id = 0;
+    r->central = 0;
+    if (r >= t->rd && r < t->rd + FTK_RD_SLOTS) {
+        t->rd_used--;
+    } else {
+        *r = t->rd_more[--t->rd_more_n]; /* move the last one into the gap */
+        if (t->rd_more_n == 0) {
+            free(t->rd_more);
+            t->rd_more = NULL;
+            t->rd_more_cap = 0;
+        }
+    }
+}
+
 /* All slots taken: drop holds of locks that were freed while held (a caller
- * bug, but their slots must not be lost for good). Rare. */
+ * bug, but their slots must not be lost for good), in rd[] and in the
+ * overflow array. The overflow array's were once kept: a thread that kept
+ * freeing locks it read-held beyond FTK_RD_SLOTS grew it without bound, and
+ * every rd_find scanned it (found by tests/fuzz/fuzz_mods.c). Rare. */
 static void rd_sweep(ftk_thread *t) {
     for (unsigned i = 0; i < FTK_RD_SLOTS; i++) {
         ftk_rd *r = &t->rd[i];
@@ -141,6 +160,17 @@ static void rd_sweep(ftk_thread *t) {
             r->id = 0;
             r->central = 0;
             t->rd_used--;
+        }
+    }
+    /* Only this thread touches rd_more (and thread exit / fork, on this
+     * thread's behalf). Backwards: rd_forget moves the last entry, already
+     * looked at, into the gap. Holds there are on the shared counter of a
+     * lock that is gone: nothing to release. */
+    for (uint32_t i = t->rd_more_n; i-- > 0;) {
+        ftk_rd *r = &t->rd_more[i];
+        if (ftk_entry_get(ftk_u2h(r->id), FTK_KIND_LOCK) == NULL) {
+            atomic_store_explicit(&r->count, 0, memory_order_relaxed);
+            rd_forget(t, r);
         }
     }
 }
@@ -181,21 +211,6 @@ static inline uint32_t rd_count(ftk_rd *r) {
     return atomic_load_explicit(&r->count, memory_order_relaxed);
 }
 
-/* Forget a hold whose count reached 0. */
-static inline __attribute__((always_inline)) void rd_forget(ftk_thread *t, ftk_rd *r) {
-    r->id = 0;
-    r->central = 0;
-    if (r >= t->rd && r < t->rd + FTK_RD_SLOTS) {
-        t->rd_used--;
-    } else {
-        *r = t->rd_more[--t->rd_more_n]; /* move the last one into the gap */
-        if (t->rd_more_n == 0) {
-            free(t->rd_more);
-            t->rd_more = NULL;
-            t->rd_more_cap = 0;
-        }
-    }
-}
 
 /* ---- rwlock: shared-counter path ------------------------------------ */
 
@@ -265,6 +280,7 @@ static int read_slow(rwlock *l, int64_t timeout_ns) {
     if (st != FTK_EBUSY || timeout_ns == 0) return st;
     ftk_wait_ctx c;
     ftk_wait_begin(&c, timeout_ns);
+    (void)ftk_wait_expired(&c, &l->w); /* the wake generation before registering (write_lock) */
     /* Register as blocked (or enter, if the lock became free meanwhile). */
     rd_wait a = {l, 0};
     uint64_t s = atomic_load(&l->state);
@@ -582,6 +598,10 @@ int ftk_rwlock_write_lock(ftk_handle_t h, int64_t timeout_ns) {
     wr_wait a = {l, false};
     st = wr_try(l, &a.bias);
     if (st == FTK_EBUSY && timeout_ns != 0) {
+        /* Start the wait (its wake generation) before registering: a
+         * ftk_rwlock_wake once writers_waiting counts this call must end
+         * it; started in ftk_block_wait, a wake in between was lost. */
+        (void)ftk_wait_expired(&c, &l->w);
         /* register as waiting (or take it, if it became free meanwhile) */
         uint64_t s = atomic_load(&l->state);
         for (;;) {
@@ -846,6 +866,7 @@ static int il_lock(ilock *k, uint64_t me, int64_t timeout_ns) {
     if (timeout_ns == 0) return FTK_EBUSY;
     ftk_wait_ctx c;
     ftk_wait_begin(&c, timeout_ns);
+    (void)ftk_wait_expired(&c, &k->w); /* the wake generation before registering (rwlock) */
     atomic_fetch_add(&k->waiters, 1); /* seq_cst: read by releasers */
     int64_t zero = 0;
     /* relaxed: the contention stamp is a hint for poll */

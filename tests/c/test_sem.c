@@ -417,6 +417,62 @@ static void free_race_worker(void *arg, int i) {
     }
 }
 
+/* ftk_sem_wake ends every acquire_timed in progress, including one that is
+ * already queued (ftk_sem_waiters counts it) but has not begun to sleep.
+ * The wake generation was read only when the sleep began, after the
+ * enqueue, so a wake in between was lost and the waiter slept until a
+ * release (found by tests/fuzz/fuzz_mods.c as a hang). Each round: the
+ * waiter queues with a long timeout; the moment it is counted, the main
+ * thread wakes it once; it must return FTK_EINTR, not time out. */
+typedef struct {
+    ftk_handle_t h;
+    _Atomic int round, done_round;
+    int rounds;
+    _Atomic int bad;
+} wake_ctx;
+
+static void wake_waiter(void *arg, int i) {
+    wake_ctx *c = arg;
+    if (i != 0) return;
+    for (int r = 1; r <= c->rounds; r++) {
+        while (atomic_load(&c->round) < r) sched_yield();
+        if (atomic_load(&c->bad)) return;
+        int st = ftk_sem_acquire_timed(c->h, 2000000000LL);
+        if (st != FTK_EINTR && atomic_fetch_add(&c->bad, 1) < 5)
+            fprintf(stderr, "round %d: acquire_timed returned %s\n", r, ftk_err_name(st));
+        atomic_store(&c->done_round, r);
+    }
+}
+
+static void wake_main(void *arg, int i) {
+    wake_ctx *c = arg;
+    if (i != 1) return;
+    for (int r = 1; r <= c->rounds && atomic_load(&c->bad) == 0; r++) {
+        atomic_store(&c->round, r);
+        while (ftk_sem_waiters(c->h) != 1) {
+        }
+        TCHECK(ftk_sem_wake(c->h) == FTK_OK);
+        while (atomic_load(&c->done_round) < r) sched_yield();
+    }
+    atomic_store(&c->round, c->rounds); /* let the waiter finish early on failure */
+}
+
+static void wake_both(void *arg, int i) {
+    if (i == 0) wake_waiter(arg, i);
+    else wake_main(arg, i);
+}
+
+START_TEST(test_concurrent_wake_of_a_queued_waiter) {
+    wake_ctx c = {.h = new_sem(1), .rounds = FTK_SCALED(20000)};
+    ck_assert_int_eq(ftk_sem_try_acquire(c.h), FTK_OK); /* no permit left */
+    ftk_test_run_threads(2, wake_both, &c);
+    ck_assert_int_eq(atomic_load(&c.bad), 0);
+    ASSERT_NO_THREAD_FAILURES();
+    ck_assert_int_eq(ftk_sem_waiters(c.h), 0);
+    ck_assert_int_eq(ftk_sem_free(c.h), FTK_OK);
+}
+END_TEST
+
 START_TEST(test_concurrent_free_racing_everything) {
     for (int r = 0; r < FTK_SCALED(20); r++) {
         static fr s;
@@ -453,6 +509,7 @@ static Suite *sem_suite(void) {
     tcase_add_test(conc, test_concurrent_storm_value_1);
     tcase_add_test(conc, test_concurrent_storm_value_3);
     tcase_add_test(conc, test_concurrent_free_racing_everything);
+    tcase_add_test(conc, test_concurrent_wake_of_a_queued_waiter);
     suite_add_tcase(s, conc);
 
     TCase *stress = ftk_test_tcase("stress");

@@ -36,6 +36,8 @@
  * LeakSanitizer, run by libFuzzer, sees any leak.
  *
  * Build and run: scripts/fuzz.sh. Seed corpus: tests/fuzz/make_corpus.py.
+ * The newer modules (deque, counter, locks, batch, sem, gather) have their
+ * own harness, tests/fuzz/fuzz_mods.c, run by the same script.
  */
 #include <pthread.h>
 #include <sched.h>

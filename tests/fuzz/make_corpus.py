@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the seed corpus of tests/fuzz/fuzz_api.c into tests/fuzz/corpus/.
+"""Write the seed corpora of tests/fuzz/fuzz_api.c (tests/fuzz/corpus/) and
+tests/fuzz/fuzz_mods.c (tests/fuzz/corpus_mods/).
 
 Each seed is a small program in the harness's byte format: an op is a group
 byte (G_* in fuzz_api.c) followed by its operand bytes, read in the order
@@ -416,18 +417,240 @@ SEEDS = {
 }
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = os.path.join(here, "corpus")
+
+# ---- fuzz_mods.c: deque, counter, rwlock/ilock, batch, sem --------------------
+# Operand bytes there are laid out so that 0 is the common valid case (the
+# first live handle of the kind, out-pointer not NULL, side BACK, timeout 0,
+# a fresh word), so most ops are the group, the sub-op and a few zeros.
+
+M_DEQUE, M_DEQUE2, M_COUNTER, M_RWLOCK, M_ILOCK, M_BATCH, M_SEM, M_MISC, M_RACE, M_GATHER, \
+    M_HOLD = range(11)
+BACK, FRONT = 0, 1
+# pick_count selectors (fuzz_mods.c): small n (1 + x % 16), 0, 1, SIZE_MAX, cap, cap + 1
+def mcount(n):
+    if n == 0:
+        return [1]
+    if n == "huge":
+        return [3]
+    if n == "cap":
+        return [4]
+    if n == "cap+1":
+        return [5]
+    return [0, (n - 1) % 16]
+MT_ZERO, MT_1NS, MT_SHORT, MT_FOREVER, MT_LONG = 0, 1, 2, 3, 6
+
+
+def dq_new(slot=0, maxlen=None):
+    """maxlen None: unbounded; 0; or 1..64."""
+    if maxlen is None:
+        sel = [0]
+    elif maxlen == 0:
+        sel = [1]
+    else:
+        sel = [5, maxlen - 1]
+    return [M_DEQUE, 0, slot] + sel + [0]
+
+
+def dq(sub, *rest, h=0, null=0):
+    return [M_DEQUE, sub, h, null] + list(rest)
+
+
+def dq_push(side=BACK):
+    return dq(5, 0, side)
+
+
+def dq_push_many(n, side=BACK, sub=8):
+    ops = [side] + mcount(n) + ([0] if sub == 8 else []) + [0, 0, 0]
+    return dq(sub, *ops) + ([0] * n if sub == 8 else [])
+
+
+def dq_pop(side=BACK, t=MT_ZERO):
+    return dq(10, side, t)
+
+
+def dq_pop_many(n, side=BACK, sub=13, t=MT_ZERO):
+    return dq(sub, side, *mcount(n), 0, *([t] if sub == 13 else []))
+
+
+def ctr(sub, *rest, h=0):
+    return [M_COUNTER, sub, h, 0] + list(rest)
+
+
+def rw(sub, t=MT_ZERO, h=0):
+    return [M_RWLOCK, sub, h, t]
+
+
+def il(sub, t=MT_ZERO, h=0):
+    return [M_ILOCK, sub, h, t]
+
+
+def bt_new(slot=0, size=4):
+    return [M_BATCH, 0, slot, 0, (size - 1) % 8, 0]
+
+
+def bt(sub, *rest, h=0, null=0):
+    return [M_BATCH, sub, h, null] + list(rest)
+
+
+def bt_fill(n, first=True):
+    return bt(6, 0, n - 1, 0, 0 if first else 1, 0, *([0] * n))
+
+
+def bt_fill_range(n, first=True):
+    return bt(7, 0, n - 1, 0 if first else 1, 0)
+
+
+def sm_new(slot=0, value=2):
+    return [M_SEM, 0, slot, 0, (value - 1) % 4, 0]
+
+
+def sm(sub, *rest, h=0, null=0):
+    return [M_SEM, sub, h, null] + list(rest)
+
+
+def ga_new(slot=0, scsel=0):
+    return [M_GATHER, 0, slot, scsel, 0]
+
+
+def ga(sub, *rest, h=0, null=0):
+    return [M_GATHER, sub, h, null] + list(rest)
+
+
+def key(k):
+    """pick_key: keys 0..15 (selector k << 3), or INT64_MAX - k (k < 4)."""
+    return [k << 3] if k >= 0 else [1 | ((-k - 1) << 3)]
+
+
+def hold(slot, mode, delay=10, forever=1, extra=()):
+    """The other thread holds / waits (mode 0, 1, 2), the main thread waits
+    forever (forever=1) or 5 s for it; extra: the gather key, the batch
+    fill size, the rwlock's second lock kind."""
+    return [M_HOLD, slot, mode, delay, forever] + list(extra)
+
+
+def mrace(slot, action, delay, ops, adds=10):
+    """action: 0 free, 1 double free, 2 close, 3 wake, 4 counter adds."""
+    out = [M_RACE, slot, action] + u16(delay) + [0, adds, len(ops) - 1]
+    for sub, rest in ops:
+        out += [sub, len(rest)] + list(rest)
+    return out
+
+
+def rop(sub, *rest):
+    """A burst op: sub-op number sub (2..), its bytes after the handle selector."""
+    return (sub - 2, [0] + list(rest))
+
+
+MODS_SEEDS = {
+    "deque_basic": prog(dq_new(0), dq_push(), dq_push(), dq_push(FRONT), dq(6, 0, 1), dq(19, 0),
+                        dq(19, 0x80), dq(21, 0x08, 0), dq(22, 0x10, 0), dq(23, 0x80), dq(24, 0),
+                        dq(25, 0, 2), dq(25, 0, 0xfe), dq(26), dq(27, *mcount(8), 0),
+                        dq(4), dq(3), dq_pop(), dq_pop(FRONT), dq_pop_many(3), dq(28, *mcount(8), 0)),
+    "deque_bounded": prog(dq_new(0, 3), dq_push(), dq_push(), dq_push(), dq_push(), dq_push(FRONT),
+                          dq(7), dq_push_many(5), dq_push_many(4, FRONT, sub=9), dq(22, 0, 0),
+                          dq_pop_many(2), dq(17), dq(17), dq(4)),
+    "deque_maxlen0": prog(dq_new(0, 0), dq_push(), dq(7), dq_push_many(3), dq_pop(), dq(4)),
+    "deque_unpop": prog(dq_new(0), dq_push_many(10, sub=9), dq_pop_many(4), dq(16, 0), dq(17),
+                        dq_pop_many(5, FRONT, sub=15), dq(17), dq(11, FRONT, 0), dq(17),
+                        dq_pop_many(3, BACK, sub=14), dq(17, 7), dq(17), dq(27, *mcount(16), 0)),
+    "deque_close": prog(dq_new(0), dq_push(), dq_push(), dq(2), dq_push(), dq_pop(), dq(18),
+                        dq(19, 0), dq(4), dq(28, *mcount(1), 0), dq(28, *mcount(4), 0)),
+    "deque_handles": prog(dq_new(0), dq_new(1, 2), [M_DEQUE, 1, 8], dq(5, 0, 0, h=4),
+                          dq(5, 0, 0, h=5), dq(5, 0, 0, h=3), dq(10, 0, 0, h=7, null=15),
+                          dq(12, 0, h=6) + u64(0x0700000100000001), dq(5, 0, 14), dq(4, null=15)),
+    "deque_wait": prog(dq_new(0), dq_pop(t=MT_SHORT), dq_pop_many(2, t=MT_LONG), dq(11, 0, MT_1NS)),
+    "counter": prog([M_COUNTER, 0, 0, 7] + u64(5) + [0], ctr(2, 7, *u64(-7)), ctr(3), ctr(4, 3),
+                    ctr(5, 0), ctr(6), ctr(7), ctr(8, 2), ctr(9), ctr(10, 0), ctr(3, h=4),
+                    ctr(2, 0, h=5), ctr(9, h=3)),
+    "rwlock": prog([M_RWLOCK, 0, 0, 0], rw(2), rw(2), rw(4), rw(7), rw(10), rw(3), rw(3), rw(3),
+                   rw(4, MT_SHORT), rw(2), rw(4), rw(9), rw(11), rw(5), rw(5), rw(6), rw(8),
+                   [M_RWLOCK, 0, 1, 15], rw(3, h=4)),
+    "ilock": prog([M_ILOCK, 0, 0, 1, 0], il(2), il(2), il(4), il(5, MT_SHORT), il(7), il(8), il(3),
+                  il(3), il(4), il(6), [M_ILOCK, 0, 1, 2, 0], il(2, h=5)),
+    "batch_cycle": prog(bt_new(0, 4), bt(2, 0), bt(2, 0), bt(14), bt(16), bt_fill(4), bt(2, 0),
+                        bt(12), bt(3, 0), bt(12), bt(12), bt(17), bt(5, *mcount(8), 0), bt(2, 0),
+                        bt_fill_range(3, first=False), bt(4, 0), bt(13), bt(10), bt(11, *mcount(8), 0),
+                        bt(16), bt(17), bt(15)),
+    "batch_fail": prog(bt_new(0, 2), bt(8), bt(2, 0), bt(8), bt(3, 0), bt(9), bt(2, 0), bt(16),
+                       bt(11, *mcount(4), 0), bt(6, 1, 0, 0, 0)),
+    "batch_close_refill": prog(bt_new(0, 3), bt(5, *mcount(2), 0), bt(10), bt(16), bt_fill(2),
+                               bt(14), bt(11, *mcount(2), 0), bt(12)),
+    "batch_giveback": prog(bt_new(0, 5), bt(2, 0), bt_fill(5), bt(12), bt(2, 0), bt(12), bt(2, 0),
+                           bt(12), bt(17), bt(10), bt(11, *mcount(9), 0), bt(12)),
+    "sem": prog(sm_new(0, 2), sm(2), sm(2), sm(2), sm(3, 0), sm(3, 5), sm(3, 13), sm(10), sm(9),
+                sm(4), sm(8), sm(5), sm(6, 5), sm(6, 0), sm(4), sm(5), sm(5), sm(8), sm(7, MT_SHORT),
+                sm(7, 0), sm(2), sm(11), sm(12), sm(3, 1), sm(4, null=15), sm(8)),
+    "sem_bad": prog(sm_new(0, 1), [M_SEM, 0, 1, 1, 0], sm(2, h=4), sm(8, h=4), sm(8, h=5),
+                    sm(8, h=3), sm(4, h=5, null=15), sm(8, h=5)),
+    "race_free_deque_sleeper": prog(dq_new(0), mrace(0, 0, 2048 + 1500, [rop(10, 0, MT_FOREVER),
+                                                                         rop(13, 0, 0, 3, 0, MT_FOREVER)])),
+    "race_close_deque": prog(dq_new(0), dq_push_many(6), mrace(0, 2, 100, [rop(10, 0, MT_LONG),
+                             rop(5, 0, 0), rop(4), rop(28, 0, 2, 0), rop(17)])),
+    "race_wake_deque": prog(dq_new(0), mrace(0, 3, 2048 + 100, [rop(10, 0, MT_LONG)])),
+    "race_double_free_batch": prog(bt_new(0, 3), mrace(0, 1, 200, [rop(2, 0), rop(6, 0, 2, 0, 0, 0, 0, 0, 0),
+                                   rop(2, 0), rop(12), rop(16), rop(11, 0, 2, 0)])),
+    "race_close_batch": prog(bt_new(0, 2), bt(2, 0), mrace(0, 2, 50, [rop(6, 0, 1, 0, 0, 0, 0, 0),
+                             rop(2, 0), rop(12), rop(16), rop(11, 0, 3, 0), rop(2, 0)])),
+    "race_free_sem_sleeper": prog(sm_new(0, 1), sm(2), mrace(0, 0, 2048 + 1000, [rop(7, MT_FOREVER),
+                                  rop(3, 0), rop(4), rop(8)])),
+    "race_wake_sem": prog(sm_new(0, 1), sm(2), mrace(0, 3, 2048 + 50, [rop(7, MT_LONG), rop(10)])),
+    "race_free_rwlock": prog([M_RWLOCK, 0, 0, 0], rw(4), mrace(0, 0, 300, [(0, [0, 0]), (3, [0]),
+                             (2, [0, MT_SHORT]), (7, [0])])),
+    "race_free_ilock": prog([M_ILOCK, 0, 0, 0, 0], il(2), mrace(0, 1, 100, [(2, [0]), (0, [0, 0]),
+                            (5, [0])])),
+    "race_counter_adds": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 4, 0, [rop(3)], adds=40), [3]),
+    "gather_basic": prog(ga_new(0), ga(6, *key(1), 0), ga(6, *key(2), 0), ga(6, *key(1), 0), ga(13),
+                         ga(7, *key(1), 0), ga(7, *key(1), 0), ga(8, *key(2), 0), ga(9, *key(3), 0),
+                         ga(12, *key(4), *mcount(5), 0, 0, 0), ga(11, *key(4), *mcount(8), 0, 0, 0),
+                         ga(10, *key(5), *mcount(2), 0, 0, 0), ga(7, *key(9), MT_SHORT), ga(5),
+                         ga(14, *mcount(16), 0)),
+    "gather_int64_max": prog(ga_new(0, 1), ga(12, *key(-3), *mcount(3), 0, 0, 0),
+                             ga(12, *key(-2), *mcount(3), 0, 0, 0), ga(10, *key(-3), *mcount(8), 0, 0, 0),
+                             ga(6, *key(-1), 7), ga(13)),
+    "gather_drain": prog(ga_new(0, 1), ga(12, *key(0), *mcount(12), 0, 0, 0), ga(14, *mcount(3), 0),
+                         ga(13), ga(14, *mcount(0), 7), ga(14, *mcount(16), 0), ga(13)),
+    "gather_close": prog(ga_new(0), ga(6, *key(1), 0), ga(3), ga(6, *key(2), 0), ga(7, *key(2), 0),
+                         ga(5), ga(2), ga(6, *key(3), 0), ga(12, *key(6), *mcount(2), 0, 0, 0), ga(13),
+                         ga(14, *mcount(8), 0), ga(5)),
+    "race_free_gather_sleeper": prog(ga_new(0), mrace(0, 0, 2048 + 800, [rop(7, *key(1), MT_FOREVER),
+                                     rop(10, *key(1), *mcount(2), 0, 0, MT_FOREVER), rop(6, *key(1), 0)])),
+    "race_close_gather": prog(ga_new(0), ga(6, *key(1), 0), mrace(0, 2, 100, [rop(6, *key(2), 0),
+                              rop(7, *key(2), MT_LONG), rop(5), rop(14, *mcount(4), 0), rop(7, *key(1), 0)])),
+    "race_wake_gather": prog(ga_new(0), mrace(0, 3, 2048 + 100, [rop(9, *key(3), MT_LONG)])),
+    "hold_rwlock": prog([M_RWLOCK, 0, 0, 0], hold(0, 0, 20, 1, [1]), hold(0, 1, 20, 0, [0]),
+                        rw(2), rw(3)),
+    "hold_ilock": prog([M_ILOCK, 0, 0, 0, 0], hold(0, 0, 20), hold(0, 1, 50), hold(0, 2, 50, 0)),
+    "hold_batch": prog(bt_new(0, 8), hold(0, 0, 30, 1, [3]), bt(2, 0), bt(2, 0), bt(2, 0), bt(2, 0),
+                       bt(8), hold(0, 1, 30, 1, [0]), bt(8), hold(0, 2, 30, 0, [0]), bt(16)),
+    "hold_sem": prog(sm_new(0, 1), sm(2), sm(3, 0), sm(3, 0), hold(0, 0, 10), sm(9), sm(2),
+                     hold(0, 1, 10), sm(10)),
+    "hold_gather": prog(ga_new(0), hold(0, 0, 30, 1, key(1) + [1]), hold(0, 1, 30, 1, key(2)), ga(13)),
+    "hold_deque": prog(dq_new(0), hold(0, 0, 30), hold(0, 1, 30, 0), dq(4)),
+    "many_rwlocks": prog([M_RWLOCK, 0, 0, 0], rw(2), rw(2), [M_MISC, 2, 11] + [1] * 12 + [24] +
+                         [x for i in range(12) for x in (i, 2 + i % 3)] +
+                         [x for i in range(0, 12, 3) for x in (i, 0)] + [x for i in range(12) for x in (i, 1)],
+                         [M_MISC, 2, 9] + [0, 2] * 5 + [8, 0, 0, 1, 0, 2, 2, 3, 3, 4, 0, 5, 4, 9, 1]),
+    "race_free_counter": prog([M_COUNTER, 0, 0, 0, 0], mrace(0, 0, 100, [rop(2, 0, 0), rop(9, 0),
+                              rop(8, 0, 0), rop(3, 0)])),
+}
+
+
+def write(out, seeds):
     os.makedirs(out, exist_ok=True)
     for f in os.listdir(out):
         os.remove(os.path.join(out, f))
     total = 0
-    for name, data in sorted(SEEDS.items()):
+    for name, data in sorted(seeds.items()):
         with open(os.path.join(out, name), "wb") as fh:
             fh.write(data)
         total += len(data)
-    print(f"{len(SEEDS)} seeds, {total} bytes in {out}", file=sys.stderr)
+    print(f"{len(seeds)} seeds, {total} bytes in {out}", file=sys.stderr)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    write(os.path.join(here, "corpus"), SEEDS)
+    write(os.path.join(here, "corpus_mods"), MODS_SEEDS)
 
 
 if __name__ == "__main__":
