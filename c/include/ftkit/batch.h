@@ -39,11 +39,14 @@
  * Concurrency: any function may be called by any thread at any time on a
  * live handle. Freeing a handle while other threads are inside calls on it
  * is a race in the caller; it stays memory safe (blocked loads wake with
- * FTK_ECLOSED; the memory is reclaimed after the last call has left).
+ * FTK_ECLOSED; the memory is reclaimed after the last call has left). Such
+ * a racing call may see the object closed (FTK_ECLOSED, FTK_BATCH_CLOSED in
+ * ftk_batch_flags, a drain that works) before later ones see
+ * FTK_EBADHANDLE: free closes first.
  *
- * Re-entrancy: the refiller's own loads, take_many and unload_last (while
- * it holds the role) return FTK_EPERM instead of waiting for itself forever
- * (a binding's source that calls load on its own executor).
+ * Re-entrancy: the refiller's own loads and take_many (while it holds the
+ * role) return FTK_EPERM instead of waiting for itself forever (a binding's
+ * source that calls load on its own executor).
  *
  * The refiller's duty: a thread holding the role must end it with fill,
  * abandon or fail; a thread that exits holding it leaves the other callers
@@ -184,8 +187,9 @@ FTK_API int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *g
  * word only when it took one) or fill claimed on h (a per-thread record):
  * for a binding whose caller was interrupted between the claim's return and
  * the delivery of the word. The word is handed out again by the next claim,
- * before the rest of the batch. Idempotent: a second call, or one after any
- * other batch call of this thread, gives nothing back. The word is stored
+ * before the rest of the batch. Idempotent: a second call gives nothing
+ * back, nor does one after this thread's next claim (load, take_many, fill,
+ * fill_range) or its abandon, fail or give_back. The word is stored
  * in *w unless w is NULL (FTK_OK, FTK_ECLOSED, FTK_ENOMEM). FTK_OK (given
  * back); FTK_ENOTFOUND (nothing to give back); FTK_ECLOSED (closed or
  * failed: the word stays the caller's to release; the record is cleared);

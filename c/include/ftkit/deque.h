@@ -222,7 +222,8 @@ FTK_API int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out);
 /*
  * Cancel every pop blocked on this deque when wake is called: each returns
  * FTK_EINTR (one that finds a word returns it instead). Later calls are not
- * affected. Lets a binding wait in slices and run signal handlers.
+ * affected. Lets a binding wait in slices and run signal handlers. Works
+ * after ftk_deque_close too (FTK_OK: closing woke every pop already).
  */
 FTK_API int ftk_deque_wake(ftk_handle_t h);
 

@@ -97,7 +97,9 @@ FTK_API int ftk_gather_fail(ftk_handle_t h);
 FTK_API int ftk_gather_wake(ftk_handle_t h);
 
 /* FTK_GATHER_FAILED | FTK_GATHER_CLOSED bits (>= 0), or FTK_EBADHANDLE.
- * Works after close. Wait-free. */
+ * Works after close. A free racing this call may show as
+ * FTK_GATHER_CLOSED before later calls see FTK_EBADHANDLE (free closes
+ * first). Wait-free. */
 FTK_API int ftk_gather_state(ftk_handle_t h);
 
 /*
