@@ -23,7 +23,7 @@ import ftkit
 from ftkit import BadHandleError, BatchExecutor, LocalWrapper
 from ftkit.batch import MAX_SIZE, VIEW_CHUNK
 
-from conftest import FTKIT_DIR, PYPY, Interrupts, collect, run_threads
+from conftest import FTKIT_DIR, PYPY, Interrupts, collect, collect_if_pypy, run_threads
 
 
 class Item:
@@ -205,6 +205,7 @@ def test_storm_every_value_once_in_order(size):
     for r in results:
         assert all(a < b for a, b in zip(r, r[1:])), "a thread saw values out of order"
     # the views' held values went back when their threads ended
+    collect_if_pypy()  # PyPy frees a finished thread's view (its give-back) at a collection
     rest = [ex.load() for _ in range(ex.available())]
     seen = sorted(itertools.chain(rest, *results))
     assert seen == list(range(ex.source.n))
@@ -448,6 +449,8 @@ def test_collection_releases_buffered_values():
     assert r_ex() is None
 
 
+@pytest.mark.skipif(PYPY, reason="counts __del__ calls made at once (reference counting); "
+                    "PyPy runs them at a collection")
 def test_hostile_values_del_reentering_the_executor():
     out = []
 
@@ -567,6 +570,7 @@ def test_sigint_storm_loses_nothing_and_repeats_nothing(size, helpers):
     # The interrupted thread's values stay in order; a helper may receive a
     # value given back by an interrupted load after newer ones (documented).
     assert all(a < b for a, b in zip(got, got[1:]))
+    collect_if_pypy()  # PyPy frees a finished thread's view (its give-back) at a collection
     rest = [ex.load() for _ in range(ex.available())]
     everything = sorted(got + rest + [v for h in got_helpers for v in h])
     # every value source() returned, exactly once
@@ -608,6 +612,7 @@ def test_view_storm_each_thread_its_own_view(size):
         assert all(a < b for a, b in zip(r, r[1:])), "a view handed out values out of order"
     assert len(loaded) == len(set(loaded)) == n_threads * per
     assert 0 <= held <= n_threads * (k - 1)
+    collect_if_pypy()  # PyPy frees a finished thread's view (its give-back) at a collection
     rest = [ex.load() for _ in range(ex.available())]
     assert sorted(loaded + rest) == list(range(ex.source.n))
 
@@ -639,6 +644,7 @@ def test_view_dropped_mid_chunk_gives_back_to_another_thread():
         return kept[-1].load()
 
     first = run_threads(1, owner)[0]
+    collect_if_pypy()  # PyPy frees the ended thread's view state at a collection
     assert first == 32 and ex.available() == 31
     assert [ex.load() for _ in range(31)] == list(range(33, 64))
     with pytest.raises(RuntimeError, match="thread that made it"):
@@ -665,6 +671,7 @@ def test_view_close_gives_back_then_closes_and_closed_views_release():
         return o
 
     holder = run_threads(1, hold)[0]  # (its thread ended: values given back)
+    collect_if_pypy()  # (on PyPy at a collection)
     assert other == [16] and ex.available() == 15
     assert w.load().v == 17  # the given-back values come first
     v.close()  # v's held values go back, then the executor closes
@@ -826,6 +833,7 @@ def test_view_churn_give_backs_racing_refills(size):
 
     loaded = list(itertools.chain(*run_threads(8, work)))
     assert None not in loaded
+    collect_if_pypy()  # PyPy frees a finished thread's view (its give-back) at a collection
     rest = [ex.load() for _ in range(ex.available())]
     assert sorted(loaded + rest) == list(range(ex.source.n))
 
