@@ -113,8 +113,11 @@ class Interrupts:
         self.seed = seed
         self.stop = threading.Event()
         self.handled = threading.Event()
+        self.sent = 0  # signals sent (by the sender thread)
+        self.seen = 0  # handler runs (main thread)
 
     def handler(self, signum, frame):
+        self.seen += 1
         self.handled.set()
         if frame is not None and frame.f_code.co_filename.startswith(FTKIT_DIR):
             self.raised += 1
@@ -133,6 +136,7 @@ class Interrupts:
             while not self.stop.is_set():
                 time.sleep(0.001 + rng.random() * 0.002)
                 self.handled.clear()
+                self.sent += 1
                 signal.pthread_kill(main, signal.SIGINT)
                 # one at a time: the next only once this one's handler ran
                 while not self.handled.wait(0.05) and not self.stop.is_set():
@@ -148,7 +152,12 @@ class Interrupts:
 
         self.stop.set()
         self.thread.join()
-        time.sleep(0.01)  # let a last pending signal run under our handler
+        # Let every signal sent run under our handler before the old one
+        # (Python's default raises KeyboardInterrupt) is back: PyPy may run
+        # a pending handler well after the signal arrived.
+        end = time.monotonic() + 5.0
+        while self.seen < self.sent and time.monotonic() < end:
+            time.sleep(0.001)
         signal.signal(signal.SIGINT, self.old)
 
 
