@@ -113,6 +113,7 @@ class Interrupts:
         self.seed = seed
         self.stop = threading.Event()
         self.handled = threading.Event()
+        self.gate = None  # an Event, if set: the sender waits for it before each signal
         self.sent = 0  # signals sent (by the sender thread)
         self.seen = 0  # handler runs (main thread)
 
@@ -135,6 +136,9 @@ class Interrupts:
         def sender():
             while not self.stop.is_set():
                 time.sleep(0.001 + rng.random() * 0.002)
+                gate = self.gate
+                while gate is not None and not gate.wait(0.05) and not self.stop.is_set():
+                    pass  # the test's recovery from the previous interrupt is not over yet
                 self.handled.clear()
                 self.sent += 1
                 signal.pthread_kill(main, signal.SIGINT)

@@ -486,6 +486,7 @@ class SourceInterrupts(Interrupts):
         self.code = code
         self.done = threading.Event()
         self.done.set()
+        self.gate = self.done  # the base sender waits for it
 
     def recovered(self):
         self.done.set()
@@ -499,26 +500,6 @@ class SourceInterrupts(Interrupts):
             raise KeyboardInterrupt
         self.handled.set()
 
-    def __enter__(self):
-        import signal
-
-        self.old = signal.signal(signal.SIGINT, self.handler)
-        main = threading.main_thread().ident
-        rng = random.Random(self.seed)
-
-        def sender():
-            while not self.stop.is_set():
-                time.sleep(0.001 + rng.random() * 0.002)
-                while not self.done.wait(0.05) and not self.stop.is_set():
-                    pass
-                self.handled.clear()
-                signal.pthread_kill(main, signal.SIGINT)
-                while not self.handled.wait(0.05) and not self.stop.is_set():
-                    pass
-
-        self.thread = threading.Thread(target=sender, daemon=True)
-        self.thread.start()
-        return self
 
 
 def _sigint_storm(ex, src, helpers, seconds=2.0, load=None, helper_view=False):

@@ -550,6 +550,7 @@ class _OneAtATime(Interrupts):
         super().__init__(seed)
         self.ready = threading.Event()
         self.ready.set()
+        self.gate = self.ready  # the base sender waits for it
 
     def handler(self, signum, frame):
         if not self.ready.is_set():
@@ -559,27 +560,6 @@ class _OneAtATime(Interrupts):
             self.ready.clear()
         super().handler(signum, frame)
 
-    def __enter__(self):
-        import random
-        import signal
-
-        self.old = signal.signal(signal.SIGINT, self.handler)
-        main = threading.main_thread().ident
-        rng = random.Random(self.seed)
-
-        def sender():
-            while not self.stop.is_set():
-                time.sleep(0.001 + rng.random() * 0.002)
-                while not self.ready.wait(0.05) and not self.stop.is_set():
-                    pass
-                self.handled.clear()
-                signal.pthread_kill(main, signal.SIGINT)
-                while not self.handled.wait(0.05) and not self.stop.is_set():
-                    pass
-
-        self.thread = threading.Thread(target=sender, daemon=True)
-        self.thread.start()
-        return self
 
 
 def _release_through_interrupts(s, intr=None) -> None:
