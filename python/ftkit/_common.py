@@ -70,6 +70,31 @@ def bind(owner: Any, fn: Any, *args: Any) -> Any:
     return p
 
 
+def same(fn: Any) -> Any:
+    """The cffi function itself: what an object's own fast paths call."""
+    return fn
+
+
+def thread_copy(x: Any) -> Any:
+    """``x`` as an object made by the calling thread: a cffi function as a
+    new function cdata of the same C function (calls cost the same), an int
+    as a new int of the same value (small ints are immortal and come back
+    as they are).
+
+    Why: on free-threaded CPython (3.13t) every load of an object another
+    thread made (a global, a closure cell, even a constant of a function's
+    code) is an atomic reference-count update on a line all threads share.
+    Measured with two threads each calling a closure over
+    ``ftk_last_status`` (``bench/contention.py``, family "cffi function",
+    2-core VM): 8.4 -> 6.7 Mops/s through the module's function object,
+    9.1 -> 6.7 through one shared object in a cell, 9.4 -> 18.7 through a
+    copy per thread. Views (``local_view``) build their fast paths over
+    these copies; an object's own fast paths use ``same``."""
+    if type(x) is int:
+        return int(str(x))  # a new object (int(x) would return x itself)
+    return ffi.cast(ffi.typeof(x), x)
+
+
 def local_view(obj: Any) -> Any:
     """``obj.local()``: the thread-owned view of an ftkit object.
 
@@ -79,9 +104,10 @@ def local_view(obj: Any) -> Any:
     A view is a new instance of the object's class, made by the calling
     thread, bound to the same C object and keep-alive state: its own plain
     handle copy (``call_handle``) and its own fast-path callables (the
-    class's ``_install_fast_paths``, if any), so a hot loop in that thread
-    touches no Python object another thread made except shared containers'
-    lists. Same methods, same semantics, same data: a view of a queue pops
+    class's ``_install_fast_paths(thread_copy)``, if any: closures over
+    this thread's copies of the C functions they call), so a hot loop in
+    that thread touches no Python object another thread made except shared
+    containers' lists. Same methods, same semantics, same data: a view of a queue pops
     what the queue holds, closing a view closes the object. Used from
     another thread a view stays correct, only not thread-owned.
     """
@@ -91,7 +117,7 @@ def local_view(obj: Any) -> Any:
     view.__dict__["_h"] = call_handle(obj.__dict__["_owner"])
     install = getattr(view, "_install_fast_paths", None)
     if install is not None:
-        install()
+        install(thread_copy)
     return view
 
 
@@ -118,7 +144,9 @@ class Native:
     ``_own(new, free, *args)`` creates the C object and stores its owner
     (``owned_handle``: freed when the last holder goes) as ``_owner`` and a
     plain copy for the calls (``call_handle``) as ``_h``, then installs the
-    class's per-instance fast paths (``_install_fast_paths``, if any);
+    class's per-instance fast paths (``_install_fast_paths(fn=same)``, if
+    any: ``fn`` maps each cffi function a fast path calls to the function
+    object it captures, ``same`` here, ``thread_copy`` in views);
     ``local()`` is the thread-owned view (``local_view``); pickling is
     refused. Subclasses keep a ``__dict__`` (views copy it; fast paths live
     in it) and support weak references. What ``close()`` means differs per
@@ -149,5 +177,5 @@ class Native:
     __reduce_ex__ = refuse_pickle  # type: ignore[assignment]
 
 
-__all__ = ["as_int64", "bind", "call_handle", "local_view", "new_handle", "owned_handle", "release_handle",
+__all__ = ["as_int64", "bind", "call_handle", "local_view", "same", "thread_copy", "new_handle", "owned_handle", "release_handle",
            "refuse_pickle", "lib", "ffi", "INT64_MIN", "INT64_MAX", "Native"]

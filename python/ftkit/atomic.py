@@ -13,7 +13,7 @@ import types
 from functools import partial
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import INT64_MAX, INT64_MIN, Native, as_int64, bind, lib
+from ._common import INT64_MAX, INT64_MIN, Native, as_int64, bind, lib, same
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import ffi, raise_status
 
@@ -88,18 +88,21 @@ class AtomicInt64(Native):
         value = as_int64(value)
         self._own(lib.ftk_int64_new, lib.ftk_int64_free, value)
 
-    def _install_fast_paths(self) -> None:
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
         """incr/decr/get as partials of the C calls (no Python frame), made by
-        the calling thread over this object's handle copy (views: local())."""
+        the calling thread over this object's handle copy and ``fn`` of the
+        C functions (views: local(), with thread_copy)."""
         fast = _fast_methods_for(type(self))
         d = self.__dict__
         owner, h = d["_owner"], d["_h"]
-        if "incr" in fast:
-            d["incr"] = bind(owner, _add, h, 1)
-        if "decr" in fast:
-            d["decr"] = bind(owner, _add, h, -1)
+        if "incr" in fast or "decr" in fast:
+            add = fn(_add)
+            if "incr" in fast:
+                d["incr"] = bind(owner, add, h, 1)
+            if "decr" in fast:
+                d["decr"] = bind(owner, add, h, -1)
         if "get" in fast:
-            d["get"] = bind(owner, _load, h)
+            d["get"] = bind(owner, fn(_load), h)
 
 
     # -- methods (the first three are replaced per instance by partials) ---
@@ -363,27 +366,35 @@ class AtomicFlag(Native):
     def __init__(self, value: bool = False) -> None:
         self._own(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
 
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
+        """The C functions the methods call, as instance attributes: the
+        module's (``same``) or, in a view, this thread's copies."""
+        d = self.__dict__
+        d["_f_load"] = fn(lib.ftk_flag_load_v)
+        d["_f_store"] = fn(lib.ftk_flag_store_v)
+        d["_f_exchange"] = fn(lib.ftk_flag_exchange_v)
+        d["_f_cas"] = fn(lib.ftk_flag_cas_v)
 
     def set(self, value: bool) -> None:
         """Store ``bool(value)``."""
-        lib.ftk_flag_store_v(self._h, 1 if value else 0)
+        self._f_store(self._h, 1 if value else 0)
 
     def get(self) -> bool:
-        return lib.ftk_flag_load_v(self._h) != 0
+        return self._f_load(self._h) != 0
 
     def __bool__(self) -> bool:
-        return lib.ftk_flag_load_v(self._h) != 0
+        return self._f_load(self._h) != 0
 
     def test_and_set(self) -> bool:
         """Set the flag; return its previous value."""
-        return lib.ftk_flag_exchange_v(self._h, 1) != 0
+        return self._f_exchange(self._h, 1) != 0
 
     def clear(self) -> None:
-        lib.ftk_flag_store_v(self._h, 0)
+        self._f_store(self._h, 0)
 
     def compare_exchange(self, expected: bool, desired: bool) -> bool:
         """If the flag equals ``expected`` set it to ``desired``; True if it did."""
-        return lib.ftk_flag_cas_v(self._h, 1 if expected else 0, 1 if desired else 0) != 0
+        return self._f_cas(self._h, 1 if expected else 0, 1 if desired else 0) != 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get()})"
@@ -424,16 +435,25 @@ class AtomicReference(Native, Generic[T]):
         word = 0 if obj is None else self._slots.put(obj)
         self._own(lib.ftk_ref_new, lib.ftk_ref_free, word)
 
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
+        """The C functions and the word mask the methods use, as instance
+        attributes: the module's (``same``) or, in a view, this thread's
+        copies (see ftkit._common.thread_copy)."""
+        d = self.__dict__
+        d["_f_load"] = fn(_ref_load)
+        d["_f_exchange"] = fn(_ref_exchange)
+        d["_f_cas"] = fn(_ref_cas)
+        d["_c_mask"] = fn(INDEX_MASK)
 
     def get(self) -> T | None:
         """The current object."""
         h = self._h
         slots = self._slots
         while True:
-            w = _ref_load(h)
+            w = self._f_load(h)
             if w == 0:
                 return None
-            i = w & INDEX_MASK
+            i = w & self._c_mask
             obj = slots.objs[i]
             if slots.words[i] == w:
                 return obj
@@ -452,13 +472,13 @@ class AtomicReference(Native, Generic[T]):
 
     def set(self, obj: T | None) -> None:
         """Store ``obj``; the previous object is released."""
-        old = _ref_exchange(self._h, self._put(obj))
+        old = self._f_exchange(self._h, self._put(obj))
         if old:
             self._slots.release(old)
 
     def exchange(self, obj: T | None) -> T | None:
         """Store ``obj``; return the previous object."""
-        old = _ref_exchange(self._h, self._put(obj))
+        old = self._f_exchange(self._h, self._put(obj))
         return self._slots.release(old) if old else None
 
     def compare_exchange(self, expected: Any, obj: T | None) -> bool:
@@ -466,18 +486,18 @@ class AtomicReference(Native, Generic[T]):
         h = self._h
         slots = self._slots
         while True:
-            w = _ref_load(h)
+            w = self._f_load(h)
             if w == 0:
                 cur = None
             else:
-                i = w & INDEX_MASK
+                i = w & self._c_mask
                 cur = slots.objs[i]
                 if slots.words[i] != w:
                     continue  # released under us: load again
             if cur is not expected:
                 return False
             new = self._put(obj)
-            if _ref_cas(h, w, new):
+            if self._f_cas(h, w, new):
                 if w:
                     slots.release(w)
                 return True

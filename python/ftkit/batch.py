@@ -41,7 +41,7 @@ from _thread import _local as _thread_local
 from itertools import repeat, starmap
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import Native, local_view, release_handle
+from ._common import Native, local_view, release_handle, same, thread_copy
 from ._keepalive import nones
 from ._lib import BadHandleError, ffi, lib, raise_status
 from ._wait import SLICE_NS
@@ -283,9 +283,8 @@ def _give_back(h: Any, state: _State) -> None:
         state.objs[out[0]] = None
 
 
-def _load_fn(owner: Any, h: Any, source: Any, state: _State) -> Callable[[], Any]:
-    objs = state.objs
-    load_v = _load_v  # closure cells: cheaper than module globals on 3.13t
+def _load_fn(owner: Any, h: Any, source: Any, state: _State, load_v: Any) -> Callable[[], Any]:
+    objs = state.objs  # closure cells: cheaper than module globals on 3.13t
     none_marker = _NONE
 
     def load() -> Any:
@@ -440,7 +439,7 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
     referenced until the view's next load after its last one (ft_utils
     keeps a whole batch until the next refill)."""
     objs = state.objs
-    take_many = _take_many
+    take_many = thread_copy(_take_many)  # made by the view's thread (ftkit._common)
     out = ffi.new("uint64_t[]", k)
     got = ffi.new("size_t *")
     nones_k = [None] * k
@@ -449,7 +448,7 @@ def _view_load_fn(owner: Any, h: Any, source: Any, state: _State, k: int) -> Cal
     it: Any = _EMPTY_IT
     chunk: list = []
     busy = False  # slow is running in this thread (re-entered: see slow)
-    single = _load_fn(owner, h, source, state)
+    single = _load_fn(owner, h, source, state, thread_copy(_load_v))
 
     def load() -> Any:
         """BatchExecutor.load through a view (see _view_load_fn)."""
@@ -571,12 +570,13 @@ class BatchExecutor(Native, Generic[T]):
         d["_state"] = _State(size)
         self._own(lib.ftk_batch_new, lib.ftk_batch_free, size)
 
-    def _install_fast_paths(self) -> None:
-        """load as a closure over this instance's own handle cdata (also run
-        by local_view for a view). A subclass that overrides load keeps it."""
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
+        """load as a closure over this instance's own handle cdata and ``fn``
+        of the C claim (also run by local_view for a view, with thread_copy).
+        A subclass that overrides load keeps it."""
         d = self.__dict__
         if type(self).load is BatchExecutor.load:
-            d["load"] = _load_fn(d["_owner"], d["_h"], d["_source"], d["_state"])
+            d["load"] = _load_fn(d["_owner"], d["_h"], d["_source"], d["_state"], fn(_load_v))
 
     def load(self) -> T:  # type: ignore[no-redef]  # replaced per instance
         """The next value (see the class doc). Raises RuntimeError once the

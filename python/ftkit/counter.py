@@ -26,9 +26,9 @@ Guarantees (the C contract in ``ftkit/counter.h``):
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from ._common import Native, as_int64, bind, lib, release_handle
+from ._common import Native, as_int64, bind, lib, release_handle, same
 from ._lib import BadHandleError, ffi, raise_status, status_error
 
 __all__ = ["AtomicCounter"]
@@ -70,16 +70,18 @@ class AtomicCounter(Native):
         value = as_int64(value)
         self._own(lib.ftk_counter_new, lib.ftk_counter_free, value)
 
-    def _install_fast_paths(self) -> None:
-        """incr/decr as partials over this instance's own handle cdata (also
-        run by local_view for a view). Subclass overrides are kept."""
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
+        """incr/decr as partials over this instance's own handle cdata and
+        ``fn`` of the C function (also run by local_view for a view, with
+        thread_copy). Subclass overrides are kept."""
         d = self.__dict__
         owner, h = d["_owner"], d["_h"]
         cls = type(self)
+        add = fn(_add)
         if cls.incr is AtomicCounter.incr:
-            d["incr"] = bind(owner, _add, h, 1)
+            d["incr"] = bind(owner, add, h, 1)
         if cls.decr is AtomicCounter.decr:
-            d["decr"] = bind(owner, _add, h, -1)
+            d["decr"] = bind(owner, add, h, -1)
 
 
     # -- counting (incr/decr are replaced per instance by partials) ---------

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, MutableSequence
 from itertools import repeat
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import Native, as_int64, lib, release_handle
+from ._common import Native, as_int64, lib, release_handle, same
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
 from ._keepalive import WORD_MASK as _WM
@@ -440,7 +440,7 @@ class ConcurrentDeque(Native, Generic[T]):
     __class_getitem__: Any = classmethod(types.GenericAlias)
 
     # -- fast paths -----------------------------------------------------------
-    def _install_fast_paths(self) -> None:
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
         """Install append/appendleft/pop/popleft as closures over the deque's
         state (no attribute loads, no method binding; they do not reference
         self, so no cycle keeps the deque alive). A subclass that overrides
@@ -449,6 +449,8 @@ class ConcurrentDeque(Native, Generic[T]):
         h, slots, owner = self._h, self._slots, self._owner
         objs, words, free, take_index = slots.objs, slots.words, slots.free, slots.take_index
         d = self.__dict__
+        # word constants as the caller's own objects too (see thread_copy)
+        mask, gen, wmask = fn(_M), fn(_GEN), fn(_WM)
 
         def make_append(push: Any, name: str) -> Callable[[Any], None]:
             def append(x: Any) -> None:
@@ -483,9 +485,9 @@ class ConcurrentDeque(Native, Generic[T]):
                     w = pop_v(h)
                     if not w:
                         w = _pop_slow(h, side, timeout, _last())
-                    i = w & _M
+                    i = w & mask
                     obj = objs[i]
-                    words[i] = (w + _GEN) & _WM
+                    words[i] = (w + gen) & wmask
                     objs[i] = None
                     fl = free
                     fl += (i,)
@@ -505,14 +507,15 @@ class ConcurrentDeque(Native, Generic[T]):
             pop._owner = owner  # type: ignore[attr-defined]  # keeps the C deque
             return pop
 
+        # ``fn``: the C functions themselves, or (views) this thread's copies
         if cls.append is ConcurrentDeque.append:
-            d["append"] = make_append(_push_back, "append")
+            d["append"] = make_append(fn(_push_back), "append")
         if cls.appendleft is ConcurrentDeque.appendleft:
-            d["appendleft"] = make_append(_push_front, "appendleft")
+            d["appendleft"] = make_append(fn(_push_front), "appendleft")
         if cls.pop is ConcurrentDeque.pop:
-            d["pop"] = make_pop(_pop_back_v, _BACK, "pop")
+            d["pop"] = make_pop(fn(_pop_back_v), _BACK, "pop")
         if cls.popleft is ConcurrentDeque.popleft:
-            d["popleft"] = make_pop(_pop_front_v, _FRONT, "popleft")
+            d["popleft"] = make_pop(fn(_pop_front_v), _FRONT, "popleft")
 
     # -- the two ends -----------------------------------------------------------
     def _push(self, side: int, x: Any) -> None:

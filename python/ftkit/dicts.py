@@ -28,7 +28,7 @@ from itertools import islice
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Callable, Generic, TypeVar
 
-from ._common import Native, lib
+from ._common import Native, lib, same
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
 from ._lib import BadHandleError, ffi, raise_status
@@ -127,6 +127,22 @@ class ConcurrentDict(Native, Generic[K, V]):
             self.update(dictionary)
 
 
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
+        """The C functions and word constants the hot methods (get, [],
+        ``in``, set) use, as instance attributes: the module's own (``same``),
+        or in a view (local_view) copies made by the view's thread
+        (``thread_copy``). On 3.13t a module global or constant another
+        thread made costs an atomic reference-count update on a line every
+        thread shares at each load; an attribute of the view costs a dict
+        lookup, like a global, and nothing shared (bench/contention.py)."""
+        d = self.__dict__
+        d["_f_lookup"] = fn(_lookup)
+        d["_f_set_value"] = fn(_set_value)
+        d["_f_insert"] = fn(_insert)
+        d["_c_mask"] = fn(INDEX_MASK)
+        d["_c_gen"] = fn(_GEN)
+        d["_c_m64"] = fn(_M64)
+
     # -- lookups ---------------------------------------------------------------
     def _candidates(self, hv: int) -> tuple[list, int]:
         """([(pair, value word)], stamp): the live entries with hash hv.
@@ -180,12 +196,12 @@ class ConcurrentDict(Native, Generic[K, V]):
         """The (key, value, kw) of key's entry, or None."""
         hv = hash(key)
         while True:
-            vw = _lookup(self._h, hv)
+            vw = self._f_lookup(self._h, hv)
             if not vw:
                 return None  # a miss: one call
             if vw != _MANY:
                 slots = self._slots
-                i = vw & INDEX_MASK
+                i = vw & self._c_mask
                 pair = slots.objs[i]
                 if slots.words[i] == vw:
                     k2 = pair[0]
@@ -200,10 +216,10 @@ class ConcurrentDict(Native, Generic[K, V]):
 
     def __getitem__(self, key: K) -> V:
         hv = hash(key)
-        vw = _lookup(self._h, hv)
+        vw = self._f_lookup(self._h, hv)
         if not vw:
             return self.__missing__(key)
-        i = vw & INDEX_MASK
+        i = vw & self._c_mask
         try:
             pair = self._objs[i]
         except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
@@ -222,10 +238,10 @@ class ConcurrentDict(Native, Generic[K, V]):
 
     def get(self, key: K, default: Any = None) -> Any:
         hv = hash(key)
-        vw = _lookup(self._h, hv)
+        vw = self._f_lookup(self._h, hv)
         if not vw:
             return default
-        i = vw & INDEX_MASK
+        i = vw & self._c_mask
         try:
             pair = self._objs[i]
         except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
@@ -251,7 +267,7 @@ class ConcurrentDict(Native, Generic[K, V]):
         """Insert a new entry if no entry with hash hv appeared since ``stamp``
         (0: if none exists). False on such a conflict (compare again)."""
         kw, nvw = self._put_entry(key, value)
-        st = _insert(self._h, hv, kw, nvw, stamp)
+        st = self._f_insert(self._h, hv, kw, nvw, stamp)
         if st == _OK:
             return True
         self._slots.release(nvw)
@@ -268,7 +284,7 @@ class ConcurrentDict(Native, Generic[K, V]):
         slots = self._slots
         objs = slots.objs
         while True:
-            vw = _lookup(h, hv)
+            vw = self._f_lookup(h, hv)
             if vw and vw != _MANY:
                 i = vw & INDEX_MASK
                 pair = objs[i]
@@ -285,7 +301,7 @@ class ConcurrentDict(Native, Generic[K, V]):
                         j = slots.take_index()
                         objs = slots.objs
                     objs[j] = (k2, value, kw)
-                    old = _set_value(h, hv, kw, slots.words[j])
+                    old = self._f_set_value(h, hv, kw, slots.words[j])
                     if old:
                         slots.release(old)
                         return pair
@@ -327,11 +343,12 @@ class ConcurrentDict(Native, Generic[K, V]):
         # _store(key, value, True) with its common paths inlined
         hv = hash(key)
         h = self._h
-        vw = _lookup(h, hv)
+        vw = self._f_lookup(h, hv)
         if vw:
             objs = self._objs
             words = self._words
-            i = vw & INDEX_MASK
+            mask = self._c_mask
+            i = vw & mask
             try:
                 pair = objs[i]
             except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
@@ -346,10 +363,10 @@ class ConcurrentDict(Native, Generic[K, V]):
                     except IndexError:
                         j = self._slots.take_index()
                     objs[j] = (k2, value, kw)
-                    old = _set_value(h, hv, kw, words[j])
+                    old = self._f_set_value(h, hv, kw, words[j])
                     if old:  # slots.release(old), inline: bump, clear, free
-                        i = old & INDEX_MASK
-                        words[i] = (old + _GEN) & _M64
+                        i = old & mask
+                        words[i] = (old + self._c_gen) & self._c_m64
                         objs[i] = None
                         self._back.append(i)
                         return

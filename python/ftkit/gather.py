@@ -28,9 +28,9 @@ from __future__ import annotations
 import threading
 import types
 from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
-from ._common import INT64_MAX, INT64_MIN, Native, as_int64, lib, release_handle
+from ._common import INT64_MAX, INT64_MIN, Native, as_int64, lib, release_handle, same
 from ._compat import ShutDown
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK as _M
@@ -319,17 +319,18 @@ class ConcurrentGatheringIterator(Native, Generic[T]):
         self._own(lib.ftk_gather_new, lib.ftk_gather_free, n)  # _owner, _h, fast paths
         self._open = True
 
-    def _install_fast_paths(self) -> None:
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
         """Install insert as a closure over the object's state (no attribute
-        loads, no reference to self: no cycle). Also run by local_view for a
-        view. A subclass that overrides insert keeps its override."""
+        loads, no reference to self: no cycle) and ``fn`` of the C insert.
+        Also run by local_view for a view (with thread_copy). A subclass that
+        overrides insert keeps its override."""
         if type(self).insert is not ConcurrentGatheringIterator.insert:
             return
         h, slots, owner, failure = self._h, self._slots, self._owner, self._failure
         objs, words, free, take_index = slots.objs, slots.words, slots.free, slots.take_index
         # closure cells, not globals: on 3.13t every global or builtin load
         # is a dict lookup (no specialisation)
-        c_insert, _type, _int = _insert, type, int
+        c_insert, _type, _int = fn(_insert), type, int
 
         def insert(key: int, value: T) -> None:
             i = 0

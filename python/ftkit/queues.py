@@ -30,7 +30,7 @@ import types
 from itertools import repeat
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from ._common import Native, lib, release_handle
+from ._common import Native, lib, release_handle, same
 from ._compat import Empty, Full, ShutDown
 from ._keepalive import _NONES, SlotTable, _consume, nones
 from ._lib import BadHandleError, ffi, raise_status
@@ -155,7 +155,7 @@ def _wait_word(h: Any, timeout: Any) -> int:
         raise_status(st, "pop", _NAME)
 
 
-def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., Any]:
+def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) -> Callable[..., Any]:
     def pop(timeout: float | None = None) -> Any:
         """ConcurrentQueue.pop. Interrupts: a signal handler runs only right
         after a call returns; once ``w`` holds the word no call is left before
@@ -163,7 +163,7 @@ def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., A
         which _recover_last gives back in one call."""
         w = 0
         try:
-            w = _try_pop_v(h)
+            w = try_pop_v(h)
             if not w:
                 st = _last()
                 if st != _EEMPTY:
@@ -193,7 +193,7 @@ def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., A
     return pop
 
 
-def _get_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., Any]:
+def _get_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) -> Callable[..., Any]:
     def get(block: bool = True, timeout: float | None = None) -> Any:
         """StdConcurrentQueue.get: _pop_impl with queue.Queue's arguments (which
         checks the timeout before looking at the queue). Not a wrapper around
@@ -205,7 +205,7 @@ def _get_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., A
             check_timeout(timeout)
         w = 0
         try:
-            w = _try_pop_v(h)
+            w = try_pop_v(h)
             if not w:
                 st = _last()
                 if st != _EEMPTY:
@@ -235,7 +235,8 @@ def _get_fn(h: Any, objs: list, back: list, slots: SlotTable) -> Callable[..., A
     return get
 
 
-def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, bufs: list) -> Callable[..., Any]:
+def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, bufs: list,
+                 pop_runs: Any) -> Callable[..., Any]:
     def pop_many(max_items: Any, timeout: float | None = None) -> list:
         """ConcurrentQueue.pop_many: waits (in slices) for the first item, then
         takes what is available up to max_items, in C chunks of up to 1024.
@@ -273,7 +274,7 @@ def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, b
         try:
             want = max_items if max_items < _RUNS_MAX else _RUNS_MAX
             k = 0
-            k = _pop_runs(h, r, want, _NO_WAIT)
+            k = pop_runs(h, r, want, _NO_WAIT)
             if k == 1:  # the common case: one run, nothing can interrupt it
                 a = r[0]
                 c = r[1]
@@ -329,7 +330,7 @@ def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, b
                 want = min(max_items - len(out), _RUNS_MAX)
                 ns = _NO_WAIT if (first or out) else _slice(end)
                 k = 0
-                k = _pop_runs(h, r, want, ns)  # (after a wait, any k takes the path above)
+                k = pop_runs(h, r, want, ns)  # (after a wait, any k takes the path above)
         except BaseException:
             if phase == 0:
                 if k == 0:  # one call, inline (see _pop_impl)
@@ -350,7 +351,7 @@ def _pop_many_fn(h: Any, objs: list, back: list, runs: list, slots: SlotTable, b
 
 # -- pushes --------------------------------------------------------------------------
 
-def _push_fn(h: Any, objs: list, free: list, slots: SlotTable) -> Callable[..., Any]:
+def _push_fn(h: Any, objs: list, free: list, slots: SlotTable, try_push: Any) -> Callable[..., Any]:
     def push(value: Any) -> None:
         """ConcurrentQueue.push. ``i`` != 0 while the slot holds ``value`` and
         the C push ran (nothing that can be interrupted lies between): an
@@ -364,7 +365,7 @@ def _push_fn(h: Any, objs: list, free: list, slots: SlotTable) -> Callable[..., 
             except IndexError:
                 i = slots.take_index()
             objs[i] = value
-            st = _try_push(h, i)
+            st = try_push(h, i)
             if st:
                 j = i
                 i = 0
@@ -395,8 +396,9 @@ def _push_failed(exc: BaseException, done: int) -> BaseException:
     return exc
 
 
-def _push_many_fn(h: Any, objs: list, free: list, runs: list, slots: SlotTable) -> Callable[..., Any]:
-    push_one = _push_fn(h, objs, free, slots)
+def _push_many_fn(h: Any, objs: list, free: list, runs: list, slots: SlotTable, try_push: Any,
+                  push_range: Any) -> Callable[..., Any]:
+    push_one = _push_fn(h, objs, free, slots, try_push)
 
     def push_many(items: Iterable[Any]) -> None:
         """ConcurrentQueue.push_many: the items get a run of consecutive slots
@@ -440,7 +442,7 @@ def _push_many_fn(h: Any, objs: list, free: list, runs: list, slots: SlotTable) 
             if first >= 0:
                 objs[first:first + n] = items
                 done = -2
-                done = _push_range(h, first, n, _NO_WAIT)
+                done = push_range(h, first, n, _NO_WAIT)
                 if done == n:
                     return
                 st = _last()
@@ -503,7 +505,8 @@ def _push_many_fn(h: Any, objs: list, free: list, runs: list, slots: SlotTable) 
     return push_many
 
 
-def _put_fn(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool) -> Callable[..., Any]:
+def _put_fn(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool,
+            try_push: Any) -> Callable[..., Any]:
     def put(item: Any, block: bool = True, timeout: float | None = None) -> None:
         """StdConcurrentQueue.put: waits (in slices) for room in a bounded queue
         (and, like queue.Queue, checks the timeout up front only when bounded).
@@ -518,7 +521,7 @@ def _put_fn(h: Any, objs: list, free: list, slots: SlotTable, bounded: bool) -> 
             except IndexError:
                 i = slots.take_index()
             objs[i] = item
-            st = _try_push(h, i)
+            st = try_push(h, i)
             if st == _OK:
                 return
             if st == _EFULL and block and timeout != 0:
@@ -608,12 +611,18 @@ class _QueueBase(Native):
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
         self._own(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
 
-    def _install_fast_paths(self) -> None:
-        """Bind each _Bound method to this queue's state once (functools.partial:
-        no Python frame of its own, and no reference to self, so no cycle). A
-        subclass that overrides one of them keeps its override."""
+    def _install_fast_paths(self, fn: Callable[[Any], Any] = same) -> None:
+        """Bind each _Bound method to this queue's state once (closures: no
+        reference to self, so no cycle), over ``fn`` of each C function they
+        call per item (``same``; a view passes ``thread_copy``: see
+        ftkit._common). A subclass that overrides one of them keeps its
+        override."""
         cls: Any = type(self)
         d = self.__dict__
+        d["_f_try_push"] = fn(_try_push)
+        d["_f_try_pop_v"] = fn(_try_pop_v)
+        d["_f_push_range"] = fn(_push_range)
+        d["_f_pop_runs"] = fn(_pop_runs)
         for name, desc in _BOUND_METHODS.items():
             if getattr(cls, name, None) is desc:
                 d[name] = desc.bind(self)
@@ -709,10 +718,10 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
             raise ValueError("scaling must be >= 0")
         self._init_queue(0)
 
-    push: Any = _Bound(_push_fn, ("_h", "_objs", "_free", "_slots"),
+    push: Any = _Bound(_push_fn, ("_h", "_objs", "_free", "_slots", "_f_try_push"),
                        """push(value): append ``value``. Raises ShutDown after
                        ``shutdown()``.""")
-    pop: Any = _Bound(_pop_fn, ("_h", "_objs", "_back", "_slots"),
+    pop: Any = _Bound(_pop_fn, ("_h", "_objs", "_back", "_slots", "_f_try_pop_v"),
                       """pop(timeout=None): remove and return the oldest item,
                       waiting up to ``timeout`` seconds (None: forever). Raises
                       Empty on timeout, ShutDown when shut down.""")
@@ -723,7 +732,8 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
 
         return LocalWrapper(self.pop(timeout))
 
-    push_many: Any = _Bound(_push_many_fn, ("_h", "_objs", "_free", "_runs", "_slots"),
+    push_many: Any = _Bound(_push_many_fn, ("_h", "_objs", "_free", "_runs", "_slots",
+                                           "_f_try_push", "_f_push_range"),
                             """push_many(items): append every item, in order,
                             crossing into C once. The items get consecutive slot
                             indices, stored with one slice assignment; C pushes the
@@ -732,7 +742,8 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
                             leading items went in (they will be delivered); the
                             rest did not.""")
     pop_many: Any = _Bound(_pop_many_fn,
-                           ("_h", "_objs", "_back", "_runs", "_slots", "_run_bufs"),
+                           ("_h", "_objs", "_back", "_runs", "_slots", "_run_bufs",
+                            "_f_pop_runs"),
                            """pop_many(max_items, timeout=None): wait for at least
                            one item (up to ``timeout``), then remove and return up
                            to ``max_items`` available items, oldest first.""")
@@ -779,7 +790,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
         self._bounded = maxsize > 0
         self._init_queue(maxsize if maxsize > 0 else 0)
 
-    put: Any = _Bound(_put_fn, ("_h", "_objs", "_free", "_slots", "_bounded"),
+    put: Any = _Bound(_put_fn, ("_h", "_objs", "_free", "_slots", "_bounded", "_f_try_push"),
                       """put(item, block=True, timeout=None): put ``item``, waiting
                       up to ``timeout`` for room in a bounded queue (``block=False``:
                       not at all). Raises Full, or ShutDown.""")
@@ -787,7 +798,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
     def put_nowait(self, item: T) -> None:
         return self.put(item, False)
 
-    get: Any = _Bound(_get_fn, ("_h", "_objs", "_back", "_slots"),
+    get: Any = _Bound(_get_fn, ("_h", "_objs", "_back", "_slots", "_f_try_pop_v"),
                       """get(block=True, timeout=None): remove and return an item,
                       waiting up to ``timeout`` (``block=False``: not at all).
                       Raises Empty, or ShutDown.""")

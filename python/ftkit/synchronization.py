@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._common import Native, call_handle, lib, owned_handle, refuse_pickle
+from ._common import Native, call_handle, lib, owned_handle, refuse_pickle, same, thread_copy
 from ._lib import ffi, raise_status
 from ._wait import SLICE_NS, check_timeout, deadline as _deadline, expired as _expired
 from ._wait import slice_ns as _slice
@@ -224,8 +224,7 @@ def _unlock_write_fn(h: Any, wu: Any = _wr_unlock) -> Callable[[], None]:
     return unlock_write
 
 
-def _il_lock_fn(h: Any) -> Callable[..., bool]:
-    il = _il_lock
+def _il_lock_fn(h: Any, il: Any) -> Callable[..., bool]:
 
     def lock(timeout: Any = None) -> bool:
         """Take the lock, waiting up to ``timeout`` seconds (None: forever,
@@ -252,8 +251,7 @@ def _il_lock_fn(h: Any) -> Callable[..., bool]:
     return lock
 
 
-def _il_unlock_fn(h: Any) -> Callable[[], None]:
-    iu = _il_unlock
+def _il_unlock_fn(h: Any, iu: Any) -> Callable[[], None]:
 
     def unlock() -> None:
         """Release the lock (RuntimeError if the calling thread does not
@@ -405,15 +403,13 @@ class _RWMethods(Native):
 
     def _install(self, owner: Any, own_fns: bool = False) -> None:
         """Make this object's closures over a handle cdata of its own. A view
-        (``own_fns``) also gets its own copies of the four C function
-        pointers (``ffi.cast``: the same code, a new cdata that costs the
-        same to call), so that nothing its calls touch from Python is shared
-        with another thread: not even the reference count of the cffi
-        function objects, which every call of a closure reads from a cell."""
+        (``own_fns``) also gets this thread's copies of the four C functions
+        (``thread_copy``, the same scheme as every other view), so that
+        nothing its calls touch from Python is shared with another thread."""
         h = call_handle(owner)  # a cdata of this object's own (per view)
         fns = [_rd_lock, _rd_unlock, _wr_lock, _wr_unlock]
         if own_fns:
-            fns = [ffi.cast(ffi.typeof(f), f) for f in fns]
+            fns = [thread_copy(f) for f in fns]
         d = self.__dict__
         d["_owner"] = owner
         d["_h"] = h
@@ -665,14 +661,16 @@ class IntervalLock(Native):
         self._interval = float(interval)
         self._own(lib.ftk_ilock_new, lib.ftk_ilock_free, int(interval * 1e9))
 
-    def _install_fast_paths(self) -> None:
-        """lock/unlock/poll/cede as closures over this object's handle copy,
-        made by the calling thread (also for views: local())."""
+    def _install_fast_paths(self, own: Callable[[Any], Any] = same) -> None:
+        """lock/unlock/poll/cede as closures over this object's handle copy
+        and ``own`` of the C functions, made by the calling thread (also for
+        views: local(), with thread_copy)."""
         d = self.__dict__
         owner, h = d["_owner"], d["_h"]
         cls = type(self)
         fn: Any
-        for name, fn in (("lock", _il_lock_fn(h)), ("unlock", _il_unlock_fn(h)),
+        for name, fn in (("lock", _il_lock_fn(h, own(_il_lock))),
+                         ("unlock", _il_unlock_fn(h, own(_il_unlock))),
                          ("poll", _il_yield_fn(h, _il_poll, "IntervalLock.poll")),
                          ("cede", _il_yield_fn(h, _il_cede, "IntervalLock.cede"))):
             fn._owner = owner

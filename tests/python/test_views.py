@@ -249,3 +249,67 @@ def test_local_wrappers_made_per_thread_conserve_sums():
 
     run_threads(8, body)
     assert n.get() == 16000 and len(d) == 16000
+
+
+def _module_functions() -> set:
+    """Every cffi function object the binding's modules hold at module level."""
+    import ftkit._lib as L
+    import ftkit.atomic, ftkit.batch, ftkit.counter, ftkit.deque, ftkit.gather  # noqa: E401
+    import ftkit.queues, ftkit.synchronization  # noqa: E401
+    fn_type = type(L.lib.ftk_last_status)
+    out = set()
+    for m in (ftkit.atomic, ftkit.batch, ftkit.counter, ftkit.deque, ftkit.gather, ftkit.queues,
+              ftkit.synchronization):
+        out |= {id(v) for v in vars(m).values() if type(v) is fn_type}
+    return out
+
+
+def _captured(fn, depth: int = 3) -> list:
+    """The objects a fast path carries: a partial's function, a closure's
+    cells, and those of the closures in them (a view's load calls inner ones)."""
+    func = getattr(fn, "func", None)
+    if func is not None:  # functools.partial
+        return [func]
+    out = []
+    for c in getattr(fn, "__closure__", None) or ():
+        try:
+            o = c.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        out.append(o)
+        if depth and callable(o) and getattr(o, "__closure__", None):
+            out += _captured(o, depth - 1)
+    return out
+
+
+def test_view_fast_paths_call_this_threads_copies_of_the_c_functions():
+    # A view's hot paths must not load the module's function objects (made by
+    # the importing thread): every thread would update their reference counts.
+    shared = _module_functions()
+    from ftkit import BatchExecutor, ConcurrentGatheringIterator, IntervalLock
+    from ftkit.counter import AtomicCounter
+    cases = [(AtomicInt64(), ("incr", "decr", "get")), (AtomicCounter(), ("incr", "decr")),
+             (ConcurrentQueue(), ("push", "pop", "push_many", "pop_many")),
+             (StdConcurrentQueue(), ("put", "get")),
+             (ConcurrentDeque(), ("append", "appendleft", "pop", "popleft")),
+             (ConcurrentGatheringIterator(), ("insert",)),
+             (BatchExecutor(lambda: 1, 4), ("load",)), (IntervalLock(), ("lock", "unlock"))]
+    got: dict = {}
+
+    def body() -> None:
+        for obj, names in cases:
+            v = obj.local()
+            for name in names:
+                got[type(obj).__name__, name] = (_captured(v.__dict__[name]),
+                                                 _captured(obj.__dict__[name]))
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    assert len(got) == sum(len(n) for _, n in cases)
+    fn_type = type(ftkit._lib.lib.ftk_last_status)
+    for key, (view_objs, obj_objs) in got.items():
+        view_fns = [o for o in view_objs if type(o) is fn_type]
+        # the object itself calls the module's functions; its view, copies
+        assert [o for o in obj_objs if type(o) is fn_type and id(o) in shared], key
+        assert view_fns and not [o for o in view_fns if id(o) in shared], key
