@@ -195,7 +195,7 @@ int ftk_batch_load(ftk_handle_t h, uint64_t *w, int64_t timeout_ns) {
     uint64_t v = 0;
     struct claim_arg a = {b, t->id, &v};
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
+    ftk_wait_begin(&c, &b->w, timeout_ns);
     int st = ftk_block_wait(&b->w, &c, &b->changed, claim_one_try, &a, FTK_EBUSY);
     if (st == FTK_OK) {
         note_claim(v);

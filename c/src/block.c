@@ -28,24 +28,17 @@ void ftk_waitable_unref(ftk_waitable *w) {
         ftk_ebr_retire(w->obj, w->destroy);
 }
 
-static void start(ftk_wait_ctx *c, ftk_waitable *w) {
+static void start(ftk_wait_ctx *c) {
     if (c->started) return;
     c->started = true;
     c->deadline = ftk_deadline_after(c->timeout_ns);
-    /* seq_cst: a wake after this load is seen by the checks below */
-    c->gen = atomic_load(&w->wake_gen);
-}
-
-bool ftk_wait_expired(ftk_wait_ctx *c, ftk_waitable *w) {
-    start(c, w);
-    return c->deadline != FTK_DEADLINE_NEVER && ftk_now_ns() >= c->deadline;
 }
 
 /* The first attempt failed (ftk_block_wait) and the caller may wait. */
 int ftk_block_wait_slow(ftk_waitable *w, ftk_wait_ctx *c, ftk_ec *ec, ftk_attempt_fn fn,
                         void *arg, int again) {
     int st;
-    start(c, w);
+    start(c);
     for (unsigned i = 0; i < c->spins; i++) {
         ftk_cpu_relax();
         st = fn(arg);

@@ -18,7 +18,7 @@
  * Usage (inside ftk_obj_enter/ftk_obj_exit, see internal.h):
  *
  *   ftk_wait_ctx c;
- *   ftk_wait_begin(&c, timeout_ns);
+ *   ftk_wait_begin(&c, &obj->w, timeout_ns);
  *   int st = ftk_block_wait(&obj->w, &c, &obj->not_empty, try_fn, &arg, FTK_EEMPTY);
  *
  * try_fn(arg) makes one non-blocking attempt and returns `again` while the
@@ -76,15 +76,22 @@ static inline void ftk_waitable_wake(ftk_waitable *w) { atomic_fetch_add(&w->wak
 typedef struct ftk_wait_ctx {
     int64_t timeout_ns; /* < 0 forever, 0 no wait */
     int64_t deadline;   /* valid once `started` */
-    uint32_t gen;       /* wake_gen when the first wait began */
+    uint32_t gen;       /* wake_gen when the call began (ftk_wait_begin) */
     bool started;
     unsigned spins;     /* attempts before sleeping (FTK_SPIN_BEFORE_SLEEP) */
 } ftk_wait_ctx;
 
-static inline void ftk_wait_begin(ftk_wait_ctx *c, int64_t timeout_ns) {
+/* Begin a blocking call's wait context. The wake generation is read here,
+ * at the start of the call, so a ftk_*_wake that comes after this point ends
+ * the call even if it lands before the call's first sleep (or before the
+ * call shows in a waiter count); the deadline starts at the first failed
+ * attempt (no clock read on the fast path). seq_cst load: ordered before the
+ * call's attempts and registrations, which the waker's seq_cst increment
+ * and eventcount notify follow. */
+static inline void ftk_wait_begin(ftk_wait_ctx *c, ftk_waitable *w, int64_t timeout_ns) {
     c->timeout_ns = timeout_ns;
     c->deadline = FTK_DEADLINE_NEVER;
-    c->gen = 0;
+    c->gen = atomic_load(&w->wake_gen);
     c->started = false;
     c->spins = FTK_SPIN_BEFORE_SLEEP;
 }
@@ -111,8 +118,5 @@ static inline __attribute__((always_inline)) int ftk_block_wait(ftk_waitable *w,
     if (__builtin_expect(st != again || c->timeout_ns == 0, 1)) return st;
     return ftk_block_wait_slow(w, c, ec, fn, arg, again);
 }
-
-/* The context's deadline has passed (computes it on first use). */
-bool ftk_wait_expired(ftk_wait_ctx *c, ftk_waitable *w);
 
 #endif /* FTKIT_BLOCK_H */

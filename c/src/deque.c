@@ -23,23 +23,27 @@
  * the lock, loaded without it: an atomic value that was exact at an instant).
  *
  * The deque itself (not its buffers) is freed through EBR: every call runs
- * inside an EBR section, so a call racing with ftk_deque_free (a caller bug)
- * still works on valid memory. A pop sleeping in the OS leaves its section
- * and holds a reference count instead, like the queue's sleepers.
+ * inside an EBR section (ftk_obj_enter), so a call racing with
+ * ftk_deque_free (a caller bug) still works on valid memory. A pop sleeping
+ * in the OS leaves its section and holds a sleeper reference instead: the
+ * blocking layer (block.h) does that, the wake generation and the wait.
  *
- * Blocking pops: one eventcount (wait.h), not_empty. A waiter registers
- * (prepare), then retries its pop under the lock; a pusher reads the waiter
- * count inside its critical section. The lock orders the two: if the
- * waiter's retry comes first, the waiter's registration happens-before the
- * pusher's read, which therefore sees it and wakes it after unlocking; if
- * the pusher comes first, the retry finds the word. So no wake-up is lost,
- * and a pusher with nobody waiting pays one load of a line only waiters
- * write.
+ * Blocking pops: one eventcount (wait.h), not_empty, and ftk_block_wait with
+ * the locked pop as its attempt. A waiter registers (prepare), then retries
+ * its pop under the lock; a pusher reads the waiter count inside its
+ * critical section. The lock orders the two: if the waiter's retry comes
+ * first, the waiter's registration happens-before the pusher's read, which
+ * therefore sees it and wakes it after unlocking; if the pusher comes first,
+ * the retry finds the word. (close sets `closed` under the lock and notifies
+ * after unlocking: the same argument.) So no wake-up is lost, and a pusher
+ * with nobody waiting pays one load of a line only waiters write.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "internal.h"
 #include "wait.h"
 
@@ -70,11 +74,11 @@ typedef struct deque {
     /* written only by waiters; pushers read `waiters` */
     _Alignas(FTK_CACHE_LINE) ftk_ec not_empty;
 
-    /* slow paths only */
-    _Alignas(FTK_CACHE_LINE) _Atomic uint32_t refs; /* handle + sleepers */
-    _Atomic uint32_t wake_gen;
-    _Atomic bool shut; /* closed or freed: a waiter's condition (seq_cst) */
+    /* slow paths only: sleeper references, freed, wake generation */
+    _Alignas(FTK_CACHE_LINE) ftk_waitable w;
 } deque;
+
+_Static_assert(offsetof(deque, handle) == 0, "the handle comes first (ftk_obj, internal.h)");
 
 /* Per-thread record of the last pop (ftk_deque_last_popped,
  * ftk_deque_unpop_last) and the last evicted word (ftk_deque_evicted_v). */
@@ -227,41 +231,9 @@ static void deque_destroy(void *p) {
     free(d);
 }
 
-static bool d_ref(deque *d) {
-    uint32_t r = atomic_load_explicit(&d->refs, memory_order_relaxed);
-    do {
-        if (r == 0) return false; /* being freed */
-        /* relaxed: d is kept alive by our EBR section until then */
-    } while (!atomic_compare_exchange_weak_explicit(&d->refs, &r, r + 1, memory_order_relaxed,
-                                                    memory_order_relaxed));
-    return true;
-}
-
-/* Caller is inside an EBR section, so d stays valid until it leaves. */
-static void d_unref(deque *d) {
-    /* acq_rel: the last owner sees every earlier owner's accesses */
-    if (atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) == 1)
-        ftk_ebr_retire(d, deque_destroy);
-}
-
-/* Validate the handle; the caller is inside an EBR section. */
-static inline deque *get_deque(ftk_handle_t h) {
-    ftk_entry *e = ftk_entry_get(h, FTK_KIND_DEQUE);
-    if (e == NULL) return NULL;
-    /* acquire: pairs with the release in ftk_deque_new */
-    deque *d = atomic_load_explicit(&e->obj, memory_order_acquire);
-    /* the entry may have been recycled meanwhile (a free racing this call) */
-    if (d == NULL || d->handle != h) return NULL;
-    return d;
-}
-
-#define ENTER_OR_FAIL(h)       \
-    ftk_ebr_enter();           \
-    deque *d = get_deque(h);   \
-    if (d == NULL) {           \
-        ftk_ebr_exit();        \
-        return FTK_EBADHANDLE; \
-    }
+#define ENTER_OR_FAIL(h)                                  \
+    deque *d = ftk_obj_enter((h), FTK_KIND_DEQUE);        \
+    if (d == NULL) return FTK_EBADHANDLE
 
 static inline bool bad_side(int side) { return side != FTK_DEQUE_BACK && side != FTK_DEQUE_FRONT; }
 
@@ -289,20 +261,19 @@ int ftk_deque_new(size_t maxlen, ftk_handle_t *out) {
     atomic_init(&d->lock, 0);
     atomic_init(&d->len_pub, 0);
     ftk_ec_init(&d->not_empty);
-    atomic_init(&d->refs, 1);
-    atomic_init(&d->wake_gen, 0);
-    atomic_init(&d->shut, false);
-    atomic_store_explicit(&e->obj, d, memory_order_release); /* see get_deque */
+    ftk_waitable_init(&d->w, d, deque_destroy);
+    atomic_store_explicit(&e->obj, d, memory_order_release); /* see ftk_obj_enter */
     ftk_entry_publish(e, h); /* release: d is initialised */
     *out = h;
     return FTK_OK;
 }
 
+/* Pops' attempts see `closed` under the lock (see the file comment), so
+ * notifying after the unlock wakes every sleeper into FTK_ECLOSED. */
 static void close_impl(deque *d) {
     dq_lock(d);
     d->closed = true;
     dq_unlock(d);
-    atomic_store(&d->shut, true); /* seq_cst: every waiter's condition */
     ftk_ec_notify(&d->not_empty, FTK_EC_ALL);
 }
 
@@ -315,8 +286,9 @@ int ftk_deque_free(ftk_handle_t h) {
         return FTK_EBADHANDLE;
     }
     deque *d = obj;
+    ftk_waitable_close(&d->w); /* seq_cst: every waiter's condition */
     close_impl(d);
-    d_unref(d); /* the handle's reference; sleepers hold theirs */
+    ftk_waitable_unref(&d->w); /* the handle's reference; sleepers hold theirs */
     ftk_ebr_exit();
     return FTK_OK;
 }
@@ -520,14 +492,28 @@ static int pop_some(deque *d, int side, uint64_t *out, size_t max, size_t *got) 
     return k ? FTK_OK : FTK_EEMPTY;
 }
 
-/* pop_some, waiting up to timeout_ns for a word. Called inside an EBR
- * section; leaves it only while asleep. */
+typedef struct pop_arg {
+    deque *d;
+    int side;
+    uint64_t *out;
+    size_t max;
+    size_t *got;
+} pop_arg;
+
+static int pop_try(void *arg) {
+    pop_arg *a = arg;
+    return pop_some(a->d, a->side, a->out, a->max, a->got);
+}
+
+/* pop_some, waiting up to timeout_ns for a word (the blocking layer,
+ * block.h). Called inside an EBR section; leaves it only while asleep. */
 static int pop_wait(deque *d, int side, uint64_t *out, size_t max, size_t *got,
                     int64_t timeout_ns) {
+    ftk_wait_ctx c;
+    ftk_wait_begin(&c, &d->w, timeout_ns);
     int st = pop_some(d, side, out, max, got);
     if (st != FTK_EEMPTY || timeout_ns == 0) return st;
-    int64_t deadline = ftk_deadline_after(timeout_ns);
-    uint32_t gen = atomic_load(&d->wake_gen);
+    /* Spin on the lock-free size, not on the lock (pushers need it). */
     for (int i = 0; i < SPIN_BEFORE_SLEEP; i++) {
         ftk_cpu_relax();
         /* relaxed: a hint; the pop below decides under the lock */
@@ -536,30 +522,9 @@ static int pop_wait(deque *d, int side, uint64_t *out, size_t max, size_t *got,
             if (st != FTK_EEMPTY) return st;
         }
     }
-    for (;;) {
-        if (!d_ref(d)) return FTK_ECLOSED; /* being freed */
-        uint32_t key = ftk_ec_prepare(&d->not_empty);
-        /* re-check after registering (under the lock: see the file comment) */
-        st = pop_some(d, side, out, max, got);
-        if (st == FTK_EEMPTY) {
-            if (atomic_load(&d->wake_gen) != gen)
-                st = FTK_EINTR;
-            else if (atomic_load(&d->shut))
-                st = FTK_ECLOSED;
-            else if (deadline != FTK_DEADLINE_NEVER && ftk_now_ns() >= deadline)
-                st = FTK_ETIMEDOUT;
-        }
-        if (st != FTK_EEMPTY) {
-            ftk_ec_cancel(&d->not_empty);
-            d_unref(d);
-            return st;
-        }
-        ftk_ebr_exit(); /* do not hold up reclamation while asleep */
-        int ws = ftk_ec_wait(&d->not_empty, key, deadline);
-        ftk_ebr_enter();
-        d_unref(d); /* may retire d: still valid inside this section */
-        if (ws == FTK_EINTR) return FTK_EINTR; /* a signal: take nothing (block.c) */
-    }
+    c.spins = 0; /* spun above: sleep after the next attempt */
+    pop_arg a = {d, side, out, max, got};
+    return ftk_block_wait(&d->w, &c, &d->not_empty, pop_try, &a, FTK_EEMPTY);
 }
 
 int ftk_deque_pop(ftk_handle_t h, int side, uint64_t *w, int64_t timeout_ns) {
@@ -584,10 +549,8 @@ static inline uint64_t word_or_status(int st, uint64_t w) {
 
 static inline uint64_t pop1_v(ftk_handle_t h, int side) {
     note_pop_begin(h, side);
-    ftk_ebr_enter();
-    deque *d = get_deque(h);
+    deque *d = ftk_obj_enter(h, FTK_KIND_DEQUE);
     if (d == NULL) {
-        ftk_ebr_exit();
         ftk_set_last(FTK_EBADHANDLE);
         return 0;
     }
@@ -762,7 +725,7 @@ int ftk_deque_unpop_last(ftk_handle_t h, const uint64_t *out) {
 
 int ftk_deque_wake(ftk_handle_t h) {
     ENTER_OR_FAIL(h);
-    atomic_fetch_add(&d->wake_gen, 1); /* seq_cst: every waiter's condition */
+    ftk_waitable_wake(&d->w); /* seq_cst: every waiter's condition */
     ftk_ec_notify(&d->not_empty, FTK_EC_ALL);
     ftk_ebr_exit();
     return FTK_OK;

@@ -272,7 +272,7 @@ static int wait_op(gather *g, attempt *a, int64_t timeout_ns) {
     if (st != FTK_EEMPTY || timeout_ns == 0) return st;
     int slot = publish_want(g, a->key);
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
+    ftk_wait_begin(&c, &g->w, timeout_ns);
     st = ftk_block_wait(&g->w, &c, &g->arrived, try_op, a, FTK_EEMPTY);
     unpublish_want(g, slot);
     return st == FTK_EEMPTY ? FTK_ETIMEDOUT : st;

@@ -502,7 +502,7 @@ static int try_join_op(void *arg) {
 static int wait_until(queue *q, ftk_ec *ec, ftk_attempt_fn fn, attempt *a, int again,
                       int64_t timeout_ns) {
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
+    ftk_wait_begin(&c, &q->w, timeout_ns);
     return ftk_block_wait(&q->w, &c, ec, fn, a, again);
 }
 

@@ -380,14 +380,13 @@ int ftk_sem_acquire_timed(ftk_handle_t h, int64_t timeout_ns) {
     tnode n;
     ftk_ec_init(&n.ec);
     atomic_init(&n.granted, 0);
-    /* Start the wait (deadline, and the wake generation it answers to)
-     * before the node becomes visible in the queue: a ftk_sem_wake that
-     * comes once ftk_sem_waiters counts this call must end it. Started
-     * later, in ftk_block_wait, a wake between the enqueue and the sleep
-     * was lost (found by tests/fuzz/fuzz_mods.c). */
+    /* Begin the wait (the wake generation it answers to) before the node
+     * becomes visible in the queue: a ftk_sem_wake that comes once
+     * ftk_sem_waiters counts this call must end it (a wake between the
+     * enqueue and the sleep was lost when the generation was read at the
+     * first sleep; found by tests/fuzz/fuzz_mods.c). */
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
-    (void)ftk_wait_expired(&c, &s->w);
+    ftk_wait_begin(&c, &s->w, timeout_ns);
     sem_lock(s);
     st = reserve1(s) ? take_or_queue(s, (qent){0, &n}) : FTK_ENOMEM;
     sem_unlock(s);

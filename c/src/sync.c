@@ -279,8 +279,7 @@ static int read_slow(rwlock *l, int64_t timeout_ns) {
     int st = central_try(l);
     if (st != FTK_EBUSY || timeout_ns == 0) return st;
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
-    (void)ftk_wait_expired(&c, &l->w); /* the wake generation before registering (write_lock) */
+    ftk_wait_begin(&c, &l->w, timeout_ns); /* the wake generation before registering */
     /* Register as blocked (or enter, if the lock became free meanwhile). */
     rd_wait a = {l, 0};
     uint64_t s = atomic_load(&l->state);
@@ -594,14 +593,12 @@ int ftk_rwlock_write_lock(ftk_handle_t h, int64_t timeout_ns) {
         goto out;
     }
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
+    /* the wake generation before registering: a ftk_rwlock_wake once
+     * writers_waiting counts this call must end it */
+    ftk_wait_begin(&c, &l->w, timeout_ns);
     wr_wait a = {l, false};
     st = wr_try(l, &a.bias);
     if (st == FTK_EBUSY && timeout_ns != 0) {
-        /* Start the wait (its wake generation) before registering: a
-         * ftk_rwlock_wake once writers_waiting counts this call must end
-         * it; started in ftk_block_wait, a wake in between was lost. */
-        (void)ftk_wait_expired(&c, &l->w);
         /* register as waiting (or take it, if it became free meanwhile) */
         uint64_t s = atomic_load(&l->state);
         for (;;) {
@@ -865,8 +862,7 @@ static int il_lock(ilock *k, uint64_t me, int64_t timeout_ns) {
     }
     if (timeout_ns == 0) return FTK_EBUSY;
     ftk_wait_ctx c;
-    ftk_wait_begin(&c, timeout_ns);
-    (void)ftk_wait_expired(&c, &k->w); /* the wake generation before registering (rwlock) */
+    ftk_wait_begin(&c, &k->w, timeout_ns); /* the wake generation before registering */
     atomic_fetch_add(&k->waiters, 1); /* seq_cst: read by releasers */
     int64_t zero = 0;
     /* relaxed: the contention stamp is a hint for poll */
