@@ -37,7 +37,9 @@
  *
  * Build and run: scripts/fuzz.sh. Seed corpus: tests/fuzz/make_corpus.py.
  * The newer modules (deque, counter, locks, batch, sem, gather) have their
- * own harness, tests/fuzz/fuzz_mods.c, run by the same script.
+ * own harness, tests/fuzz/fuzz_mods.c, run by the same script. What the two
+ * share (the input reader, CHECK/EXPECT and the failure trace, the handle
+ * table and pick_handle, gate, slot lifetimes) is tests/fuzz/fuzz_common.h.
  */
 #include <sched.h>
 #include <stdbool.h>
@@ -239,6 +241,37 @@ static void install(int i, int kind, ftk_handle_t h) {
     H[i].val = 0;
 }
 
+/* Subs 0 and 1 of an atomic (int64, flag, ref): 0 makes a new object in a
+ * slot the input picks, from an initial value read next (a flag's: a signed
+ * byte; else a word), with a NULL out-pointer sometimes (FTK_EINVAL); 1 is
+ * op_free. False for the other subs. */
+static bool atomic_new_or_free(rd *r, unsigned sub, int kind) {
+    if (sub == 1) {
+        op_free(r, kind);
+        return true;
+    }
+    if (sub != 0) return false;
+    int i = new_slot(r);
+    uint64_t init = kind == K_FLAG ? (uint64_t)(int8_t)u8(r) : pick_word(r);
+    bool nullout = u8(r) % 16 == 0;
+    ftk_handle_t h = FTK_NULL_HANDLE, *out = nullout ? NULL : &h;
+    int st;
+    const char *what;
+    switch (kind) {
+    case K_INT64: what = "int64_new"; st = ftk_int64_new(i64(init), out); break;
+    case K_FLAG: what = "flag_new"; st = ftk_flag_new((int)i64(init), out); break;
+    default: what = "ref_new"; st = ftk_ref_new(init, out); break;
+    }
+    if (nullout) {
+        CHECK(st == FTK_EINVAL, "%s(out NULL): returned %s, expected FTK_EINVAL", what, SN(st));
+        return true;
+    }
+    EXPECT(st, FTK_OK, what);
+    install(i, kind, h);
+    H[i].val = kind == K_FLAG ? init != 0 : init;
+    return true;
+}
+
 /* ---- int64 ----------------------------------------------------------------------- */
 
 /* Python's floor division on int64, INT64_MIN // -1 wrapping to INT64_MIN,
@@ -252,23 +285,7 @@ static uint64_t floordiv_model(uint64_t a, uint64_t b) {
 
 static void int64_call(rd *r, unsigned sub) {
     TRACE("  int64_call sub %u\n", sub);
-    if (sub == 0) {
-        int i = new_slot(r);
-        uint64_t init = pick_word(r);
-        if (u8(r) % 16 == 0) {
-            EXPECT(ftk_int64_new(i64(init), NULL), FTK_EINVAL, "int64_new(out NULL)");
-            return;
-        }
-        ftk_handle_t h;
-        EXPECT(ftk_int64_new(i64(init), &h), FTK_OK, "int64_new");
-        install(i, K_INT64, h);
-        H[i].val = init;
-        return;
-    }
-    if (sub == 1) {
-        op_free(r, K_INT64);
-        return;
-    }
+    if (atomic_new_or_free(r, sub, K_INT64)) return;
     int s;
     ftk_handle_t h = pick_handle(r, K_INT64, &s);
     uint64_t v = pick_word(r);
@@ -411,23 +428,7 @@ static void op_int64(rd *r) { int64_call(r, u8(r) % 23); }
 
 static void flag_call(rd *r, unsigned sub) {
     TRACE("  flag_call sub %u\n", sub);
-    if (sub == 0) {
-        int i = new_slot(r);
-        int init = (int8_t)u8(r);
-        if (u8(r) % 16 == 0) {
-            EXPECT(ftk_flag_new(init, NULL), FTK_EINVAL, "flag_new(out NULL)");
-            return;
-        }
-        ftk_handle_t h;
-        EXPECT(ftk_flag_new(init, &h), FTK_OK, "flag_new");
-        install(i, K_FLAG, h);
-        H[i].val = init != 0;
-        return;
-    }
-    if (sub == 1) {
-        op_free(r, K_FLAG);
-        return;
-    }
+    if (atomic_new_or_free(r, sub, K_FLAG)) return;
     int s;
     ftk_handle_t h = pick_handle(r, K_FLAG, &s);
     int v = (int8_t)u8(r);
@@ -518,23 +519,7 @@ static void op_flag(rd *r) { flag_call(r, u8(r) % 11); }
 
 static void ref_call(rd *r, unsigned sub) {
     TRACE("  ref_call sub %u\n", sub);
-    if (sub == 0) {
-        int i = new_slot(r);
-        uint64_t init = pick_word(r);
-        if (u8(r) % 16 == 0) {
-            EXPECT(ftk_ref_new(init, NULL), FTK_EINVAL, "ref_new(out NULL)");
-            return;
-        }
-        ftk_handle_t h;
-        EXPECT(ftk_ref_new(init, &h), FTK_OK, "ref_new");
-        install(i, K_REF, h);
-        H[i].val = init;
-        return;
-    }
-    if (sub == 1) {
-        op_free(r, K_REF);
-        return;
-    }
+    if (atomic_new_or_free(r, sub, K_REF)) return;
     int s;
     ftk_handle_t h = pick_handle(r, K_REF, &s);
     uint64_t v = pick_word(r);
@@ -1175,13 +1160,7 @@ static void op_queue(rd *r) {
         op_queue_new(r);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_QUEUE);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_QUEUE, &s);
-    queue_call(r, sub, h, s);
+    free_or_call(r, sub, K_QUEUE, queue_call);
 }
 
 /* ---- map ------------------------------------------------------------------------------------ */
@@ -1947,13 +1926,7 @@ static void op_map(rd *r) {
         op_map_new(r);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_MAP);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_MAP, &s);
-    map_call(r, sub, h, s);
+    free_or_call(r, sub, K_MAP, map_call);
 }
 
 /* ---- slots ------------------------------------------------------------------------------------ */

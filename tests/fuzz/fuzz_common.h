@@ -11,7 +11,8 @@
  *     counter reset (FUZZ_FRESH_BASE); pick_timeout;
  *   - the handle table: H[NH], the remembered freed handles, the race
  *     flags, pick_handle (the handle selector byte), resolve, gate, and the
- *     slot lifetimes (new_slot, destroy_slot, slot_dead, op_free).
+ *     slot lifetimes (new_slot, destroy_slot, slot_dead, op_free,
+ *     free_or_call, race_free_outcome, reset_table).
  * The byte formats are those of the harnesses (tests/fuzz/make_corpus.py
  * writes seeds for both): a reader consumes the same bytes in the same
  * order and widths in either harness.
@@ -230,9 +231,11 @@ static inline void fresh_reset(void) {
     fresh_ctr = fresh_base;
 }
 
-/* Timeout operand: 0 by default. A wait that could never end under the
- * model becomes a short finite wait, unless g_forever_ok (fuzz_mods sets
- * it in a race whose free ends every wait). */
+/* Timeout operand: 0 by default. could_block_forever: the caller's model
+ * says the wait might never end; then an unbounded timeout becomes a short
+ * finite one, unless g_forever_ok (fuzz_mods sets it in a race whose free
+ * ends every wait; fuzz_api's callers pass false where the other thread's
+ * action is sure to end the wait). */
 static bool g_forever_ok;
 static inline int64_t pick_timeout(rd *r, bool could_block_forever) {
     int64_t t;
@@ -410,6 +413,20 @@ static inline void op_free(rd *r, int kind) {
     slot_dead(s);
     /* a second free always fails */
     EXPECT(free_fn[kind](h), FTK_EBADHANDLE, "second free");
+}
+
+/* The rest of an op group once its sub 0 (the kind's own new) is handled:
+ * sub 1 is op_free; the others call `call` on a handle picked for `kind`
+ * (s: its model slot, -1 when it is not a live one of that kind). */
+typedef void (*kind_call_fn)(rd *r, unsigned sub, ftk_handle_t h, int s);
+static inline void free_or_call(rd *r, unsigned sub, int kind, kind_call_fn call) {
+    if (sub == 1) {
+        op_free(r, kind);
+        return;
+    }
+    int s;
+    ftk_handle_t h = pick_handle(r, kind, &s);
+    call(r, sub, h, s);
 }
 
 /* The outcome of a race whose other thread freed slot s (double: the main

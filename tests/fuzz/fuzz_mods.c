@@ -61,7 +61,10 @@
  * 0 and ftk_reclaim_collect() == 0, so LeakSanitizer sees any leak.
  *
  * Build and run: scripts/fuzz.sh (both harnesses). Seeds:
- * tests/fuzz/make_corpus.py (tests/fuzz/corpus_mods/).
+ * tests/fuzz/make_corpus.py (tests/fuzz/corpus_mods/). What the two
+ * harnesses share (the input reader, CHECK/EXPECT and the failure trace,
+ * the handle table and pick_handle, gate, slot lifetimes) is
+ * tests/fuzz/fuzz_common.h.
  */
 #include <sched.h>
 #include <stdbool.h>
@@ -293,6 +296,21 @@ static void install(int i, int kind, ftk_handle_t h) {
     H[i].kind = kind;
     H[i].live = true;
     H[i].h = h;
+}
+
+/* ---- word arrays (the models' contents) ------------------------------------------------------ */
+
+/* The index of the first w in a[0..n), n when absent. */
+static size_t words_find(const uint64_t *a, size_t n, uint64_t w) {
+    size_t i = 0;
+    while (i < n && a[i] != w) i++;
+    return i;
+}
+
+/* Remove a[at..at+k) from a[0..*n), the rest moving down in order. */
+static void words_remove(uint64_t *a, size_t *n, size_t at, size_t k) {
+    memmove(a + at, a + at + k, (*n - at - k) * sizeof(uint64_t));
+    *n -= k;
 }
 
 /* ---- deque ---------------------------------------------------------------------------------- */
@@ -776,8 +794,7 @@ static void deque_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         }
         EXPECT(st, FTK_OK, "deque_remove_at");
         if (!nullout) EQ64(w, m->w[i], "deque_remove_at word");
-        memmove(m->w + i, m->w + i + 1, (m->n - (size_t)i - 1) * sizeof(uint64_t));
-        m->n--;
+        words_remove(m->w, &m->n, (size_t)i, 1);
         break;
     }
     case 24: { /* remove_word */
@@ -788,15 +805,13 @@ static void deque_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         st = ftk_deque_remove_word(h, w);
         if (gate(s, st, false, "deque_remove_word")) break;
         if (!d_open(m, st, "deque_remove_word")) break;
-        size_t i = 0;
-        while (i < m->n && m->w[i] != w) i++;
+        size_t i = words_find(m->w, m->n, w);
         if (i == m->n) {
             EXPECT(st, FTK_ENOTFOUND, "deque_remove_word (absent)");
             break;
         }
         EXPECT(st, FTK_OK, "deque_remove_word");
-        memmove(m->w + i, m->w + i + 1, (m->n - i - 1) * sizeof(uint64_t));
-        m->n--;
+        words_remove(m->w, &m->n, i, 1);
         break;
     }
     case 25: { /* rotate */
@@ -877,13 +892,7 @@ static void op_deque(rd *r) {
         op_deque_new(r);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_DEQUE);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_DEQUE, &s);
-    deque_call(r, sub, h, s);
+    free_or_call(r, sub, K_DEQUE, deque_call);
 }
 
 /* ---- counter ---------------------------------------------------------------------------------- */
@@ -965,13 +974,7 @@ static void op_counter(rd *r) {
         H[i].total = init;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_COUNTER);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_COUNTER, &s);
-    counter_call(r, sub, h, s);
+    free_or_call(r, sub, K_COUNTER, counter_call);
 }
 
 /* ---- rwlock ------------------------------------------------------------------------------------- */
@@ -1070,13 +1073,7 @@ static void op_rwlock(rd *r) {
         install(i, K_RWLOCK, h);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_RWLOCK);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_RWLOCK, &s);
-    rwlock_call(r, sub, h, s);
+    free_or_call(r, sub, K_RWLOCK, rwlock_call);
 }
 
 /* ---- ilock -------------------------------------------------------------------------------------- */
@@ -1148,13 +1145,7 @@ static void op_ilock(rd *r) {
         install(i, K_ILOCK, h);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_ILOCK);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_ILOCK, &s);
-    ilock_call(r, sub, h, s);
+    free_or_call(r, sub, K_ILOCK, ilock_call);
 }
 
 /* ---- batch ---------------------------------------------------------------------------------------- */
@@ -1185,16 +1176,14 @@ static int b_claim(bmodel *m, uint64_t *out, size_t max, size_t *got) {
     if (m->role) return FTK_EPERM;
     if (m->gn) {
         out[0] = m->gb[0];
-        memmove(m->gb, m->gb + 1, (m->gn - 1) * sizeof(uint64_t));
-        m->gn--;
+        words_remove(m->gb, &m->gn, 0, 1);
         *got = 1;
         return FTK_OK;
     }
     if (m->rn) {
         size_t k = m->rn < max ? m->rn : max;
         memcpy(out, m->rest, k * sizeof(uint64_t));
-        memmove(m->rest, m->rest + k, (m->rn - k) * sizeof(uint64_t));
-        m->rn -= k;
+        words_remove(m->rest, &m->rn, 0, k);
         *got = k;
         return FTK_OK;
     }
@@ -1345,13 +1334,11 @@ static void batch_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         if (!m->role) {
             k = m->rn < max ? m->rn : (size_t)max;
             for (size_t i = 0; i < k; i++) mw[i] = m->rest[i];
-            memmove(m->rest, m->rest + k, (m->rn - k) * sizeof(uint64_t));
-            m->rn -= k;
+            words_remove(m->rest, &m->rn, 0, k);
         }
         size_t g = m->gn < max - k ? m->gn : (size_t)(max - k);
         for (size_t i = 0; i < g; i++) mw[k + i] = m->gb[i];
-        memmove(m->gb, m->gb + g, (m->gn - g) * sizeof(uint64_t));
-        m->gn -= g;
+        words_remove(m->gb, &m->gn, 0, g);
         EQ64(got, k + g, "batch_drain count");
         for (size_t i = 0; i < got; i++) EQ64(bbuf[i], mw[i], "batch_drain word");
         break;
@@ -1450,13 +1437,7 @@ static void op_batch(rd *r) {
         BM[i].size = size;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_BATCH);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_BATCH, &s);
-    batch_call(r, sub, h, s);
+    free_or_call(r, sub, K_BATCH, batch_call);
 }
 
 /* ---- sem ---------------------------------------------------------------------------------------------- */
@@ -1492,8 +1473,7 @@ static int s_release(smodel *m, uint64_t *handoff) {
     *handoff = 0;
     if (m->qn) {
         *handoff = m->q[0];
-        memmove(m->q, m->q + 1, (m->qn - 1) * sizeof(uint64_t));
-        m->qn--;
+        words_remove(m->q, &m->qn, 0, 1);
         return FTK_SEM_HANDOFF;
     }
     if (m->count == m->value) return FTK_EOVERFLOW;
@@ -1555,15 +1535,13 @@ static void sem_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         uint64_t w = pick_sem_word(r, m);
         st = ftk_sem_cancel(h, w);
         if (gate(s, st, false, "sem_cancel")) break;
-        size_t i = 0;
-        while (i < m->qn && m->q[i] != w) i++;
+        size_t i = words_find(m->q, m->qn, w);
         if (i == m->qn) {
             EXPECT(st, FTK_ENOTFOUND, "sem_cancel (not queued)");
             break;
         }
         EXPECT(st, FTK_OK, "sem_cancel");
-        memmove(m->q + i, m->q + i + 1, (m->qn - i - 1) * sizeof(uint64_t));
-        m->qn--;
+        words_remove(m->q, &m->qn, i, 1);
         break;
     }
     case 7: { /* acquire_timed */
@@ -1637,13 +1615,7 @@ static void op_sem(rd *r) {
         SM[i].qn = 0;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_SEM);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_SEM, &s);
-    sem_call(r, sub, h, s);
+    free_or_call(r, sub, K_SEM, sem_call);
 }
 
 /* ---- gather ------------------------------------------------------------------------------------------- */
@@ -1927,13 +1899,7 @@ static void op_gather(rd *r) {
         GM[i].mask = n - 1;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_GATHER);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_GATHER, &s);
-    gather_call(r, sub, h, s);
+    free_or_call(r, sub, K_GATHER, gather_call);
 }
 
 /* ---- misc ------------------------------------------------------------------------------------------- */
