@@ -4,13 +4,16 @@
  * Included by tests/fuzz/fuzz_api.c and tests/fuzz/fuzz_mods.c (and by
  * nothing else: each harness is one translation unit, so everything here is
  * static, except the ASan options hook). It provides
+ *   - the limits both use: NH, NSTALE, MAX_OPS, MAX_THREAD_OPS, BURST_MAX,
+ *     SHORT_NS, LONG_NS;
  *   - failure reporting: fail() with the last trace lines, CHECK, EXPECT,
  *     EXPECT2, EQ64, SN, TRACE, fuzz_init() (FUZZ_TRACE, the main thread);
  *   - conversions and time: i64, u2h, h2u, now_ns, relax, race_delay;
  *   - the input reader: rd, u8, u16, u64, rd_split, read_burst; fresh-word
  *     counter reset (FUZZ_FRESH_BASE); pick_timeout;
  *   - the handle table: H[NH], the remembered freed handles, the race
- *     flags, pick_handle (the handle selector byte), resolve, gate, and the
+ *     flags, pick_handle (the handle selector byte), resolve, gate,
+ *     check_new_handle, live_handle_count, and the
  *     slot lifetimes (new_slot, destroy_slot, slot_dead, op_free,
  *     free_or_call, race_free_outcome, reset_table).
  * The byte formats are those of the harnesses (tests/fuzz/make_corpus.py
