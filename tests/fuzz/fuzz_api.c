@@ -37,35 +37,23 @@
  *
  * Build and run: scripts/fuzz.sh. Seed corpus: tests/fuzz/make_corpus.py.
  * The newer modules (deque, counter, locks, batch, sem, gather) have their
- * own harness, tests/fuzz/fuzz_mods.c, run by the same script.
+ * own harness, tests/fuzz/fuzz_mods.c, run by the same script. What the two
+ * share (the input reader, CHECK/EXPECT and the failure trace, the handle
+ * table and pick_handle, gate, slot lifetimes) is tests/fuzz/fuzz_common.h.
  */
-#include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "ftkit.h"
 
-/* ---- limits ---------------------------------------------------------------- */
+/* ---- limits (and NH, NSTALE, MAX_OPS, ... in fuzz_common.h) ---------------------- */
 
-#define NH 6            /* handle slots */
-#define NSTALE 8        /* remembered freed handles */
 #define QMAX 2048       /* words a queue model holds */
 #define MMAX 384        /* entries a map model holds */
 #define RMAX 1024       /* items logged per map iteration */
 #define SMAX 512        /* live slot words */
 #define NSTAMP 16       /* remembered map stamps */
-#define MAX_OPS 512     /* ops per input */
-#define MAX_THREAD_OPS 3 /* thread-starting ops per input */
-#define BURST_MAX 24    /* ops in a race burst */
-#define SHORT_NS 20000  /* the finite wait used where a wait must end */
-#define LONG_NS 300000  /* a wait that spins, then sleeps */
 
 /* ftk_queue_push_many(live queue, NULL, 0, ...) once computed NULL + 0 in
  * queue.c (try_push_op), undefined behaviour that UBSan reported (found by
@@ -94,106 +82,25 @@ enum {
     G_RACE, G_MPMC, G_MAP_MT, G_SLOTS_MT, NGROUPS
 };
 
-/* ---- failure reporting ------------------------------------------------------- */
+/* ---- the handle table's kinds and slots (fuzz_common.h keeps the table) ---------- */
 
-static pthread_t g_main_thread;
-static int g_trace;
-#define TRACE_N 64
-static char trace_ring[TRACE_N][120];
-static unsigned trace_pos;
+enum { K_NONE, K_INT64, K_FLAG, K_REF, K_QUEUE, K_MAP, K_COUNT };
 
-__attribute__((noreturn, format(printf, 2, 3))) static void fail(int line, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (g_trace <= 0 && pthread_equal(pthread_self(), g_main_thread)) {
-        fprintf(stderr, "\n==fuzz_api== the last ops before the failure:\n");
-        for (unsigned i = 0; i < TRACE_N; i++) {
-            unsigned k = (trace_pos + i) % TRACE_N;
-            if (trace_ring[k][0]) fputs(trace_ring[k], stderr);
-        }
-    }
-    fprintf(stderr, "\n==fuzz_api== contract violation (fuzz_api.c:%d): ", line);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    abort();
-}
-#define CHECK(c, ...)                               \
-    do {                                            \
-        if (!(c)) fail(__LINE__, __VA_ARGS__);      \
-    } while (0)
-#define SN(st) ftk_err_name(st)
-#define EXPECT(got, want, what)                                                      \
-    do {                                                                             \
-        int g_ = (got), w_ = (want);                                                 \
-        CHECK(g_ == w_, "%s: returned %s (%d), expected %s", (what), SN(g_), g_, SN(w_)); \
-    } while (0)
-#define EXPECT2(got, a, b, what)                                                      \
-    do {                                                                              \
-        int g_ = (got);                                                               \
-        CHECK(g_ == (a) || g_ == (b), "%s: returned %s, expected %s or %s", (what),    \
-              SN(g_), SN(a), SN(b));                                                  \
-    } while (0)
-#define EQ64(got, want, what)                                                         \
-    do {                                                                              \
-        uint64_t g_ = (uint64_t)(got), w_ = (uint64_t)(want);                         \
-        CHECK(g_ == w_, "%s: got %#llx, expected %#llx", (what), (unsigned long long)g_, \
-              (unsigned long long)w_);                                                \
-    } while (0)
+typedef struct hslot {
+    int kind;
+    bool live;
+    ftk_handle_t h; /* the handle; kept after free (a stale handle) */
+    uint64_t uid;   /* object identity, for stamps */
+    uint64_t val;   /* atomics */
+} hslot;
 
-/* The last TRACE_N trace lines of the main thread are kept and printed
- * with a failure (for failures that depend on timing); FUZZ_TRACE=1 in the
- * environment prints every line as it happens. */
-#define TRACE(...)                                                                   \
-    do {                                                                             \
-        char *line_ = trace_ring[trace_pos++ % TRACE_N];                             \
-        snprintf(line_, sizeof trace_ring[0], __VA_ARGS__);                          \
-        if (g_trace > 0) fputs(line_, stderr);                                       \
-    } while (0)
+static int (*const free_fn[K_COUNT])(ftk_handle_t) = {
+    NULL, ftk_int64_free, ftk_flag_free, ftk_ref_free, ftk_queue_free, ftk_map_free};
 
-static int64_t i64(uint64_t u) {
-    int64_t v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-static ftk_handle_t u2h(uint64_t u) { return (ftk_handle_t)(uintptr_t)u; }
-static uint64_t h2u(ftk_handle_t h) { return (uint64_t)(uintptr_t)h; }
+#define FUZZ_NAME "fuzz_api"
+#include "fuzz_common.h"
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
-
-/* ---- input reader -------------------------------------------------------------- */
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-static uint8_t u8(rd *r) {
-    if (r->n == 0) return 0;
-    r->n--;
-    return *r->p++;
-}
-static uint16_t u16(rd *r) {
-    uint16_t lo = u8(r);
-    return (uint16_t)(lo | (uint16_t)(u8(r) << 8));
-}
-static uint64_t u64(rd *r) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)u8(r) << (8 * i);
-    return v;
-}
+/* ---- operands ---------------------------------------------------------------------- */
 
 /* A word operand: special values often, anything sometimes. */
 static uint64_t pick_word(rd *r) {
@@ -209,8 +116,6 @@ static uint64_t pick_word(rd *r) {
 }
 
 /* ---- models ---------------------------------------------------------------------- */
-
-enum { K_NONE, K_INT64, K_FLAG, K_REF, K_QUEUE, K_MAP, K_COUNT };
 
 typedef struct qmodel {
     uint64_t w[QMAX];
@@ -251,21 +156,9 @@ typedef struct mmodel {
     uint64_t pass[2];
 } mmodel;
 
-typedef struct hslot {
-    int kind;
-    bool live;
-    ftk_handle_t h; /* the handle; kept after free (a stale handle) */
-    uint64_t uid;   /* object identity, for stamps */
-    uint64_t val;   /* atomics */
-} hslot;
-
-static hslot H[NH];
 static qmodel Q[NH];
 static mmodel MM[NH];
-static ftk_handle_t stale[NSTALE];
-static unsigned stale_pos;
 static uint64_t uid_next = 1;
-static uint64_t fresh_ctr;
 
 static struct {
     uint64_t uid, hash, stamp, clock;
@@ -289,116 +182,17 @@ static struct {
     bool took;   /* it took words */
     uint64_t word, nruns;
 } lp;
-static int thread_ops;
 
 /* A fresh value word, unique within the process run. */
 static uint64_t fresh_word(void) { return 0x8000000000000000ULL | ++fresh_ctr; }
 
 /* ---- race state (see op_race) --------------------------------------------------- */
 
-static bool g_race;        /* inside a race burst */
-static bool g_race_may_die; /* the other thread frees the handle */
-static bool g_race_dead;   /* an FTK_EBADHANDLE was seen */
 static int g_race_qmax;    /* highest closed state the queue can reach */
 static int g_race_qobs;    /* closed state observed so far */
-static ftk_handle_t g_force_h; /* pick_handle returns this in a burst */
-static int g_force_slot;
 static uint64_t g_hash_mask = UINT64_MAX; /* map ops' hashes (map_mt) */
 static bool g_map_shared; /* another thread writes the map: no size/drain/iter */
 static int g_mlimit = MMAX;  /* entries the main thread may add (map_mt leaves room) */
-
-/* Handle to slot: the slot whose live handle is h, if it is of `kind`. */
-static int resolve(ftk_handle_t h, int kind) {
-    if (h == FTK_NULL_HANDLE) return -1;
-    for (int i = 0; i < NH; i++)
-        if (H[i].live && H[i].h == h) return H[i].kind == kind ? i : -1;
-    return -1;
-}
-
-static bool is_live_handle(ftk_handle_t h) {
-    for (int i = 0; i < NH; i++)
-        if (H[i].live && H[i].h == h) return true;
-    return false;
-}
-
-static void stale_push(ftk_handle_t h) { stale[stale_pos++ % NSTALE] = h; }
-
-/* Choose a handle for a call that wants `kind`: usually a live one of that
- * kind; otherwise a stale, NULL, garbage or forged one. *slot is the model
- * slot when the handle is valid for `kind`, else -1. */
-static ftk_handle_t pick_handle(rd *r, int kind, int *slot) {
-    uint8_t sel = u8(r);
-    if (g_force_h) {
-        *slot = g_race_dead ? -1 : g_force_slot;
-        return g_force_h;
-    }
-    unsigned start = (unsigned)(sel >> 3) % NH;
-    ftk_handle_t h;
-    switch (sel & 7) {
-    case 0:
-    case 1:
-    case 2: /* the first live slot of this kind from `start` on */
-        h = H[start].h;
-        for (unsigned i = 0; i < NH; i++) {
-            hslot *s = &H[(start + i) % NH];
-            if (s->live && s->kind == kind) {
-                h = s->h;
-                break;
-            }
-        }
-        break;
-    case 3: h = H[start].h; break; /* whatever the slot holds (kind, liveness) */
-    case 4: h = stale[start % NSTALE]; break;
-    case 5: h = FTK_NULL_HANDLE; break;
-    case 6: h = u2h(u64(r)); break;
-    default: { /* forged from a table handle */
-        uint64_t u = h2u(H[start].h);
-        switch (u8(r) % 4) {
-        case 0: u = (u & ~(0xffULL << 56)) | ((uint64_t)u8(r) << 56); break; /* kind */
-        case 1: u += (uint64_t)(u8(r) | 1) << 32; break;                       /* generation */
-        case 2: u ^= (uint64_t)(u8(r) | 1); break;                            /* index */
-        default: u = (u & (0xffULL << 56)) | (u64(r) >> 8); break;             /* the rest */
-        }
-        h = u2h(u);
-    }
-    }
-    *slot = resolve(h, kind);
-    return h;
-}
-
-/* The common prologue of every check: FTK_EBADHANDLE for an invalid handle,
- * FTK_EINVAL for a NULL out-pointer (either when both apply: the order of
- * the checks is not part of the contract). In a race burst the handle may
- * be freed by the other thread at any moment. Returns true when the call
- * failed for one of these reasons (nothing more to check). */
-static bool gate(int s, int st, bool nullout, const char *what) {
-    if (g_race) {
-        if (st == FTK_EBADHANDLE) {
-            CHECK(g_race_may_die, "%s: FTK_EBADHANDLE on a handle nobody freed", what);
-            if (!g_race_dead) TRACE("    %s: the handle was freed\n", what);
-            g_race_dead = true;
-            return true;
-        }
-        if (nullout) {
-            EXPECT(st, FTK_EINVAL, what);
-            return true;
-        }
-        CHECK(!g_race_dead, "%s: returned %s after a call saw the handle freed", what, SN(st));
-        return false;
-    }
-    if (s < 0) {
-        if (nullout)
-            EXPECT2(st, FTK_EBADHANDLE, FTK_EINVAL, what);
-        else
-            EXPECT(st, FTK_EBADHANDLE, what);
-        return true;
-    }
-    if (nullout) {
-        EXPECT(st, FTK_EINVAL, what);
-        return true;
-    }
-    return false;
-}
 
 /* For value-style calls: a 0 result with ftk_last_status() == EBADHANDLE. */
 static bool gate_v(int s, uint64_t ret, const char *what) {
@@ -436,34 +230,10 @@ static void check_last(const char *what) {
 
 /* ---- object creation and destruction ------------------------------------------------ */
 
-static int (*const free_fn[K_COUNT])(ftk_handle_t) = {
-    NULL, ftk_int64_free, ftk_flag_free, ftk_ref_free, ftk_queue_free, ftk_map_free};
-
-static void slot_dead(int i) {
-    H[i].live = false;
-    stale_push(H[i].h);
-}
-
-static void destroy_slot(int i) {
-    if (!H[i].live) return;
-    EXPECT(free_fn[H[i].kind](H[i].h), FTK_OK, "free of a live handle");
-    slot_dead(i);
-}
-
-/* A slot for a new object (freeing what it held). */
-static int new_slot(rd *r) {
-    int i = u8(r) % NH;
-    destroy_slot(i);
-    return i;
-}
+/* new_slot, destroy_slot, op_free: fuzz_common.h */
 
 static void install(int i, int kind, ftk_handle_t h) {
-    CHECK(h != FTK_NULL_HANDLE, "new object: FTK_NULL_HANDLE returned with FTK_OK");
-    CHECK(!is_live_handle(h), "new object: handle %#llx equals a live handle",
-          (unsigned long long)h2u(h));
-    for (unsigned j = 0; j < NSTALE; j++)
-        CHECK(stale[j] != h, "new object: handle %#llx equals a freed handle",
-              (unsigned long long)h2u(h));
+    check_new_handle(h, "new object");
     H[i].kind = kind;
     H[i].live = true;
     H[i].h = h;
@@ -471,23 +241,35 @@ static void install(int i, int kind, ftk_handle_t h) {
     H[i].val = 0;
 }
 
-/* free of a handle picked for `kind`: the object's own free function. */
-static void op_free(rd *r, int kind) {
-    int s;
-    ftk_handle_t h = pick_handle(r, kind, &s);
-    int st = free_fn[kind](h);
-    if (h == FTK_NULL_HANDLE) {
-        EXPECT(st, FTK_OK, "free(FTK_NULL_HANDLE)");
-        return;
+/* Subs 0 and 1 of an atomic (int64, flag, ref): 0 makes a new object in a
+ * slot the input picks, from an initial value read next (a flag's: a signed
+ * byte; else a word), with a NULL out-pointer sometimes (FTK_EINVAL); 1 is
+ * op_free. False for the other subs. */
+static bool atomic_new_or_free(rd *r, unsigned sub, int kind) {
+    if (sub == 1) {
+        op_free(r, kind);
+        return true;
     }
-    if (s < 0) {
-        EXPECT(st, FTK_EBADHANDLE, "free of an invalid handle");
-        return;
+    if (sub != 0) return false;
+    int i = new_slot(r);
+    uint64_t init = kind == K_FLAG ? (uint64_t)(int8_t)u8(r) : pick_word(r);
+    bool nullout = u8(r) % 16 == 0;
+    ftk_handle_t h = FTK_NULL_HANDLE, *out = nullout ? NULL : &h;
+    int st;
+    const char *what;
+    switch (kind) {
+    case K_INT64: what = "int64_new"; st = ftk_int64_new(i64(init), out); break;
+    case K_FLAG: what = "flag_new"; st = ftk_flag_new((int)i64(init), out); break;
+    default: what = "ref_new"; st = ftk_ref_new(init, out); break;
     }
-    EXPECT(st, FTK_OK, "free of a live handle");
-    slot_dead(s);
-    /* a second free always fails */
-    EXPECT(free_fn[kind](h), FTK_EBADHANDLE, "second free");
+    if (nullout) {
+        CHECK(st == FTK_EINVAL, "%s(out NULL): returned %s, expected FTK_EINVAL", what, SN(st));
+        return true;
+    }
+    EXPECT(st, FTK_OK, what);
+    install(i, kind, h);
+    H[i].val = kind == K_FLAG ? init != 0 : init;
+    return true;
 }
 
 /* ---- int64 ----------------------------------------------------------------------- */
@@ -503,23 +285,7 @@ static uint64_t floordiv_model(uint64_t a, uint64_t b) {
 
 static void int64_call(rd *r, unsigned sub) {
     TRACE("  int64_call sub %u\n", sub);
-    if (sub == 0) {
-        int i = new_slot(r);
-        uint64_t init = pick_word(r);
-        if (u8(r) % 16 == 0) {
-            EXPECT(ftk_int64_new(i64(init), NULL), FTK_EINVAL, "int64_new(out NULL)");
-            return;
-        }
-        ftk_handle_t h;
-        EXPECT(ftk_int64_new(i64(init), &h), FTK_OK, "int64_new");
-        install(i, K_INT64, h);
-        H[i].val = init;
-        return;
-    }
-    if (sub == 1) {
-        op_free(r, K_INT64);
-        return;
-    }
+    if (atomic_new_or_free(r, sub, K_INT64)) return;
     int s;
     ftk_handle_t h = pick_handle(r, K_INT64, &s);
     uint64_t v = pick_word(r);
@@ -662,23 +428,7 @@ static void op_int64(rd *r) { int64_call(r, u8(r) % 23); }
 
 static void flag_call(rd *r, unsigned sub) {
     TRACE("  flag_call sub %u\n", sub);
-    if (sub == 0) {
-        int i = new_slot(r);
-        int init = (int8_t)u8(r);
-        if (u8(r) % 16 == 0) {
-            EXPECT(ftk_flag_new(init, NULL), FTK_EINVAL, "flag_new(out NULL)");
-            return;
-        }
-        ftk_handle_t h;
-        EXPECT(ftk_flag_new(init, &h), FTK_OK, "flag_new");
-        install(i, K_FLAG, h);
-        H[i].val = init != 0;
-        return;
-    }
-    if (sub == 1) {
-        op_free(r, K_FLAG);
-        return;
-    }
+    if (atomic_new_or_free(r, sub, K_FLAG)) return;
     int s;
     ftk_handle_t h = pick_handle(r, K_FLAG, &s);
     int v = (int8_t)u8(r);
@@ -769,23 +519,7 @@ static void op_flag(rd *r) { flag_call(r, u8(r) % 11); }
 
 static void ref_call(rd *r, unsigned sub) {
     TRACE("  ref_call sub %u\n", sub);
-    if (sub == 0) {
-        int i = new_slot(r);
-        uint64_t init = pick_word(r);
-        if (u8(r) % 16 == 0) {
-            EXPECT(ftk_ref_new(init, NULL), FTK_EINVAL, "ref_new(out NULL)");
-            return;
-        }
-        ftk_handle_t h;
-        EXPECT(ftk_ref_new(init, &h), FTK_OK, "ref_new");
-        install(i, K_REF, h);
-        H[i].val = init;
-        return;
-    }
-    if (sub == 1) {
-        op_free(r, K_REF);
-        return;
-    }
+    if (atomic_new_or_free(r, sub, K_REF)) return;
     int s;
     ftk_handle_t h = pick_handle(r, K_REF, &s);
     uint64_t v = pick_word(r);
@@ -903,24 +637,6 @@ static void q_observe(qmodel *q, int state) {
     } else {
         (void)q;
     }
-}
-
-/* Timeout operand. A wait that could never end under the model becomes a
- * short finite wait; in a race burst an unbounded wait is allowed where
- * the other thread's action is sure to end it. */
-static int64_t pick_timeout(rd *r, bool could_block_forever) {
-    int64_t t;
-    switch (u8(r) % 7) {
-    case 0: t = 0; break;
-    case 1: t = 1; break;
-    case 2: t = SHORT_NS; break;
-    case 3: t = -1; break;
-    case 4: t = INT64_MAX; break;
-    case 5: t = INT64_MIN; break;
-    default: t = LONG_NS; break; /* long enough to go to sleep in the OS */
-    }
-    if ((t < 0 || t == INT64_MAX) && could_block_forever) t = SHORT_NS;
-    return t;
 }
 
 /* Check a push of n words that returned st having pushed `pushed`;
@@ -1444,13 +1160,7 @@ static void op_queue(rd *r) {
         op_queue_new(r);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_QUEUE);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_QUEUE, &s);
-    queue_call(r, sub, h, s);
+    free_or_call(r, sub, K_QUEUE, queue_call);
 }
 
 /* ---- map ------------------------------------------------------------------------------------ */
@@ -2216,13 +1926,7 @@ static void op_map(rd *r) {
         op_map_new(r);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_MAP);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_MAP, &s);
-    map_call(r, sub, h, s);
+    free_or_call(r, sub, K_MAP, map_call);
 }
 
 /* ---- slots ------------------------------------------------------------------------------------ */
@@ -2360,12 +2064,6 @@ static void op_slots(rd *r) {
 
 /* ---- misc ------------------------------------------------------------------------------------- */
 
-static size_t live_handle_count(void) {
-    size_t n = 0;
-    for (int i = 0; i < NH; i++) n += H[i].live;
-    return n;
-}
-
 static void op_misc(rd *r) {
     switch (u8(r) % 6) {
     case 0: {
@@ -2416,12 +2114,7 @@ typedef struct race {
 static void *race_thread(void *arg) {
     race *x = arg;
     while (!atomic_load(&x->go)) relax();
-    if (x->delay < 2048) { /* act soon: likely while a call is running */
-        for (unsigned i = 0; i < x->delay; i++) relax();
-    } else { /* act late: likely while the main thread sleeps in a wait */
-        struct timespec ts = {0, (long)(x->delay - 2048) * 1000};
-        nanosleep(&ts, NULL);
-    }
+    race_delay(x->delay);
     /* debugging a reproducer: act only after the main thread's Nth pass */
     while (atomic_load(&x->passes) < x->after) sched_yield();
     switch (x->action) {
@@ -2468,19 +2161,9 @@ static void op_race(rd *r) {
     bool may_die = x.action == RA_FREE || x.action == RA_DOUBLE_FREE;
 
     /* the recorded ops: a sub-op number and operand bytes each */
-    unsigned nops = 1 + u8(r) % BURST_MAX;
-    uint8_t subs[BURST_MAX];
-    const uint8_t *args[BURST_MAX];
-    size_t arglen[BURST_MAX];
-    for (unsigned i = 0; i < nops; i++) {
-        subs[i] = u8(r);
-        size_t len = u8(r) % 24;
-        if (len > r->n) len = r->n;
-        args[i] = r->p;
-        arglen[i] = len;
-        r->p += len;
-        r->n -= len;
-    }
+    burst b;
+    read_burst(r, &b);
+    unsigned nops = b.n;
 
     g_race = true;
     g_race_may_die = may_die;
@@ -2526,19 +2209,19 @@ static void op_race(rd *r) {
         TRACE("  race pass %u\n", pass);
         bool other_done = atomic_load(&x.done);
         for (unsigned i = 0; i < nops; i++) {
-            rd a = {args[i], arglen[i]};
+            rd a = b.arg[i];
             switch (x.kind) {
-            case K_INT64: int64_call(&a, 2 + subs[i] % 21); break;
-            case K_FLAG: flag_call(&a, 2 + subs[i] % 9); break;
-            case K_REF: ref_call(&a, 2 + subs[i] % 7); break;
+            case K_INT64: int64_call(&a, 2 + b.sub[i] % 21); break;
+            case K_FLAG: flag_call(&a, 2 + b.sub[i] % 9); break;
+            case K_REF: ref_call(&a, 2 + b.sub[i] % 7); break;
             case K_QUEUE: {
-                unsigned sub = 2 + subs[i] % 21;
+                unsigned sub = 2 + b.sub[i] % 21;
                 if (sub == 8) sub = 12; /* close is the other thread's */
                 queue_call(&a, sub, x.h, g_race_dead ? -1 : s);
                 break;
             }
             default: {
-                unsigned sub = 2 + subs[i] % 22;
+                unsigned sub = 2 + b.sub[i] % 22;
                 map_call(&a, sub, x.h, g_race_dead ? -1 : s);
                 break;
             }
@@ -2558,14 +2241,8 @@ static void op_race(rd *r) {
 
     switch (x.action) {
     case RA_FREE:
-        EXPECT(x.st, FTK_OK, "racing free");
-        slot_dead(s);
-        break;
     case RA_DOUBLE_FREE:
-        CHECK((x.st == FTK_OK) != (main_free_st == FTK_OK),
-              "two racing frees: %s and %s (exactly one must win)", SN(x.st), SN(main_free_st));
-        EXPECT(x.st == FTK_OK ? main_free_st : x.st, FTK_EBADHANDLE, "the losing free");
-        slot_dead(s);
+        race_free_outcome(s, x.action == RA_DOUBLE_FREE, x.st, main_free_st);
         break;
     case RA_CLOSE:
     case RA_CLOSE_IMM: {
@@ -3083,25 +2760,13 @@ static void op_slots_mt(rd *r) {
 /* ---- driver ------------------------------------------------------------------------------------ */
 
 static void reset_models(void) {
-    for (int i = 0; i < NH; i++) {
-        H[i].live = false;
-        H[i].kind = K_NONE;
-        H[i].h = FTK_NULL_HANDLE;
-    }
-    for (int i = 0; i < NSTALE; i++) stale[i] = FTK_NULL_HANDLE;
+    reset_table();
     nlive_slots = 0;
     for (int i = 0; i < 16; i++) stale_slots[i] = 0;
     memset(stamps, 0, sizeof stamps);
-    thread_ops = 0;
     model_last = ftk_last_status();
     lp.known = false;
-    /* fresh words depend on the input only, so a reproducer reproduces */
-    static uint64_t fresh_base = UINT64_MAX;
-    if (fresh_base == UINT64_MAX) {
-        const char *e = getenv("FUZZ_FRESH_BASE");
-        fresh_base = e ? strtoull(e, NULL, 0) : 0;
-    }
-    fresh_ctr = fresh_base;
+    fresh_reset();
 }
 
 static void cleanup(void) {
@@ -3115,20 +2780,10 @@ static void cleanup(void) {
     EQ64(ftk_slot_live_approx(), 0, "ftk_slot_live_approx at the end");
 }
 
-/* make -fsanitize=address tolerate the absurd allocations a caller may ask
- * for (they must come back as FTK_ENOMEM, not abort the process) */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rd r = {data, size};
-    static bool inited;
-    if (!inited) {
-        g_trace = getenv("FUZZ_TRACE") != NULL;
-        g_main_thread = pthread_self();
-        inited = true;
-    }
+    fuzz_init();
     TRACE("---- new input (%zu bytes)\n", size);
     reset_models();
     EQ64(ftk_live_handles(), 0, "ftk_live_handles at the start");

@@ -61,33 +61,23 @@
  * 0 and ftk_reclaim_collect() == 0, so LeakSanitizer sees any leak.
  *
  * Build and run: scripts/fuzz.sh (both harnesses). Seeds:
- * tests/fuzz/make_corpus.py (tests/fuzz/corpus_mods/).
+ * tests/fuzz/make_corpus.py (tests/fuzz/corpus_mods/). What the two
+ * harnesses share (the input reader, CHECK/EXPECT and the failure trace,
+ * the handle table and pick_handle, gate, slot lifetimes) is
+ * tests/fuzz/fuzz_common.h.
  */
-#include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include "ftkit.h"
 
-#define NH 6            /* handle slots */
-#define NSTALE 8        /* remembered freed handles */
+/* NH, NSTALE, MAX_OPS, MAX_THREAD_OPS, BURST_MAX, SHORT_NS, LONG_NS: fuzz_common.h */
 #define DMAX 1024       /* words a deque model holds */
 #define BMAX 256        /* words a batch model holds (and largest fill) */
 #define GMAX 256        /* given-back words */
 #define SQMAX 256       /* queued semaphore words */
 #define GKMAX 512       /* words a gather model holds */
-#define MAX_OPS 512     /* ops per input */
-#define MAX_THREAD_OPS 3
-#define BURST_MAX 24
-#define SHORT_NS 20000
-#define LONG_NS 300000
 
 /* The kind byte of a semaphore handle (internal.h FTK_KIND_SEM): ftk_sem_last
  * tells handles of another kind from unknown semaphores by it. */
@@ -98,99 +88,30 @@ enum {
     G_HOLD, NGROUPS
 };
 
-/* ---- failure reporting ----------------------------------------------------- */
+/* ---- the handle table's kinds and slots (fuzz_common.h keeps the table) ------ */
 
-static pthread_t g_main_thread;
-static int g_trace;
-#define TRACE_N 64
-static char trace_ring[TRACE_N][120];
-static unsigned trace_pos;
+enum { K_NONE, K_DEQUE, K_COUNTER, K_RWLOCK, K_ILOCK, K_BATCH, K_SEM, K_GATHER, K_COUNT };
+static const char *const kind_name[K_COUNT] = {"none",  "deque", "counter", "rwlock",
+                                               "ilock", "batch", "sem",     "gather"};
 
-__attribute__((noreturn, format(printf, 2, 3))) static void fail(int line, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    if (g_trace <= 0 && pthread_equal(pthread_self(), g_main_thread)) {
-        fprintf(stderr, "\n==fuzz_mods== the last ops before the failure:\n");
-        for (unsigned i = 0; i < TRACE_N; i++) {
-            unsigned k = (trace_pos + i) % TRACE_N;
-            if (trace_ring[k][0]) fputs(trace_ring[k], stderr);
-        }
-    }
-    fprintf(stderr, "\n==fuzz_mods== contract violation (fuzz_mods.c:%d): ", line);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    abort();
-}
-#define CHECK(c, ...)                          \
-    do {                                       \
-        if (!(c)) fail(__LINE__, __VA_ARGS__); \
-    } while (0)
-#define SN(st) ftk_err_name(st)
-#define EXPECT(got, want, what)                                                          \
-    do {                                                                                 \
-        int g_ = (got), w_ = (want);                                                     \
-        CHECK(g_ == w_, "%s: returned %s (%d), expected %s (%d)", (what), SN(g_), g_, SN(w_), \
-              w_);                                                                       \
-    } while (0)
-#define EQ64(got, want, what)                                                            \
-    do {                                                                                 \
-        uint64_t g_ = (uint64_t)(got), w_ = (uint64_t)(want);                            \
-        CHECK(g_ == w_, "%s: got %#llx, expected %#llx", (what), (unsigned long long)g_,  \
-              (unsigned long long)w_);                                                   \
-    } while (0)
-#define TRACE(...)                                                       \
-    do {                                                                 \
-        char *line_ = trace_ring[trace_pos++ % TRACE_N];                 \
-        snprintf(line_, sizeof trace_ring[0], __VA_ARGS__);              \
-        if (g_trace > 0) fputs(line_, stderr);                           \
-    } while (0)
+typedef struct hslot {
+    int kind;
+    bool live;
+    ftk_handle_t h;
+    uint64_t total;   /* counter */
+    uint64_t rdepth;  /* rwlock: the main thread's read nesting */
+    bool held;        /* rwlock write hold / ilock hold */
+} hslot;
 
-static int64_t i64(uint64_t u) {
-    int64_t v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-static ftk_handle_t u2h(uint64_t u) { return (ftk_handle_t)(uintptr_t)u; }
-static uint64_t h2u(ftk_handle_t h) { return (uint64_t)(uintptr_t)h; }
+static int (*const free_fn[K_COUNT])(ftk_handle_t) = {
+    NULL,           ftk_deque_free, ftk_counter_free, ftk_rwlock_free,
+    ftk_ilock_free, ftk_batch_free, ftk_sem_free,     ftk_gather_free};
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#define FUZZ_NAME "fuzz_mods"
+#include "fuzz_common.h"
 
-static void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    atomic_signal_fence(memory_order_seq_cst);
-#endif
-}
+/* ---- operands ------------------------------------------------------------------ */
 
-/* ---- input reader -------------------------------------------------------------- */
-
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-static uint8_t u8(rd *r) {
-    if (r->n == 0) return 0;
-    r->n--;
-    return *r->p++;
-}
-static uint16_t u16(rd *r) {
-    uint16_t lo = u8(r);
-    return (uint16_t)(lo | (uint16_t)(u8(r) << 8));
-}
-static uint64_t u64(rd *r) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)u8(r) << (8 * i);
-    return v;
-}
-
-static uint64_t fresh_ctr;
 static uint64_t fresh_word(void) { return 0x4000000000000000ULL | ++fresh_ctr; }
 
 /* A word operand: fresh (unique) by default, special values sometimes. */
@@ -210,24 +131,6 @@ static uint64_t pick_word(rd *r) {
 /* A NULL out-pointer? 0 (the default) says no. */
 static bool pick_null(rd *r) { return u8(r) % 16 == 15; }
 
-/* Timeout operand: 0 by default. A wait that could never end under the
- * model is made finite (unless the race lets it: a free ends every wait). */
-static bool g_forever_ok;
-static int64_t pick_timeout(rd *r, bool could_block_forever) {
-    int64_t t;
-    switch (u8(r) % 7) {
-    case 0: t = 0; break;
-    case 1: t = 1; break;
-    case 2: t = SHORT_NS; break;
-    case 3: t = -1; break;
-    case 4: t = INT64_MAX; break;
-    case 5: t = INT64_MIN; break;
-    default: t = LONG_NS; break;
-    }
-    if ((t < 0 || t == INT64_MAX) && could_block_forever && !g_forever_ok) t = SHORT_NS;
-    return t;
-}
-
 /* A size: small by default; 0, block edges, huge sometimes. */
 static uint64_t pick_count(rd *r, uint64_t cap) {
     uint64_t n;
@@ -243,10 +146,6 @@ static uint64_t pick_count(rd *r, uint64_t cap) {
 }
 
 /* ---- handle table ------------------------------------------------------------------ */
-
-enum { K_NONE, K_DEQUE, K_COUNTER, K_RWLOCK, K_ILOCK, K_BATCH, K_SEM, K_GATHER, K_COUNT };
-static const char *const kind_name[K_COUNT] = {"none",  "deque", "counter", "rwlock",
-                                               "ilock", "batch", "sem",     "gather"};
 
 typedef struct dmodel {
     uint64_t w[DMAX]; /* front to back */
@@ -278,23 +177,10 @@ typedef struct gmodel {
     bool closed, failed;
 } gmodel;
 
-typedef struct hslot {
-    int kind;
-    bool live;
-    ftk_handle_t h;
-    uint64_t total;   /* counter */
-    uint64_t rdepth;  /* rwlock: the main thread's read nesting */
-    bool held;        /* rwlock write hold / ilock hold */
-} hslot;
-
-static hslot H[NH];
 static dmodel DM[NH];
 static bmodel BM[NH];
 static smodel SM[NH];
 static gmodel GM[NH];
-static ftk_handle_t stale[NSTALE];
-static unsigned stale_pos;
-static int thread_ops;
 
 /* Per-thread records of the main thread, as the headers describe them. */
 static struct {
@@ -320,98 +206,7 @@ static struct {
 
 /* ---- race state ---------------------------------------------------------------------- */
 
-static bool g_race;          /* inside a race burst */
-static bool g_race_may_die;  /* the other thread frees the handle */
 static bool g_race_may_close; /* the other thread closes it (deque, batch) */
-static bool g_race_dead;     /* an FTK_EBADHANDLE was seen */
-static ftk_handle_t g_force_h;
-static int g_force_slot;
-
-static int resolve(ftk_handle_t h, int kind) {
-    if (h == FTK_NULL_HANDLE) return -1;
-    for (int i = 0; i < NH; i++)
-        if (H[i].live && H[i].h == h) return H[i].kind == kind ? i : -1;
-    return -1;
-}
-
-static bool is_live_handle(ftk_handle_t h) {
-    for (int i = 0; i < NH; i++)
-        if (H[i].live && H[i].h == h) return true;
-    return false;
-}
-
-static ftk_handle_t pick_handle(rd *r, int kind, int *slot) {
-    uint8_t sel = u8(r);
-    if (g_force_h) {
-        *slot = g_race_dead ? -1 : g_force_slot;
-        return g_force_h;
-    }
-    unsigned start = (unsigned)(sel >> 3) % NH;
-    ftk_handle_t h;
-    switch (sel & 7) {
-    case 0: case 1: case 2:
-        h = H[start].h;
-        for (unsigned i = 0; i < NH; i++) {
-            hslot *s = &H[(start + i) % NH];
-            if (s->live && s->kind == kind) {
-                h = s->h;
-                break;
-            }
-        }
-        break;
-    case 3: h = H[start].h; break; /* whatever the slot holds: another kind, stale */
-    case 4: h = stale[start % NSTALE]; break;
-    case 5: h = FTK_NULL_HANDLE; break;
-    case 6: h = u2h(u64(r)); break;
-    default: {
-        uint64_t u = h2u(H[start].h);
-        switch (u8(r) % 4) {
-        case 0: u = (u & ~(0xffULL << 56)) | ((uint64_t)u8(r) << 56); break;
-        case 1: u += (uint64_t)(u8(r) | 1) << 32; break;
-        case 2: u ^= (uint64_t)(u8(r) | 1); break;
-        default: u = (u & (0xffULL << 56)) | (u64(r) >> 8); break;
-        }
-        h = u2h(u);
-    }
-    }
-    *slot = resolve(h, kind);
-    return h;
-}
-
-/* The prologue of every check. s < 0: an invalid handle (FTK_EBADHANDLE);
- * inval: a NULL out-pointer or another invalid argument (FTK_EINVAL; either
- * when both apply). In a race the handle may die at any moment: after one
- * FTK_EBADHANDLE every call must fail. Returns true when nothing more is to
- * be checked. */
-static bool gate(int s, int st, bool inval, const char *what) {
-    if (g_race) {
-        if (st == FTK_EBADHANDLE) {
-            CHECK(g_race_may_die, "%s: FTK_EBADHANDLE on a handle nobody freed", what);
-            if (!g_race_dead) TRACE("    %s: the handle was freed\n", what);
-            g_race_dead = true;
-            return true;
-        }
-        if (inval) {
-            EXPECT(st, FTK_EINVAL, what);
-            return true;
-        }
-        CHECK(!g_race_dead, "%s: returned %s after a call saw the handle freed", what, SN(st));
-        return false;
-    }
-    if (s < 0) {
-        if (inval)
-            CHECK(st == FTK_EBADHANDLE || st == FTK_EINVAL, "%s: returned %s, expected "
-                  "FTK_EBADHANDLE or FTK_EINVAL", what, SN(st));
-        else
-            EXPECT(st, FTK_EBADHANDLE, what);
-        return true;
-    }
-    if (inval) {
-        EXPECT(st, FTK_EINVAL, what);
-        return true;
-    }
-    return false;
-}
 
 /* A status that only the racing free explains (a wait woken by it, a call
  * that saw the object closed by it): the handle is dead from now on. */
@@ -493,53 +288,29 @@ static void check_wait(int st, int64_t t, int64_t el, const char *what) {
 
 /* ---- lifetimes --------------------------------------------------------------------------- */
 
-static int (*const free_fn[K_COUNT])(ftk_handle_t) = {
-    NULL,           ftk_deque_free, ftk_counter_free, ftk_rwlock_free,
-    ftk_ilock_free, ftk_batch_free, ftk_sem_free,     ftk_gather_free};
-
-static void slot_dead(int i) {
-    H[i].live = false;
-    stale[stale_pos++ % NSTALE] = H[i].h;
-}
-
-static void destroy_slot(int i) {
-    if (!H[i].live) return;
-    EXPECT(free_fn[H[i].kind](H[i].h), FTK_OK, "free of a live handle");
-    slot_dead(i);
-}
-
-static int new_slot(rd *r) {
-    int i = u8(r) % NH;
-    destroy_slot(i);
-    return i;
-}
+/* new_slot, destroy_slot, op_free: fuzz_common.h */
 
 static void install(int i, int kind, ftk_handle_t h) {
-    CHECK(h != FTK_NULL_HANDLE, "%s_new: FTK_NULL_HANDLE with FTK_OK", kind_name[kind]);
-    CHECK(!is_live_handle(h), "%s_new: handle equals a live one", kind_name[kind]);
-    for (unsigned j = 0; j < NSTALE; j++)
-        CHECK(stale[j] != h, "%s_new: handle equals a freed one", kind_name[kind]);
+    check_new_handle(h, kind_name[kind]);
     memset(&H[i], 0, sizeof H[i]);
     H[i].kind = kind;
     H[i].live = true;
     H[i].h = h;
 }
 
-static void op_free(rd *r, int kind) {
-    int s;
-    ftk_handle_t h = pick_handle(r, kind, &s);
-    int st = free_fn[kind](h);
-    if (h == FTK_NULL_HANDLE) {
-        EXPECT(st, FTK_OK, "free(FTK_NULL_HANDLE)");
-        return;
-    }
-    if (s < 0) {
-        EXPECT(st, FTK_EBADHANDLE, "free of an invalid handle");
-        return;
-    }
-    EXPECT(st, FTK_OK, "free of a live handle");
-    slot_dead(s);
-    EXPECT(free_fn[kind](h), FTK_EBADHANDLE, "second free");
+/* ---- word arrays (the models' contents) ------------------------------------------------------ */
+
+/* The index of the first w in a[0..n), n when absent. */
+static size_t words_find(const uint64_t *a, size_t n, uint64_t w) {
+    size_t i = 0;
+    while (i < n && a[i] != w) i++;
+    return i;
+}
+
+/* Remove a[at..at+k) from a[0..*n), the rest moving down in order. */
+static void words_remove(uint64_t *a, size_t *n, size_t at, size_t k) {
+    memmove(a + at, a + at + k, (*n - at - k) * sizeof(uint64_t));
+    *n -= k;
 }
 
 /* ---- deque ---------------------------------------------------------------------------------- */
@@ -1023,8 +794,7 @@ static void deque_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         }
         EXPECT(st, FTK_OK, "deque_remove_at");
         if (!nullout) EQ64(w, m->w[i], "deque_remove_at word");
-        memmove(m->w + i, m->w + i + 1, (m->n - (size_t)i - 1) * sizeof(uint64_t));
-        m->n--;
+        words_remove(m->w, &m->n, (size_t)i, 1);
         break;
     }
     case 24: { /* remove_word */
@@ -1035,15 +805,13 @@ static void deque_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         st = ftk_deque_remove_word(h, w);
         if (gate(s, st, false, "deque_remove_word")) break;
         if (!d_open(m, st, "deque_remove_word")) break;
-        size_t i = 0;
-        while (i < m->n && m->w[i] != w) i++;
+        size_t i = words_find(m->w, m->n, w);
         if (i == m->n) {
             EXPECT(st, FTK_ENOTFOUND, "deque_remove_word (absent)");
             break;
         }
         EXPECT(st, FTK_OK, "deque_remove_word");
-        memmove(m->w + i, m->w + i + 1, (m->n - i - 1) * sizeof(uint64_t));
-        m->n--;
+        words_remove(m->w, &m->n, i, 1);
         break;
     }
     case 25: { /* rotate */
@@ -1124,13 +892,7 @@ static void op_deque(rd *r) {
         op_deque_new(r);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_DEQUE);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_DEQUE, &s);
-    deque_call(r, sub, h, s);
+    free_or_call(r, sub, K_DEQUE, deque_call);
 }
 
 /* ---- counter ---------------------------------------------------------------------------------- */
@@ -1212,13 +974,7 @@ static void op_counter(rd *r) {
         H[i].total = init;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_COUNTER);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_COUNTER, &s);
-    counter_call(r, sub, h, s);
+    free_or_call(r, sub, K_COUNTER, counter_call);
 }
 
 /* ---- rwlock ------------------------------------------------------------------------------------- */
@@ -1317,13 +1073,7 @@ static void op_rwlock(rd *r) {
         install(i, K_RWLOCK, h);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_RWLOCK);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_RWLOCK, &s);
-    rwlock_call(r, sub, h, s);
+    free_or_call(r, sub, K_RWLOCK, rwlock_call);
 }
 
 /* ---- ilock -------------------------------------------------------------------------------------- */
@@ -1395,13 +1145,7 @@ static void op_ilock(rd *r) {
         install(i, K_ILOCK, h);
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_ILOCK);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_ILOCK, &s);
-    ilock_call(r, sub, h, s);
+    free_or_call(r, sub, K_ILOCK, ilock_call);
 }
 
 /* ---- batch ---------------------------------------------------------------------------------------- */
@@ -1432,16 +1176,14 @@ static int b_claim(bmodel *m, uint64_t *out, size_t max, size_t *got) {
     if (m->role) return FTK_EPERM;
     if (m->gn) {
         out[0] = m->gb[0];
-        memmove(m->gb, m->gb + 1, (m->gn - 1) * sizeof(uint64_t));
-        m->gn--;
+        words_remove(m->gb, &m->gn, 0, 1);
         *got = 1;
         return FTK_OK;
     }
     if (m->rn) {
         size_t k = m->rn < max ? m->rn : max;
         memcpy(out, m->rest, k * sizeof(uint64_t));
-        memmove(m->rest, m->rest + k, (m->rn - k) * sizeof(uint64_t));
-        m->rn -= k;
+        words_remove(m->rest, &m->rn, 0, k);
         *got = k;
         return FTK_OK;
     }
@@ -1592,13 +1334,11 @@ static void batch_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         if (!m->role) {
             k = m->rn < max ? m->rn : (size_t)max;
             for (size_t i = 0; i < k; i++) mw[i] = m->rest[i];
-            memmove(m->rest, m->rest + k, (m->rn - k) * sizeof(uint64_t));
-            m->rn -= k;
+            words_remove(m->rest, &m->rn, 0, k);
         }
         size_t g = m->gn < max - k ? m->gn : (size_t)(max - k);
         for (size_t i = 0; i < g; i++) mw[k + i] = m->gb[i];
-        memmove(m->gb, m->gb + g, (m->gn - g) * sizeof(uint64_t));
-        m->gn -= g;
+        words_remove(m->gb, &m->gn, 0, g);
         EQ64(got, k + g, "batch_drain count");
         for (size_t i = 0; i < got; i++) EQ64(bbuf[i], mw[i], "batch_drain word");
         break;
@@ -1697,13 +1437,7 @@ static void op_batch(rd *r) {
         BM[i].size = size;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_BATCH);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_BATCH, &s);
-    batch_call(r, sub, h, s);
+    free_or_call(r, sub, K_BATCH, batch_call);
 }
 
 /* ---- sem ---------------------------------------------------------------------------------------------- */
@@ -1739,8 +1473,7 @@ static int s_release(smodel *m, uint64_t *handoff) {
     *handoff = 0;
     if (m->qn) {
         *handoff = m->q[0];
-        memmove(m->q, m->q + 1, (m->qn - 1) * sizeof(uint64_t));
-        m->qn--;
+        words_remove(m->q, &m->qn, 0, 1);
         return FTK_SEM_HANDOFF;
     }
     if (m->count == m->value) return FTK_EOVERFLOW;
@@ -1802,15 +1535,13 @@ static void sem_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         uint64_t w = pick_sem_word(r, m);
         st = ftk_sem_cancel(h, w);
         if (gate(s, st, false, "sem_cancel")) break;
-        size_t i = 0;
-        while (i < m->qn && m->q[i] != w) i++;
+        size_t i = words_find(m->q, m->qn, w);
         if (i == m->qn) {
             EXPECT(st, FTK_ENOTFOUND, "sem_cancel (not queued)");
             break;
         }
         EXPECT(st, FTK_OK, "sem_cancel");
-        memmove(m->q + i, m->q + i + 1, (m->qn - i - 1) * sizeof(uint64_t));
-        m->qn--;
+        words_remove(m->q, &m->qn, i, 1);
         break;
     }
     case 7: { /* acquire_timed */
@@ -1884,13 +1615,7 @@ static void op_sem(rd *r) {
         SM[i].qn = 0;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_SEM);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_SEM, &s);
-    sem_call(r, sub, h, s);
+    free_or_call(r, sub, K_SEM, sem_call);
 }
 
 /* ---- gather ------------------------------------------------------------------------------------------- */
@@ -2174,26 +1899,11 @@ static void op_gather(rd *r) {
         GM[i].mask = n - 1;
         return;
     }
-    if (sub == 1) {
-        op_free(r, K_GATHER);
-        return;
-    }
-    int s;
-    ftk_handle_t h = pick_handle(r, K_GATHER, &s);
-    gather_call(r, sub, h, s);
+    free_or_call(r, sub, K_GATHER, gather_call);
 }
 
 /* ---- misc ------------------------------------------------------------------------------------------- */
 
-static size_t live_handle_count(void) {
-    size_t n = 0;
-    for (int i = 0; i < NH; i++) n += H[i].live;
-    return n;
-}
-
-/* Read holds on more rwlocks than a thread's inline records (FTK_RD_SLOTS:
- * the overflow records and the shared-counter path), released in any order,
- * some locks freed while held (their holds are dropped). */
 static void op_many_rwlocks(rd *r) {
     enum { NL = 12 };
     unsigned k = 1 + u8(r) % NL;
@@ -2278,12 +1988,7 @@ static int wake_fn(int kind, ftk_handle_t h) {
 static void *race_thread(void *arg) {
     race *x = arg;
     while (!atomic_load(&x->go)) relax();
-    if (x->delay < 2048) {
-        for (unsigned i = 0; i < x->delay; i++) relax();
-    } else {
-        struct timespec ts = {0, (long)(x->delay - 2048) * 1000};
-        nanosleep(&ts, NULL);
-    }
+    race_delay(x->delay);
     switch (x->action) {
     case RA_FREE:
     case RA_DOUBLE_FREE: x->st = free_fn[x->kind](x->h); break;
@@ -2329,19 +2034,9 @@ static void op_race(rd *r) {
     x.adds = 1 + u8(r) % 64;
     bool may_die = x.action == RA_FREE || x.action == RA_DOUBLE_FREE;
 
-    unsigned nops = 1 + u8(r) % BURST_MAX;
-    uint8_t subs[BURST_MAX];
-    const uint8_t *args[BURST_MAX];
-    size_t arglen[BURST_MAX];
-    for (unsigned i = 0; i < nops; i++) {
-        subs[i] = u8(r);
-        size_t len = u8(r) % 24;
-        if (len > r->n) len = r->n;
-        args[i] = r->p;
-        arglen[i] = len;
-        r->p += len;
-        r->n -= len;
-    }
+    burst b;
+    read_burst(r, &b);
+    unsigned nops = b.n;
     TRACE("  race on slot %d (%s): action %d, %u ops\n", s, kind_name[x.kind], x.action, nops);
 
     g_race = true;
@@ -2380,16 +2075,17 @@ static void op_race(rd *r) {
     for (unsigned pass = 0; pass < 64 && nops > 0; pass++) {
         bool other_done = atomic_load(&x.done);
         for (unsigned i = 0; i < nops; i++) {
-            rd a = {args[i], arglen[i]};
+            rd a = b.arg[i];
+            unsigned sub = b.sub[i];
             int sl = g_race_dead ? -1 : s;
             switch (x.kind) {
-            case K_DEQUE: deque_call(&a, 2 + subs[i] % (DEQUE_SUBS - 2), x.h, sl); break;
-            case K_COUNTER: counter_call(&a, 2 + subs[i] % 9, x.h, sl); break;
-            case K_RWLOCK: rwlock_call(&a, 2 + subs[i] % 10, x.h, sl); break;
-            case K_ILOCK: ilock_call(&a, 2 + subs[i] % 7, x.h, sl); break;
-            case K_BATCH: batch_call(&a, 2 + subs[i] % 16, x.h, sl); break;
-            case K_SEM: sem_call(&a, 2 + subs[i] % 11, x.h, sl); break;
-            default: gather_call(&a, 2 + subs[i] % (GATHER_SUBS - 2), x.h, sl); break;
+            case K_DEQUE: deque_call(&a, 2 + sub % (DEQUE_SUBS - 2), x.h, sl); break;
+            case K_COUNTER: counter_call(&a, 2 + sub % 9, x.h, sl); break;
+            case K_RWLOCK: rwlock_call(&a, 2 + sub % 10, x.h, sl); break;
+            case K_ILOCK: ilock_call(&a, 2 + sub % 7, x.h, sl); break;
+            case K_BATCH: batch_call(&a, 2 + sub % 16, x.h, sl); break;
+            case K_SEM: sem_call(&a, 2 + sub % 11, x.h, sl); break;
+            default: gather_call(&a, 2 + sub % (GATHER_SUBS - 2), x.h, sl); break;
             }
             if (x.action == RA_DOUBLE_FREE && i == nops / 2 && main_free_st == 1) {
                 main_free_st = free_fn[x.kind](x.h);
@@ -2407,14 +2103,8 @@ static void op_race(rd *r) {
 
     switch (x.action) {
     case RA_FREE:
-        EXPECT(x.st, FTK_OK, "racing free");
-        slot_dead(s);
-        break;
     case RA_DOUBLE_FREE:
-        CHECK((x.st == FTK_OK) != (main_free_st == FTK_OK),
-              "two racing frees: %s and %s (exactly one must win)", SN(x.st), SN(main_free_st));
-        EXPECT(x.st == FTK_OK ? main_free_st : x.st, FTK_EBADHANDLE, "the losing free");
-        slot_dead(s);
+        race_free_outcome(s, x.action == RA_DOUBLE_FREE, x.st, main_free_st);
         break;
     case RA_CLOSE:
         EXPECT(x.st, FTK_OK, "racing close");
@@ -2776,9 +2466,7 @@ static void op_hold(rd *r) {
 /* ---- driver ---------------------------------------------------------------------------------------------- */
 
 static void reset_models(void) {
-    for (int i = 0; i < NH; i++) memset(&H[i], 0, sizeof H[i]);
-    for (int i = 0; i < NSTALE; i++) stale[i] = FTK_NULL_HANDLE;
-    thread_ops = 0;
+    reset_table();
     /* the records outlive an input (thread-local in the library): start
      * from known ones */
     prime_last();
@@ -2810,12 +2498,7 @@ static void reset_models(void) {
         EXPECT(ftk_sem_free(t), FTK_OK, "sem_free (reset)");
         s_note(t, FTK_OK);
     }
-    static uint64_t fresh_base = UINT64_MAX;
-    if (fresh_base == UINT64_MAX) {
-        const char *e = getenv("FUZZ_FRESH_BASE");
-        fresh_base = e ? strtoull(e, NULL, 0) : 0;
-    }
-    fresh_ctr = fresh_base;
+    fresh_reset();
 }
 
 static void cleanup(void) {
@@ -2824,18 +2507,10 @@ static void cleanup(void) {
     EQ64(ftk_live_handles(), 0, "ftk_live_handles at the end");
 }
 
-const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rd r = {data, size};
-    static bool inited;
-    if (!inited) {
-        g_trace = getenv("FUZZ_TRACE") != NULL;
-        g_main_thread = pthread_self();
-        inited = true;
-    }
+    fuzz_init();
     TRACE("---- new input (%zu bytes)\n", size);
     EQ64(ftk_live_handles(), 0, "ftk_live_handles at the start");
     reset_models();
