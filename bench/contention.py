@@ -51,11 +51,14 @@ Body = Callable[[int], Callable[[], None]]  # tid -> the loop to time
 
 def run(k: int, setup: Callable[[], Any], body: Callable[[Any, int], Callable[[], None]],
         ops: int) -> float:
-    """Aggregate Mops/s of k threads each running body(shared, tid)()."""
+    """Aggregate Mops/s of k threads each running body(shared, tid)(): total
+    operations over the span from the first thread's start to the last
+    one's end (each thread reads the clock itself, so a main thread that is
+    descheduled cannot shorten the span)."""
     shared = setup()
-    ready = threading.Barrier(k + 1)
-    go = threading.Barrier(k + 1)
+    ready = threading.Barrier(k)
     errors: list = []
+    spans: list = []
 
     def thread(tid: int) -> None:
         try:
@@ -65,21 +68,19 @@ def run(k: int, setup: Callable[[], Any], body: Callable[[Any, int], Callable[[]
             ready.abort()
             return
         ready.wait()
-        go.wait()
+        t0 = time.perf_counter()
         try:
             loop()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
+        spans.append((t0, time.perf_counter()))
 
     ts = [threading.Thread(target=thread, args=(i,)) for i in range(k)]
     for t in ts:
         t.start()
-    ready.wait()
-    go.wait()
-    t0 = time.perf_counter()
     for t in ts:
         t.join()
-    dt = time.perf_counter() - t0
+    dt = max(e for _, e in spans) - min(b for b, _ in spans) if spans else 1.0
     if errors:
         raise errors[0]
     teardown = getattr(shared, "close", None)
@@ -140,12 +141,15 @@ class _QueueShared:
         lib.ftk_queue_free(self.h)
 
 
-def _queue_body(shared_queue: bool, shared_lists: bool) -> Callable[[Any, int], Callable[[], None]]:
+def _queue_body(shared_queue: bool, shared_lists: bool, shared_objs: bool = False
+                ) -> Callable[[Any, int], Callable[[], None]]:
     def body(s: _QueueShared, _tid: int) -> Callable[[], None]:
         h = s.h if shared_queue else new_handle(lib.ftk_queue_new, 0)
         hh = ffi.cast("ftk_handle_t", h)  # this thread's handle cdata
         t = s.lists if shared_lists else _Lists()
         objs, free, back = t.objs, t.free, t.back
+        if shared_objs:  # this thread's own index lists over the shared objects
+            objs = s.lists.objs
         try_push = thread_copy(lib.ftk_queue_try_push)
         try_pop_v = thread_copy(lib.ftk_queue_try_pop_v)
 
@@ -223,6 +227,8 @@ ROWS: list = [
      _queue_body(True, True), N_PAIRS),
     ("queue pair (model)", "C queue shared, lists per thread", _QueueShared,
      _queue_body(True, False), N_PAIRS),
+    ("queue pair (model)", "C queue shared, index lists per thread, objects list shared",
+     _QueueShared, _queue_body(True, False, True), N_PAIRS),
     ("queue pair (model)", "C queue per thread, lists shared", _QueueShared,
      _queue_body(False, True), N_PAIRS),
     ("queue pair (model)", "C queue per thread, lists per thread", _QueueShared,

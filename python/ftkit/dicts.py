@@ -136,12 +136,16 @@ class ConcurrentDict(Native, Generic[K, V]):
         thread shares at each load; an attribute of the view costs a dict
         lookup, like a global, and nothing shared (bench/contention.py)."""
         d = self.__dict__
-        d["_f_lookup"] = fn(_lookup)
-        d["_f_set_value"] = fn(_set_value)
+        d["_f_lookup"] = lookup = fn(_lookup)
+        d["_f_set_value"] = set_value = fn(_set_value)
         d["_f_insert"] = fn(_insert)
-        d["_c_mask"] = fn(INDEX_MASK)
-        d["_c_gen"] = fn(_GEN)
-        d["_c_m64"] = fn(_M64)
+        d["_c_mask"] = mask = fn(INDEX_MASK)
+        # the hot methods' state in one tuple each: one attribute load
+        # instead of five (get) or ten (set); callgrind, 3.13t: get 6,855 ->
+        # 6,4xx, set 15,710 -> 14,042 instructions
+        d["_get_state"] = (d["_h"], lookup, d["_objs"], d["_words"], mask)
+        d["_set_state"] = (d["_h"], lookup, set_value, d["_objs"], d["_words"], d["_free"],
+                           d["_back"], mask, fn(_GEN), fn(_M64))
 
     # -- lookups ---------------------------------------------------------------
     def _candidates(self, hv: int) -> tuple[list, int]:
@@ -216,16 +220,17 @@ class ConcurrentDict(Native, Generic[K, V]):
 
     def __getitem__(self, key: K) -> V:
         hv = hash(key)
-        vw = self._f_lookup(self._h, hv)
+        h, lookup, objs, words, mask = self._get_state
+        vw = lookup(h, hv)
         if not vw:
             return self.__missing__(key)
-        i = vw & self._c_mask
+        i = vw & mask
         try:
-            pair = self._objs[i]
+            pair = objs[i]
         except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
             pair = None
         else:
-            if self._words[i] == vw:
+            if words[i] == vw:
                 k2 = pair[0]
                 if k2 is key or k2 == key:
                     return pair[1]
@@ -238,22 +243,38 @@ class ConcurrentDict(Native, Generic[K, V]):
 
     def get(self, key: K, default: Any = None) -> Any:
         hv = hash(key)
-        vw = self._f_lookup(self._h, hv)
+        h, lookup, objs, words, mask = self._get_state
+        vw = lookup(h, hv)
         if not vw:
             return default
-        i = vw & self._c_mask
+        i = vw & mask
         try:
-            pair = self._objs[i]
+            pair = objs[i]
         except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
             pair = None
         else:
-            if self._words[i] == vw:
+            if words[i] == vw:
                 k2 = pair[0]
                 return pair[1] if (k2 is key or k2 == key) else default
         pair = self._pair(key)
         return default if pair is None else pair[1]
 
     def __contains__(self, key: object) -> bool:
+        # get's path inline (a helper frame would cost as much as the lookup)
+        hv = hash(key)
+        h, lookup, objs, words, mask = self._get_state
+        vw = lookup(h, hv)
+        if not vw:
+            return False
+        i = vw & mask
+        try:
+            pair = objs[i]
+        except IndexError:  # _MANY: its index (2**32 - 1) is never a slot
+            pass
+        else:
+            if words[i] == vw:
+                k2 = pair[0]
+                return k2 is key or k2 == key
         return self._pair(key) is not None
 
     # -- updates ---------------------------------------------------------------
@@ -340,14 +361,12 @@ class ConcurrentDict(Native, Generic[K, V]):
                 return None
 
     def __setitem__(self, key: K, value: V) -> None:
-        # _store(key, value, True) with its common paths inlined
+        # _store(key, value, True) with its common paths inlined; the state
+        # in one tuple: one attribute load instead of ten (bench/dicts.py)
         hv = hash(key)
-        h = self._h
-        vw = self._f_lookup(h, hv)
+        h, lookup, set_value, objs, words, free, back, mask, gen, m64 = self._set_state
+        vw = lookup(h, hv)
         if vw:
-            objs = self._objs
-            words = self._words
-            mask = self._c_mask
             i = vw & mask
             try:
                 pair = objs[i]
@@ -357,18 +376,17 @@ class ConcurrentDict(Native, Generic[K, V]):
                 k2 = pair[0]
                 if k2 is key or k2 == key:
                     kw = pair[2]
-                    free = self._free
                     try:  # slots.put, inline
                         j = free.pop()
                     except IndexError:
                         j = self._slots.take_index()
                     objs[j] = (k2, value, kw)
-                    old = self._f_set_value(h, hv, kw, words[j])
+                    old = set_value(h, hv, kw, words[j])
                     if old:  # slots.release(old), inline: bump, clear, free
                         i = old & mask
-                        words[i] = (old + self._c_gen) & self._c_m64
+                        words[i] = (old + gen) & m64
                         objs[i] = None
-                        self._back.append(i)
+                        back.append(i)
                         return
                     objs[j] = None  # removed meanwhile: give the slot back
                     free.append(j)
