@@ -118,7 +118,7 @@ def _fn_body(kind: str) -> Callable[[Any, int], Callable[[], None]]:
 
 # -- queue pairs: which shared part costs -----------------------------------------
 
-N_PAIRS = 100_000
+N_PAIRS = 200_000
 _CAP = 1 << 16
 
 
@@ -136,6 +136,9 @@ class _QueueShared:
     def __init__(self) -> None:
         self.h = new_handle(lib.ftk_queue_new, 0)
         self.lists = _Lists()
+        self.cells = [[None] for _ in range(_CAP)]
+        self.pool = list(range(_CAP - 1, 0, -1))  # indices handed out in chunks
+        self.lock = threading.Lock()
 
     def close(self) -> None:
         lib.ftk_queue_free(self.h)
@@ -174,6 +177,42 @@ def _queue_body(shared_queue: bool, shared_lists: bool, shared_objs: bool = Fals
                 lib.ftk_queue_free(h)
         return loop
     return body
+
+
+def _queue_cells_body(s: _QueueShared, _tid: int) -> Callable[[], None]:
+    """One cell (a 1-element list) per slot, this thread's copy of the list
+    of cells, this thread's own index list (a chunk of the shared pool; what
+    it pops is released into it): a producer and a consumer of one item touch
+    only that item's cell."""
+    hh = ffi.cast("ftk_handle_t", s.h)
+    with s.lock:
+        n = len(s.pool) // 4
+        mine = s.pool[-n:]
+        del s.pool[-n:]
+    free = list(mine)
+    cells = list(s.cells)
+    try_push = thread_copy(lib.ftk_queue_try_push)
+    try_pop_v = thread_copy(lib.ftk_queue_try_pop_v)
+
+    def push(v: Any) -> None:
+        i = free.pop()
+        cells[i][0] = v
+        try_push(hh, i)
+
+    def pop() -> Any:
+        w = try_pop_v(hh)
+        c = cells[w]
+        o = c[0]
+        c[0] = None
+        f = free
+        f += (w,)
+        return o
+
+    def loop() -> None:
+        for _ in range(N_PAIRS):
+            push(1)
+            pop()
+    return loop
 
 
 # -- dict views: gets vs sets ------------------------------------------------------
@@ -229,6 +268,8 @@ ROWS: list = [
      _queue_body(True, False), N_PAIRS),
     ("queue pair (model)", "C queue shared, index lists per thread, objects list shared",
      _QueueShared, _queue_body(True, False, True), N_PAIRS),
+    ("queue pair (model)", "C queue shared, a cell per slot, index lists per thread",
+     _QueueShared, _queue_cells_body, N_PAIRS),
     ("queue pair (model)", "C queue per thread, lists shared", _QueueShared,
      _queue_body(False, True), N_PAIRS),
     ("queue pair (model)", "C queue per thread, lists per thread", _QueueShared,
