@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import json
 import os
 import sys
@@ -181,6 +182,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", help="comma-separated thread counts (default 1,2,4..cpus)")
     ap.add_argument("--only", action="append", help="only these families")
+    ap.add_argument("--min-time", type=float, default=0.25,
+                    help="seconds each thread runs per measurement (default 0.25)")
     ap.add_argument("--json")
     ap.add_argument("--md")
     ap.add_argument("--plot", help="write one PNG per family into this folder")
@@ -201,9 +204,17 @@ def main() -> int:
             lines += ["", f"## {fam}", "", f"| workload | implementation | {cols} |",
                       "|---|---|" + "---:|" * len(ks)]
             print("\n".join(lines[-5:]), flush=True)
+        shared = case.shared()
         if args.quick:
             case.number = max(500, case.number // 20)
-        shared = case.shared()
+        else:
+            # Each thread runs for at least --min-time seconds: a run of a few
+            # ms measures thread start-up skew, not throughput. Calibrated
+            # once per row from a run at the smallest thread count allowed.
+            k0 = 2 if case.pairs else 1
+            rate = _run_threads(case, k0, shared) / k0  # Mops/s per thread
+            case.number = max(case.number, int(rate * 1e6 * args.min_time))
+        gc.collect()  # no collection (stop-the-world on 3.13t) left over from earlier rows
         mops = {}
         for k in ks:
             if case.pairs and k % 2:
