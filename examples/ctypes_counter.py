@@ -17,7 +17,7 @@ import os
 import threading
 
 FTK_OK, FTK_ECLOSED, FTK_EBADHANDLE = 0, -4, -6
-FTK_ABI_VERSION = 1
+FTK_ABI_VERSION = 2
 WAIT_FOREVER = -1
 
 

@@ -438,8 +438,9 @@ static size_t collect(node *n, uint64_t hash, uint64_t ver, uint64_t *keys,
     return c;
 }
 
-int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys, uint64_t *values,
+int ftk_map_find(ftk_handle_t h, int64_t shash, uint64_t *keys, uint64_t *values,
                  size_t max, size_t *n, uint64_t *stamp) {
+    uint64_t hash = (uint64_t)shash; /* a hash is its 64 bits (map.h) */
     ftk_thread *self_ = ftk_thread_self();
     if (n == NULL || (max > 0 && (keys == NULL || values == NULL))) return FTK_EINVAL;
     ftk_ebr_enter_t(self_);
@@ -457,7 +458,7 @@ int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys, uint64_t *values
     return c > max ? FTK_EOVERFLOW : FTK_OK;
 }
 
-int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
+int ftk_map_find_many(ftk_handle_t h, const int64_t *hashes, size_t count,
                       uint64_t *keys, uint64_t *values, uint64_t *ncand,
                       uint64_t *stamps) {
     ftk_thread *self_ = ftk_thread_self();
@@ -471,9 +472,9 @@ int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
     }
     for (size_t i = 0; i < count; i++) {
         uint64_t ver, st;
-        node *head = read_bucket(m, mixh(hashes[i]), &ver, NULL);
+        node *head = read_bucket(m, mixh((uint64_t)hashes[i]), &ver, NULL);
         keys[i] = values[i] = 0;
-        ncand[i] = collect(head, hashes[i], ver, &keys[i], &values[i], 1, &st);
+        ncand[i] = collect(head, (uint64_t)hashes[i], ver, &keys[i], &values[i], 1, &st);
         if (stamps) stamps[i] = st;
     }
     ftk_ebr_exit_t(self_);
@@ -547,19 +548,19 @@ static int do_insert(map *m, uint64_t hash, uint64_t key, uint64_t value,
     return FTK_OK;
 }
 
-int ftk_map_insert(ftk_handle_t h, uint64_t hash, uint64_t key, uint64_t value,
+int ftk_map_insert(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
                    uint64_t stamp) {
     ftk_thread *self_ = ftk_thread_self();
     opctx cx = OPCTX_INIT;
     ftk_ebr_enter_t(self_);
     map *m = get_map(h);
-    int st = m ? do_insert(m, hash, key, value, stamp, &cx) : FTK_EBADHANDLE;
+    int st = m ? do_insert(m, (uint64_t)hash, key, value, stamp, &cx) : FTK_EBADHANDLE;
     ftk_ebr_exit_t(self_);
     ctx_flush(&cx);
     return st;
 }
 
-int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes, const uint64_t *keys,
+int ftk_map_insert_many(ftk_handle_t h, const int64_t *hashes, const uint64_t *keys,
                         const uint64_t *values, const uint64_t *stamps, size_t count,
                         int *status) {
     if (count > 0 && (hashes == NULL || keys == NULL || values == NULL || stamps == NULL))
@@ -573,7 +574,7 @@ int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes, const uint64_t *
         opctx cx = OPCTX_INIT;
         ftk_ebr_enter_t(self_);
         map *m = get_map(h);
-        int st = m ? do_insert(m, hashes[i], keys[i], values[i], stamps[i], &cx)
+        int st = m ? do_insert(m, (uint64_t)hashes[i], keys[i], values[i], stamps[i], &cx)
                    : FTK_EBADHANDLE;
         ftk_ebr_exit_t(self_);
         ctx_flush(&cx);
@@ -638,17 +639,17 @@ static int entry_call(ftk_handle_t h, int op, uint64_t hash, uint64_t key,
     return st;
 }
 
-int ftk_map_set_value(ftk_handle_t h, uint64_t hash, uint64_t key, uint64_t value,
+int ftk_map_set_value(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
                       uint64_t *old) {
-    return entry_call(h, OP_SET, hash, key, 0, value, old);
+    return entry_call(h, OP_SET, (uint64_t)hash, key, 0, value, old);
 }
 
-int ftk_map_cas_value(ftk_handle_t h, uint64_t hash, uint64_t key, uint64_t expected,
+int ftk_map_cas_value(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t expected,
                       uint64_t desired, uint64_t *actual) {
-    return entry_call(h, OP_CAS, hash, key, expected, desired, actual);
+    return entry_call(h, OP_CAS, (uint64_t)hash, key, expected, desired, actual);
 }
 
-int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes, const uint64_t *keys,
+int ftk_map_cas_value_many(ftk_handle_t h, const int64_t *hashes, const uint64_t *keys,
                            const uint64_t *expected, const uint64_t *desired, size_t count,
                            uint64_t *actual, int *status) {
     if (count > 0 && (hashes == NULL || keys == NULL || expected == NULL || desired == NULL))
@@ -656,7 +657,7 @@ int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes, const uint64_
     if (count == 0) return check_map(h);
     int first = FTK_OK;
     for (size_t i = 0; i < count; i++) {
-        int st = entry_call(h, OP_CAS, hashes[i], keys[i], expected[i], desired[i],
+        int st = entry_call(h, OP_CAS, (uint64_t)hashes[i], keys[i], expected[i], desired[i],
                             actual ? &actual[i] : NULL);
         if (status) status[i] = st;
         if (st != FTK_OK && first == FTK_OK) first = st;
@@ -668,12 +669,12 @@ int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes, const uint64_
     return first;
 }
 
-int ftk_map_remove(ftk_handle_t h, uint64_t hash, uint64_t key, uint64_t *old_value) {
-    return entry_call(h, OP_REMOVE, hash, key, 0, 0, old_value);
+int ftk_map_remove(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t *old_value) {
+    return entry_call(h, OP_REMOVE, (uint64_t)hash, key, 0, 0, old_value);
 }
 
-int ftk_map_remove_if(ftk_handle_t h, uint64_t hash, uint64_t key, uint64_t expected) {
-    return entry_call(h, OP_REMOVE_IF, hash, key, expected, 0, NULL);
+int ftk_map_remove_if(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t expected) {
+    return entry_call(h, OP_REMOVE_IF, (uint64_t)hash, key, expected, 0, NULL);
 }
 
 /* ---- iteration and drain ------------------------------------------------- */
@@ -686,7 +687,7 @@ static inline uint64_t range_end(const table *t, uint64_t p) {
 }
 
 int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *values,
-                 uint64_t *hashes, size_t max, size_t *n) {
+                 int64_t *hashes, size_t max, size_t *n) {
     ftk_thread *self_ = ftk_thread_self();
     if (cursor == NULL || n == NULL) return FTK_EINVAL;
     ftk_ebr_enter_t(self_);
@@ -712,7 +713,7 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *val
             if (at < max) {
                 if (keys) keys[at] = c->key;
                 if (values) values[at] = atomic_load_explicit(&c->value, memory_order_acquire);
-                if (hashes) hashes[at] = c->hash;
+                if (hashes) hashes[at] = (int64_t)c->hash;
             }
             cnt++;
         }

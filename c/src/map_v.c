@@ -13,7 +13,7 @@ static inline uint64_t word_or_status(int st, uint64_t w) {
 uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash) {
     uint64_t key, value = 0;
     size_t n = 0;
-    int st = ftk_map_find(h, (uint64_t)hash, &key, &value, 1, &n, NULL);
+    int st = ftk_map_find(h, hash, &key, &value, 1, &n, NULL);
     if (st == FTK_OK && n == 0) st = FTK_ENOTFOUND;
     return word_or_status(st, value);
 }
@@ -21,7 +21,7 @@ uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash) {
 uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash) {
     uint64_t key, value = 0;
     size_t n = 0;
-    int st = ftk_map_find(h, (uint64_t)hash, &key, &value, 1, &n, NULL);
+    int st = ftk_map_find(h, hash, &key, &value, 1, &n, NULL);
     if (st == FTK_OK) return n ? value : 0; /* n == 0: a miss, nothing to record */
     ftk_set_last(st); /* FTK_EOVERFLOW (several) or FTK_EBADHANDLE */
     return FTK_MAP_SEVERAL;
@@ -29,13 +29,13 @@ uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash) {
 
 uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value) {
     uint64_t old = 0;
-    int st = ftk_map_set_value(h, (uint64_t)hash, key, value, &old); /* before reading old */
+    int st = ftk_map_set_value(h, hash, key, value, &old); /* before reading old */
     return word_or_status(st, old);
 }
 
 uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key) {
     uint64_t old = 0;
-    int st = ftk_map_remove(h, (uint64_t)hash, key, &old); /* before reading old */
+    int st = ftk_map_remove(h, hash, key, &old); /* before reading old */
     return word_or_status(st, old);
 }
 
@@ -44,14 +44,4 @@ size_t ftk_map_size_v(ftk_handle_t h) {
     int st = ftk_map_size(h, &n);
     ftk_set_last(st); /* FTK_OK too: 0 is a genuine size */
     return n;
-}
-
-int ftk_map_insert_sh(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
-                     uint64_t stamp) {
-    return ftk_map_insert(h, (uint64_t)hash, key, value, stamp);
-}
-
-int ftk_map_cas_value_sh(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t expected,
-                        uint64_t desired) {
-    return ftk_map_cas_value(h, (uint64_t)hash, key, expected, desired, NULL);
 }

@@ -19,7 +19,7 @@ __all__ = ["ffi", "lib", "library_path", "FtkitError", "BadHandleError", "raise_
            "status_name"]
 
 #: The ABI version the generated binding (``_ffi.py``) was made from.
-ABI_VERSION: int = 1
+ABI_VERSION: int = 2
 
 
 def _library_name() -> str:

@@ -45,8 +45,8 @@ _lookup = lib.ftk_map_lookup_v
 _MANY = lib.FTK_MAP_SEVERAL  # "several entries with this hash, or an error"
 _set_value = lib.ftk_map_set_value_v
 _remove = lib.ftk_map_remove_v
-_insert = lib.ftk_map_insert_sh
-_cas = lib.ftk_map_cas_value_sh
+_insert = lib.ftk_map_insert
+_cas = lib.ftk_map_cas_value
 _size = lib.ftk_map_size_v
 _last = lib.ftk_last_status
 _OK = lib.FTK_OK
@@ -55,6 +55,7 @@ _EOVERFLOW = lib.FTK_EOVERFLOW
 _EAGAIN = lib.FTK_EAGAIN
 _EBADHANDLE = lib.FTK_EBADHANDLE
 _CURSOR_END = lib.FTK_MAP_CURSOR_END
+_NULL = ffi.NULL
 _NAME = "ConcurrentDict"  # for status messages ("the ConcurrentDict is closed")
 
 
@@ -162,7 +163,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             vals = ffi.new("uint64_t[]", room)
             n = ffi.new("size_t *")
             stamp = ffi.new("uint64_t *")
-            st = lib.ftk_map_find(h, hv & _M64, keys, vals, room, n, stamp)
+            st = lib.ftk_map_find(h, hv, keys, vals, room, n, stamp)
             if st == _EOVERFLOW:
                 room = n[0] + 8
                 continue
@@ -190,7 +191,7 @@ class ConcurrentDict(Native, Generic[K, V]):
 
     # Hot paths below inline the slot checks (see ftkit._keepalive): a helper
     # call per operation would cost a Python frame, as much as the work. The
-    # hash goes to C signed, as hash() returns it (the _v calls take int64).
+    # hash goes to C as hash() returns it: every map call takes an int64 hash.
     # A lookup is one call (ftk_map_lookup_v: 0 means a miss, _MANY several
     # entries or an error): a get or a miss crosses once, a set of an
     # existing key twice (lookup, set_value), a new key twice (lookup,
@@ -441,7 +442,7 @@ class ConcurrentDict(Native, Generic[K, V]):
         slots = self._slots
         room = 1  # one bucket per call, so the hint can point right past it
         keys = ffi.new("uint64_t[]", room)
-        hashes = ffi.new("uint64_t[]", room)
+        hashes = ffi.new("int64_t[]", room)
         cursor = ffi.new("uint64_t *", self._pop_hint)
         n = ffi.new("size_t *")
         start = cursor[0]
@@ -453,7 +454,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             if st == _EOVERFLOW:
                 room = n[0] + 16
                 keys = ffi.new("uint64_t[]", room)
-                hashes = ffi.new("uint64_t[]", room)
+                hashes = ffi.new("int64_t[]", room)
                 continue
             if st:
                 raise_status(st, "popitem", _NAME)
@@ -468,12 +469,12 @@ class ConcurrentDict(Native, Generic[K, V]):
                 continue
             objs, words = slots.objs, slots.words
             kws = ffi.unpack(keys, got)
-            for t, hu in enumerate(ffi.unpack(hashes, got)):
+            for t, hv in enumerate(ffi.unpack(hashes, got)):
                 kw = kws[t]
                 if words[kw & INDEX_MASK] != kw:
                     continue  # removed meanwhile
                 seen = True
-                old = _remove(h, hu - (1 << 64) if hu >> 63 else hu, kw)
+                old = _remove(h, hv, kw)
                 if old:
                     pair = slots.release(old)
                     slots.release(kw)
@@ -503,14 +504,14 @@ class ConcurrentDict(Native, Generic[K, V]):
                 return False
             kw = pair[2]
             if desired is ABSENT:
-                st = lib.ftk_map_remove_if(h, hv & _M64, kw, vw)
+                st = lib.ftk_map_remove_if(h, hv, kw, vw)
                 if st == _OK:
                     slots.release(vw)
                     slots.release(kw)
                     return True
             else:
                 nvw = slots.put((pair[0], desired, kw))
-                st = _cas(h, hv, kw, vw, nvw)
+                st = _cas(h, hv, kw, vw, nvw, _NULL)
                 if st == _OK:
                     slots.release(vw)
                     return True
@@ -577,13 +578,13 @@ class ConcurrentDict(Native, Generic[K, V]):
                 vals.append(value)
         keys = list(groups)
         n = len(keys)
-        hashes = array("Q", [hash(k) & _M64 for k in keys])
+        hashes = array("q", [hash(k) for k in keys])  # hash() is an int64 (map.h)
         kbuf = ffi.new("uint64_t[]", n)
         vbuf = ffi.new("uint64_t[]", n)
         nbuf = ffi.new("uint64_t[]", n)
         sbuf = ffi.new("uint64_t[]", n)
         h = self._h
-        st = lib.ftk_map_find_many(h, ffi.from_buffer("uint64_t[]", hashes), n,
+        st = lib.ftk_map_find_many(h, ffi.from_buffer("int64_t[]", hashes), n,
                                    kbuf, vbuf, nbuf, sbuf)
         if st:
             raise_status(st, "reduce", _NAME)
@@ -642,7 +643,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             m = len(cas_i)
             stat = ffi.new("int[]", m)
             lib.ftk_map_cas_value_many(
-                h, ffi.from_buffer("uint64_t[]", array("Q", [hashes[i] for i in cas_i])),
+                h, ffi.from_buffer("int64_t[]", array("q", [hashes[i] for i in cas_i])),
                 ffi.from_buffer("uint64_t[]", array("Q", cas_kw)),
                 ffi.from_buffer("uint64_t[]", array("Q", [vwords[i] for i in cas_i])),
                 ffi.from_buffer("uint64_t[]", array("Q", cas_new)), m, ffi.NULL, stat)
@@ -660,7 +661,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             m = len(ins_i)
             stat = ffi.new("int[]", m)
             lib.ftk_map_insert_many(
-                h, ffi.from_buffer("uint64_t[]", array("Q", [hashes[i] for i in ins_i])),
+                h, ffi.from_buffer("int64_t[]", array("q", [hashes[i] for i in ins_i])),
                 ffi.from_buffer("uint64_t[]", array("Q", ins_kw)),
                 ffi.from_buffer("uint64_t[]", array("Q", ins_vw)),
                 ffi.from_buffer("uint64_t[]", array("Q", [sbuf[i] for i in ins_i])),
@@ -686,7 +687,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             return self._try_insert(hv, key, value, stamp)
         kw = pair[2]
         nvw = slots.put((pair[0], fn(pair[1], value), kw))
-        if _cas(h, hv, kw, vw, nvw) == _OK:
+        if _cas(h, hv, kw, vw, nvw, _NULL) == _OK:
             slots.release(vw)
             return True
         slots.release(nvw)

@@ -117,8 +117,8 @@ static uint64_t setdefault(ftk_handle_t m, uint64_t hash, uint64_t kw, uint64_t 
 typedef void (*visit_fn)(void *arg, uint64_t k, uint64_t v, uint64_t h);
 static size_t iterate(ftk_handle_t m, size_t max, visit_fn fn, void *arg) {
     size_t cap = 4096;
-    uint64_t *k = malloc(cap * sizeof *k), *v = malloc(cap * sizeof *v),
-             *hs = malloc(cap * sizeof *hs);
+    uint64_t *k = malloc(cap * sizeof *k), *v = malloc(cap * sizeof *v);
+    int64_t *hs = malloc(cap * sizeof *hs); /* map.h: hashes are int64_t */
     TCHECK(k && v && hs);
     uint64_t cur = 0;
     size_t total = 0, calls = 0;
@@ -165,20 +165,21 @@ START_TEST(test_bad_handles) {
     ck_assert_int_eq(ftk_map_free(other), FTK_EBADHANDLE); /* wrong kind */
     ftk_handle_t bad[] = {FTK_NULL_HANDLE, dead, other, H(0x0500000000000001ULL),
                           H(0x05ffffff7fffffffULL), H(UINT64_MAX), H(1)};
-    uint64_t k[4] = {0}, v[4] = {0}, hs[4], nc[4], stp[4], cur = 0, w;
+    uint64_t k[4] = {0}, v[4] = {0}, nc[4], stp[4], cur = 0, w;
+    int64_t hs[4];
     int sts[4];
     size_t n, sz;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ftk_handle_t h = bad[i];
         ck_assert_int_eq(ftk_map_find(h, 1, k, v, 4, &n, &w), FTK_EBADHANDLE);
-        ck_assert_int_eq(ftk_map_find_many(h, k, 1, k, v, nc, stp), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_map_find_many(h, hs, 1, k, v, nc, stp), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_insert(h, 1, 2, 3, 0), FTK_EBADHANDLE);
-        ck_assert_int_eq(ftk_map_insert_many(h, k, k, k, k, 2, sts), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_map_insert_many(h, hs, k, k, k, 2, sts), FTK_EBADHANDLE);
         ck_assert_int_eq(sts[0], FTK_EBADHANDLE);
         ck_assert_int_eq(sts[1], FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_set_value(h, 1, 2, 3, &w), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_cas_value(h, 1, 2, 3, 4, &w), FTK_EBADHANDLE);
-        ck_assert_int_eq(ftk_map_cas_value_many(h, k, k, k, k, 2, v, sts), FTK_EBADHANDLE);
+        ck_assert_int_eq(ftk_map_cas_value_many(h, hs, k, k, k, 2, v, sts), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_remove(h, 1, 2, &w), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_remove_if(h, 1, 2, 3), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_size(h, &sz), FTK_EBADHANDLE);
@@ -201,6 +202,7 @@ START_TEST(test_null_outs) {
     ck_assert_int_eq(ftk_map_new(0, NULL), FTK_EINVAL);
     ftk_handle_t m = new_map(0);
     uint64_t k[2] = {1, 2}, v[2] = {3, 4}, w = 0, cur = 0;
+    int64_t hs[2] = {1, 2};
     size_t n = 99;
     ck_assert_int_eq(ftk_map_find(m, 1, k, v, 2, NULL, &w), FTK_EINVAL);
     ck_assert_int_eq(ftk_map_find(m, 1, NULL, v, 2, &n, &w), FTK_EINVAL);
@@ -209,15 +211,15 @@ START_TEST(test_null_outs) {
     ck_assert_int_eq(ftk_map_find(m, 1, NULL, NULL, 0, &n, NULL), FTK_OK);
     ck_assert_uint_eq(n, 0);
     ck_assert_int_eq(ftk_map_find_many(m, NULL, 1, k, v, k, NULL), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_find_many(m, k, 1, NULL, v, k, NULL), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_find_many(m, k, 1, k, NULL, k, NULL), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_find_many(m, k, 1, k, v, NULL, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_find_many(m, hs, 1, NULL, v, k, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_find_many(m, hs, 1, k, NULL, k, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_find_many(m, hs, 1, k, v, NULL, NULL), FTK_EINVAL);
     ck_assert_int_eq(ftk_map_find_many(m, NULL, 0, NULL, NULL, NULL, NULL), FTK_OK);
     ck_assert_int_eq(ftk_map_insert_many(m, NULL, k, v, k, 1, NULL), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_insert_many(m, k, k, v, NULL, 1, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_insert_many(m, hs, k, v, NULL, 1, NULL), FTK_EINVAL);
     ck_assert_int_eq(ftk_map_insert_many(m, NULL, NULL, NULL, NULL, 0, NULL), FTK_OK);
-    ck_assert_int_eq(ftk_map_cas_value_many(m, k, k, NULL, v, 1, NULL, NULL), FTK_EINVAL);
-    ck_assert_int_eq(ftk_map_cas_value_many(m, k, NULL, v, v, 1, NULL, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_cas_value_many(m, hs, k, NULL, v, 1, NULL, NULL), FTK_EINVAL);
+    ck_assert_int_eq(ftk_map_cas_value_many(m, hs, NULL, v, v, 1, NULL, NULL), FTK_EINVAL);
     ck_assert_int_eq(ftk_map_size(m, NULL), FTK_EINVAL);
     ck_assert_int_eq(ftk_map_capacity(m, NULL), FTK_EINVAL);
     ck_assert_int_eq(ftk_map_iter(m, NULL, k, v, NULL, 2, &n), FTK_EINVAL);
@@ -310,7 +312,8 @@ END_TEST
 START_TEST(test_batch_ops) {
     ftk_handle_t m = new_map(16);
     enum { B = 64 };
-    uint64_t hs[B], ks[B], vs[B], st[B], nc[B], fk[B], fv[B], act[B], des[B];
+    uint64_t ks[B], vs[B], st[B], nc[B], fk[B], fv[B], act[B], des[B];
+    int64_t hs[B];
     int sts[B];
     for (int i = 0; i < B; i++) {
         hs[i] = (uint64_t)(i % 40); /* 24 hashes twice */
@@ -369,7 +372,8 @@ static void collect_visit(void *arg, uint64_t k, uint64_t v, uint64_t h) {
 
 START_TEST(test_iter_and_drain_api) {
     ftk_handle_t m = new_map(0);
-    uint64_t k[64], v[64], hs[64], cur = 0;
+    uint64_t k[64], v[64], cur = 0;
+    int64_t hs[64];
     size_t n = 99;
     ck_assert_int_eq(ftk_map_iter(m, &cur, k, v, hs, 64, &n), FTK_OK);
     ck_assert_uint_eq(n, 0);
@@ -634,7 +638,8 @@ static void model_run(int mode, uint32_t nkeys, int nops, uint64_t seed) {
             for (uint32_t j = 0; j < nkeys; j++)
                 if (ref[j].present && model_hash(mode, j) == hash) expect++;
             ck_assert_uint_eq(n, expect);
-            uint64_t hs[4] = {hash, hash ^ 1, hash, model_hash(mode, (id + 1) % nkeys)};
+            int64_t hs[4] = {(int64_t)hash, (int64_t)(hash ^ 1), (int64_t)hash,
+                             (int64_t)model_hash(mode, (id + 1) % nkeys)};
             uint64_t ks[4], vs[4], nc[4], sts[4];
             ck_assert_int_eq(ftk_map_find_many(m, hs, 4, ks, vs, nc, sts), FTK_OK);
             ck_assert_uint_eq(nc[0], expect);
@@ -984,7 +989,8 @@ static void rz_thread(void *arg, int t) {
     rng r = {(uint64_t)t};
     uint64_t reads = 0;
     enum { B = 64 };
-    uint64_t hs[B], ids[B], ks[B], vs[B], nc[B];
+    uint64_t ids[B], ks[B], vs[B], nc[B];
+    int64_t hs[B];
     while (atomic_load(&x->writers_left) > 0 || reads < 4 * B) {
         for (int i = 0; i < B; i++) {
             ids[i] = rnd(&r) % x->stable;
@@ -1120,7 +1126,8 @@ static void st_thread(void *arg, int t) {
     for (int i = 0; i < x->ops; i++) {
         uint64_t roll = rnd(&r) % 100;
         if (roll < 40) { /* batch increment, reduce()-style */
-            uint64_t hs[B], kw[B], fk[B], fv[B], nc[B], stp[B], des[B];
+            uint64_t kw[B], fk[B], fv[B], nc[B], stp[B], des[B];
+            int64_t hs[B];
             int sts[B];
             for (int j = 0; j < B; j++) {
                 uint32_t k = (uint32_t)(rnd(&r) % SK);
@@ -1158,7 +1165,8 @@ static void st_thread(void *arg, int t) {
                 if (st == FTK_OK) removed += old;
             }
         } else if (roll < 98) { /* a partial iteration, never a duplicate */
-            uint64_t k[32], v[32], hs[32], cur = 0;
+            uint64_t k[32], v[32], cur = 0;
+            int64_t hs[32];
             size_t n;
             memset(seen, 0, SK);
             for (int calls = 0; calls < 8 && cur != FTK_MAP_CURSOR_END; calls++) {
@@ -1265,7 +1273,8 @@ static void fw_thread(void *arg, int t) {
         return;
     }
     rng r = {(uint64_t)t};
-    uint64_t k[16], v[16], hs[16], w;
+    uint64_t k[16], v[16], w;
+    int64_t hs[16];
     size_t n;
     while (!atomic_load(&x->stop)) {
         ftk_handle_t m = atomic_load(&x->cur);

@@ -1166,6 +1166,9 @@ static void op_queue(rd *r) {
 /* ---- map ------------------------------------------------------------------------------------ */
 
 static uint64_t mk[MMAX + 64], mv[MMAX + 64], mh[MMAX + 64], mn[MMAX + 64], mst[MMAX + 64];
+/* map.h takes and returns hashes as int64_t; the model keeps uint64_t (the
+ * same 64 bits: signed and unsigned variants of a type may alias) */
+#define MH ((int64_t *)mh)
 static int mstatus[MMAX + 64];
 
 static uint64_t pick_hash(rd *r, const mmodel *m) {
@@ -1329,7 +1332,7 @@ static void m_resync(int s, int expect_n) {
     mmodel *m = &MM[s];
     uint64_t cur = 0;
     size_t n = 0;
-    int st = ftk_map_iter(H[s].h, &cur, mk, mv, mh, MMAX + 64, &n);
+    int st = ftk_map_iter(H[s].h, &cur, mk, mv, MH, MMAX + 64, &n);
     if (g_race && st == FTK_EBADHANDLE) { /* freed by the other thread meanwhile */
         CHECK(g_race_may_die, "map_iter (resync): FTK_EBADHANDLE, nobody freed");
         g_race_dead = true;
@@ -1485,7 +1488,7 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         for (uint64_t i = 0; i < count; i++) mh[i] = pick_hash(r, m);
         if (u8(r) % 32 == 0) count = SIZE_MAX; /* with NULL arrays only */
         if (count == SIZE_MAX) nulls = true;
-        st = ftk_map_find_many(h, nulls ? NULL : mh, (size_t)count, nulls ? NULL : mk,
+        st = ftk_map_find_many(h, nulls ? NULL : MH, (size_t)count, nulls ? NULL : mk,
                                nulls ? NULL : mv, nulls ? NULL : mn, nullstamps ? NULL : mst);
         if (gate(s, st, nulls && count > 0, "map_find_many")) break;
         EXPECT(st, FTK_OK, "map_find_many");
@@ -1499,14 +1502,15 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         }
         break;
     }
-    case 4: case 19: { /* insert, insert_sh */
+    case 4: case 19: { /* insert with the hash as the model keeps it / as i64() gives it
+                        * (19 was insert_sh before ABI 2: same bytes, same call now) */
         uint64_t hv = pick_hash(r, m), key = pick_key(r, m, hv), val = pick_value(r);
         uint64_t stamp = pick_stamp(r, hv, s);
         if (m && m->n >= g_mlimit) break;
-        st = sub == 4 ? ftk_map_insert(h, hv, key, val, stamp)
-                      : ftk_map_insert_sh(h, i64(hv), key, val, stamp);
+        st = sub == 4 ? ftk_map_insert(h, (int64_t)hv, key, val, stamp)
+                      : ftk_map_insert(h, i64(hv), key, val, stamp);
         if (gate(s, st, false, "map_insert")) break;
-        m_check_insert(s, st, hv, key, val, stamp, sub == 4 ? "map_insert" : "map_insert_sh");
+        m_check_insert(s, st, hv, key, val, stamp, sub == 4 ? "map_insert" : "map_insert (i64)");
         break;
     }
     case 5: { /* insert_many */
@@ -1523,7 +1527,7 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
             if (nullstatus && s >= 0 && !stamp_known(s, hs[i], ss[i])) ss[i] = FTK_MAP_STAMP_ANY;
         }
         for (int i = 0; i < 16; i++) mstatus[i] = 777;
-        st = ftk_map_insert_many(h, nulls ? NULL : hs, nulls ? NULL : ks, nulls ? NULL : vs,
+        st = ftk_map_insert_many(h, nulls ? NULL : (const int64_t *)hs, nulls ? NULL : ks, nulls ? NULL : vs,
                                  nulls ? NULL : ss, (size_t)count, nullstatus ? NULL : mstatus);
         if (gate(s, st, nulls && count > 0, "map_insert_many")) break;
         /* in a race the items after a free fail with EBADHANDLE */
@@ -1571,14 +1575,14 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         m->e[i].vchg = true;
         break;
     }
-    case 7: case 20: { /* cas_value, cas_value_sh */
+    case 7: case 20: { /* cas_value; 20 (cas_value_sh before ABI 2): no out-pointer */
         uint64_t hv, key;
         pick_entry(r, m, &hv, &key);
         int i = m ? m_locate(m, hv, key) : -1;
         uint64_t exp = (i >= 0 && u8(r) % 2) ? m->e[i].val : pick_value(r);
         uint64_t des = pick_value(r), actual = 0x77;
         st = sub == 7 ? ftk_map_cas_value(h, hv, key, exp, des, nullout ? NULL : &actual)
-                      : ftk_map_cas_value_sh(h, i64(hv), key, exp, des);
+                      : ftk_map_cas_value(h, i64(hv), key, exp, des, NULL);
         if (gate(s, st, false, "map_cas_value")) break;
         if (i < 0) {
             EXPECT(st, FTK_ENOTFOUND, "map_cas_value of a missing entry");
@@ -1605,7 +1609,7 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
             es[i] = (j >= 0 && u8(r) % 2) ? m->e[j].val : pick_value(r);
             ds[i] = pick_value(r);
         }
-        st = ftk_map_cas_value_many(h, nulls ? NULL : hs, nulls ? NULL : ks, nulls ? NULL : es,
+        st = ftk_map_cas_value_many(h, nulls ? NULL : (const int64_t *)hs, nulls ? NULL : ks, nulls ? NULL : es,
                                     nulls ? NULL : ds, (size_t)count, nullactual ? NULL : act,
                                     nullstatus ? NULL : mstatus);
         if (gate(s, st, nulls && count > 0, "map_cas_value_many")) break;
@@ -1710,7 +1714,7 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         bool owncur = m && !foreign;
         size_t n = 777;
         uint64_t cur0 = cur;
-        st = ftk_map_iter(h, nullout ? NULL : &cur, mk, mv, mh, (size_t)max, &n);
+        st = ftk_map_iter(h, nullout ? NULL : &cur, mk, mv, MH, (size_t)max, &n);
         if (gate(s, st, nullout, "map_iter")) break;
         if (!owncur) { /* a foreign cursor: only "no crash, sane answer" */
             EXPECT2(st, FTK_OK, FTK_EOVERFLOW, "map_iter (foreign cursor)");
@@ -1764,7 +1768,7 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         size_t n = 777;
         uint8_t sel = u8(r);
         st = ftk_map_iter(h, &cur, (sel & 1) ? NULL : mk, (sel & 2) ? NULL : mv,
-                          (sel & 4) ? NULL : mh, SIZE_MAX, nullout ? NULL : &n);
+                          (sel & 4) ? NULL : MH, SIZE_MAX, nullout ? NULL : &n);
         if (gate(s, st, nullout, "map_iter (whole)")) break;
         EXPECT(st, FTK_OK, "map_iter (whole)");
         EQ64(n, m->n, "map_iter (whole) count");
@@ -2668,7 +2672,7 @@ static void op_map_mt(rd *r) {
     EXPECT(ftk_map_size(H[s].h, &n), FTK_OK, "map_size after map_mt");
     EQ64(n, m->n, "map_size after map_mt");
     uint64_t cur = 0;
-    EXPECT(ftk_map_iter(H[s].h, &cur, mk, mv, mh, MMAX + 64, &n), FTK_OK, "map_iter after map_mt");
+    EXPECT(ftk_map_iter(H[s].h, &cur, mk, mv, MH, MMAX + 64, &n), FTK_OK, "map_iter after map_mt");
     EQ64(n, m->n, "map_iter count after map_mt");
     bool used[MMAX] = {false};
     for (size_t j = 0; j < n; j++) {

@@ -60,7 +60,7 @@ def test_install_layout(prefix):
     assert (lib / "cmake" / "ftkit" / "ftkitConfigVersion.cmake").is_file()
     assert os.path.islink(lib / "libftkit.so")  # dev symlink -> SONAME -> real file
     soname = run(["objdump", "-p", lib / "libftkit.so"]).stdout
-    assert "SONAME               libftkit.so.1" in soname
+    assert "SONAME               libftkit.so.2" in soname
 
 
 def test_find_package(prefix, tmp_path):

@@ -156,15 +156,15 @@ def compile_and_run(cmd: list, exe: Path, block: Block, libdir: Path) -> None:
 
 def needs_dev_link(libdir: Path, tmp_path: Path) -> Path:
     """A directory where -lftkit finds the loaded library at link time and
-    its SONAME (libftkit.so.1) at run time, whatever its file name (a build
+    its SONAME (libftkit.so.2) at run time, whatever its file name (a build
     tree and an install have the chain; a wheel has libftkit.so only)."""
-    if (libdir / "libftkit.so").exists() and (libdir / "libftkit.so.1").exists():
+    if (libdir / "libftkit.so").exists() and (libdir / "libftkit.so.2").exists():
         return libdir
     link = tmp_path / "lib"
     link.mkdir()
     import ftkit
 
-    for name in ("libftkit.so", "libftkit.so.1"):
+    for name in ("libftkit.so", "libftkit.so.2"):
         (link / name).symlink_to(ftkit.library_path)
     return link
 

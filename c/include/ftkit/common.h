@@ -28,11 +28,11 @@ extern "C" {
 #endif
 
 #define FTK_VERSION_MAJOR 0
-#define FTK_VERSION_MINOR 1
+#define FTK_VERSION_MINOR 2
 #define FTK_VERSION_PATCH 0
-#define FTK_VERSION_STRING "0.1.0"
+#define FTK_VERSION_STRING "0.2.0"
 /* Bumped on any incompatible change of the exported interface. */
-#define FTK_ABI_VERSION 1
+#define FTK_ABI_VERSION 2
 
 /*
  * Status codes. Every function that can fail returns one of these; results

@@ -65,6 +65,13 @@
  * FTK_MAP_STAMP_ANY means "insert unconditionally" (for bulk loads whose keys
  * the caller knows to be distinct and absent, e.g. copy()).
  *
+ * Hashes: every call takes (and ftk_map_iter returns) the hash as int64_t.
+ * The map uses only its 64 bits, so a uint64_t hash converted to int64_t is
+ * the same hash; signed is the one convention because the runtimes binding
+ * this library hash to signed integers (Python's hash(), Java's hashCode),
+ * which they then pass unconverted. (Until ABI version 2 the status-style
+ * calls took uint64_t and two "_sh" variants existed for signed callers.)
+ *
  * ---- Concurrency -------------------------------------------------------
  *
  * Any thread may call any function on a live handle at any time; all of them
@@ -129,7 +136,7 @@ FTK_API int ftk_map_free(ftk_handle_t h);
  * again with room for *n). *stamp (may be NULL) receives the stamp to pass
  * to ftk_map_insert, also on FTK_EOVERFLOW. FTK_OK with *n == 0 means no
  * entry has this hash. Reader: wait-free, never blocks. */
-FTK_API int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys,
+FTK_API int ftk_map_find(ftk_handle_t h, int64_t hash, uint64_t *keys,
                          uint64_t *values, size_t max, size_t *n, uint64_t *stamp);
 
 /* Batch find for bulk get / reduce / update: one call, `count` hashes.
@@ -138,7 +145,7 @@ FTK_API int ftk_map_find(ftk_handle_t h, uint64_t hash, uint64_t *keys,
  * may be NULL) = the stamp for inserting under hashes[i]. When ncand[i] > 1
  * call ftk_map_find for that hash to see the others. All arrays hold
  * `count` elements; they may be NULL only if count == 0. Reader: wait-free. */
-FTK_API int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t count,
+FTK_API int ftk_map_find_many(ftk_handle_t h, const int64_t *hashes, size_t count,
                               uint64_t *keys, uint64_t *values, uint64_t *ncand,
                               uint64_t *stamps);
 
@@ -150,28 +157,28 @@ FTK_API int ftk_map_find_many(ftk_handle_t h, const uint64_t *hashes, size_t cou
  * The map stores the words as given and does not check that `key` is
  * distinct from other key words (the binding's slot words are).
  * FTK_ENOMEM if the entry cannot be allocated. Writer: locks one bucket. */
-FTK_API int ftk_map_insert(ftk_handle_t h, uint64_t hash, uint64_t key,
+FTK_API int ftk_map_insert(ftk_handle_t h, int64_t hash, uint64_t key,
                            uint64_t value, uint64_t stamp);
 
 /* Batch insert: item i is ftk_map_insert(hashes[i], keys[i], values[i],
  * stamps[i]) with its status in status[i] (status may be NULL). Returns
  * FTK_OK if every item succeeded, else the status of the first item that
  * failed (the others were still attempted). Not atomic as a whole. */
-FTK_API int ftk_map_insert_many(ftk_handle_t h, const uint64_t *hashes,
+FTK_API int ftk_map_insert_many(ftk_handle_t h, const int64_t *hashes,
                                 const uint64_t *keys, const uint64_t *values,
                                 const uint64_t *stamps, size_t count, int *status);
 
 /* Replace the value of the entry (hash, key): FTK_OK and *old (may be NULL)
  * receives the previous value word, which the caller now owns.
  * FTK_ENOTFOUND if no such entry (removed meanwhile). Writer. */
-FTK_API int ftk_map_set_value(ftk_handle_t h, uint64_t hash, uint64_t key,
+FTK_API int ftk_map_set_value(ftk_handle_t h, int64_t hash, uint64_t key,
                               uint64_t value, uint64_t *old);
 
 /* If the value word of entry (hash, key) equals `expected` (word identity),
  * replace it with `desired`: FTK_OK. Otherwise FTK_EAGAIN and nothing
  * changed. FTK_ENOTFOUND if no such entry. *actual (may be NULL) receives
  * the value word seen (== expected on success). Writer. */
-FTK_API int ftk_map_cas_value(ftk_handle_t h, uint64_t hash, uint64_t key,
+FTK_API int ftk_map_cas_value(ftk_handle_t h, int64_t hash, uint64_t key,
                               uint64_t expected, uint64_t desired, uint64_t *actual);
 
 /* Batch CAS: item i is ftk_map_cas_value(hashes[i], keys[i], expected[i],
@@ -179,7 +186,7 @@ FTK_API int ftk_map_cas_value(ftk_handle_t h, uint64_t hash, uint64_t key,
  * every item succeeded, else the status of the first failing item. This is
  * reduce()'s write step: find_many, compute fn(old, new) in the binding,
  * cas_value_many, and retry the items that failed. Not atomic as a whole. */
-FTK_API int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes,
+FTK_API int ftk_map_cas_value_many(ftk_handle_t h, const int64_t *hashes,
                                    const uint64_t *keys, const uint64_t *expected,
                                    const uint64_t *desired, size_t count,
                                    uint64_t *actual, int *status);
@@ -187,13 +194,13 @@ FTK_API int ftk_map_cas_value_many(ftk_handle_t h, const uint64_t *hashes,
 /* Remove the entry (hash, key): FTK_OK and *old_value (may be NULL)
  * receives its value word; the caller now owns both the key word it passed
  * and that value word. FTK_ENOTFOUND if no such entry. Writer. */
-FTK_API int ftk_map_remove(ftk_handle_t h, uint64_t hash, uint64_t key,
+FTK_API int ftk_map_remove(ftk_handle_t h, int64_t hash, uint64_t key,
                            uint64_t *old_value);
 
 /* Remove the entry (hash, key) only if its value word equals `expected`:
  * FTK_OK; FTK_EAGAIN if the value differs; FTK_ENOTFOUND if no such entry.
  * Writer. */
-FTK_API int ftk_map_remove_if(ftk_handle_t h, uint64_t hash, uint64_t key,
+FTK_API int ftk_map_remove_if(ftk_handle_t h, int64_t hash, uint64_t key,
                               uint64_t expected);
 
 /* Number of entries. Exact when no writer runs concurrently (and writes
@@ -224,7 +231,7 @@ FTK_API int ftk_map_capacity(ftk_handle_t h, size_t *out);
  * never blocks; one call scans empty buckets until it has entries or ends.
  */
 FTK_API int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys,
-                         uint64_t *values, uint64_t *hashes, size_t max, size_t *n);
+                         uint64_t *values, int64_t *hashes, size_t max, size_t *n);
 
 /* Remove up to max entries (any) and return their key and value words,
  * which the caller now owns: clear() calls it until *n < max, and a binding
@@ -254,9 +261,7 @@ FTK_API int ftk_map_drain_pass(ftk_handle_t h, uint64_t *pass, uint64_t *keys,
 /* ---- value-style calls for FFI hot paths ---------------------------------
  * These return the result word directly (an out-parameter costs an FFI
  * binding more than the call). A return of 0 means "see ftk_last_status()":
- * the status of the failure, or FTK_OK when 0 was a genuine word. They take
- * the hash as int64_t (same bits as the uint64_t hash of the other calls):
- * runtimes with signed hashes, like Python's hash(), pass them unconverted. */
+ * the status of the failure, or FTK_OK when 0 was a genuine word. */
 
 /* The value word of the only entry whose hash is `hash`. 0 with
  * FTK_ENOTFOUND if there is none, FTK_EOVERFLOW if there are several (use
@@ -278,12 +283,6 @@ FTK_API uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
                                      uint64_t value);
 /* ftk_map_remove returning the removed entry's value word. */
 FTK_API uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);
-/* ftk_map_insert and ftk_map_cas_value (status style, *actual omitted)
- * taking the hash signed ("_sh"), for the same reason. */
-FTK_API int ftk_map_insert_sh(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
-                             uint64_t stamp);
-FTK_API int ftk_map_cas_value_sh(ftk_handle_t h, int64_t hash, uint64_t key,
-                                uint64_t expected, uint64_t desired);
 /* ftk_map_size's count (0 with FTK_EBADHANDLE on a bad handle). */
 FTK_API size_t ftk_map_size_v(ftk_handle_t h);
 

@@ -24,7 +24,7 @@ type FtkHandle = *mut FtkObject;
 const FTK_OK: c_int = 0;
 const FTK_ECLOSED: c_int = -4;
 const FTK_EBADHANDLE: c_int = -6;
-const FTK_ABI_VERSION: c_int = 1;
+const FTK_ABI_VERSION: c_int = 2;
 const WAIT_FOREVER: i64 = -1;
 
 #[link(name = "ftkit")]
