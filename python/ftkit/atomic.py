@@ -363,6 +363,12 @@ class AtomicFlag(Native):
     mutable cell, not a bool: compare ``f.get()`` or ``bool(f)`` for the value).
     """
 
+    # set per instance by _install_fast_paths (a view's are its thread's copies)
+    _f_load: Any
+    _f_store: Any
+    _f_exchange: Any
+    _f_cas: Any
+
     def __init__(self, value: bool = False) -> None:
         self._own(lib.ftk_flag_new, lib.ftk_flag_free, 1 if value else 0)
 
@@ -426,6 +432,11 @@ class AtomicReference(Native, Generic[T]):
     """
 
     __class_getitem__: Any = classmethod(types.GenericAlias)
+    # set per instance by _install_fast_paths (a view's are its thread's copies)
+    _f_load: Any
+    _f_exchange: Any
+    _f_cas: Any
+    _c_mask: int
 
     def __init__(self, obj: T | None = None, *extra: Any) -> None:
         if extra:

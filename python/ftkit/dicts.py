@@ -102,6 +102,13 @@ class ConcurrentDict(Native, Generic[K, V]):
 
     ABSENT = ABSENT
     __class_getitem__: Any = classmethod(types.GenericAlias)
+    # set per instance by _install_fast_paths (a view's are its thread's copies)
+    _f_lookup: Any
+    _f_set_value: Any
+    _f_insert: Any
+    _c_mask: int
+    _get_state: tuple
+    _set_state: tuple
 
     def __init__(self, initial_capacity: int = 0, dictionary: Any = None, *,
                  scaling: int | None = None) -> None:
