@@ -443,12 +443,8 @@ int ftk_map_find(ftk_handle_t h, int64_t shash, uint64_t *keys, uint64_t *values
     uint64_t hash = (uint64_t)shash; /* a hash is its 64 bits (map.h) */
     ftk_thread *self_ = ftk_thread_self();
     if (n == NULL || (max > 0 && (keys == NULL || values == NULL))) return FTK_EINVAL;
-    ftk_ebr_enter_t(self_);
-    map *m = get_map(h);
-    if (m == NULL) {
-        ftk_ebr_exit_t(self_);
-        return FTK_EBADHANDLE;
-    }
+    map *m = ftk_obj_enter_t(self_, h, FTK_KIND_MAP); /* leaves the section on failure */
+    if (m == NULL) return FTK_EBADHANDLE;
     uint64_t ver, st;
     node *head = read_bucket(m, mixh(hash), &ver, NULL);
     size_t c = collect(head, hash, ver, keys, values, max, &st);
@@ -464,12 +460,8 @@ int ftk_map_find_many(ftk_handle_t h, const int64_t *hashes, size_t count,
     ftk_thread *self_ = ftk_thread_self();
     if (count > 0 && (hashes == NULL || keys == NULL || values == NULL || ncand == NULL))
         return FTK_EINVAL;
-    ftk_ebr_enter_t(self_);
-    map *m = get_map(h);
-    if (m == NULL) {
-        ftk_ebr_exit_t(self_);
-        return FTK_EBADHANDLE;
-    }
+    map *m = ftk_obj_enter_t(self_, h, FTK_KIND_MAP); /* leaves the section on failure */
+    if (m == NULL) return FTK_EBADHANDLE;
     for (size_t i = 0; i < count; i++) {
         uint64_t ver, st;
         node *head = read_bucket(m, mixh((uint64_t)hashes[i]), &ver, NULL);
@@ -690,12 +682,8 @@ int ftk_map_iter(ftk_handle_t h, uint64_t *cursor, uint64_t *keys, uint64_t *val
                  int64_t *hashes, size_t max, size_t *n) {
     ftk_thread *self_ = ftk_thread_self();
     if (cursor == NULL || n == NULL) return FTK_EINVAL;
-    ftk_ebr_enter_t(self_);
-    map *m = get_map(h);
-    if (m == NULL) {
-        ftk_ebr_exit_t(self_);
-        return FTK_EBADHANDLE;
-    }
+    map *m = ftk_obj_enter_t(self_, h, FTK_KIND_MAP); /* leaves the section on failure */
+    if (m == NULL) return FTK_EBADHANDLE;
     uint64_t p = *cursor;
     size_t got = 0;
     int st = FTK_OK;
