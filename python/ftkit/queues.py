@@ -155,7 +155,8 @@ def _wait_word(h: Any, timeout: Any) -> int:
         raise_status(st, "pop", _NAME)
 
 
-def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) -> Callable[..., Any]:
+def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any,
+            tups: list) -> Callable[..., Any]:
     def pop(timeout: float | None = None) -> Any:
         """ConcurrentQueue.pop. Interrupts: a signal handler runs only right
         after a call returns; once ``w`` holds the word no call is left before
@@ -172,11 +173,12 @@ def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) ->
                     raise_status(st, "pop", _NAME)
                 w = _wait_word(h, timeout)
             # From here to the return nothing runs a signal handler: no call
-            # (``back += (w,)`` is an in-place list extend, not a call).
+            # (``back += tups[w]`` is an in-place list extend, not a call; tups[w]
+            # is the table's own (w,): see SlotTable.tups).
             obj = objs[w]
             objs[w] = None
             b = back
-            b += (w,)  # local alias: rebinding a captured name would write the shared cell
+            b += tups[w]  # local alias: rebinding a captured name would write the shared cell
             return obj
         except BaseException:
             # The word left C but never reached this frame: one call gives it
@@ -193,7 +195,8 @@ def _pop_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) ->
     return pop
 
 
-def _get_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) -> Callable[..., Any]:
+def _get_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any,
+            tups: list) -> Callable[..., Any]:
     def get(block: bool = True, timeout: float | None = None) -> Any:
         """StdConcurrentQueue.get: _pop_impl with queue.Queue's arguments (which
         checks the timeout before looking at the queue). Not a wrapper around
@@ -214,11 +217,12 @@ def _get_fn(h: Any, objs: list, back: list, slots: SlotTable, try_pop_v: Any) ->
                     raise_status(st, "get", _NAME)
                 w = _wait_word(h, timeout)
             # From here to the return nothing runs a signal handler: no call
-            # (``back += (w,)`` is an in-place list extend, not a call).
+            # (``back += tups[w]`` is an in-place list extend, not a call; tups[w]
+            # is the table's own (w,): see SlotTable.tups).
             obj = objs[w]
             objs[w] = None
             b = back
-            b += (w,)  # local alias: rebinding a captured name would write the shared cell
+            b += tups[w]  # local alias: rebinding a captured name would write the shared cell
             return obj
         except BaseException:
             # The word left C but never reached this frame: one call gives it
@@ -608,6 +612,7 @@ class _QueueBase(Native):
         # the table's lists, for the hot paths (they grow in place, never swap)
         self._objs, self._free, self._back = slots.objs, slots.free, slots.back
         self._runs = slots.runs
+        self._tups = slots.tups
         self._run_bufs: list = []  # pop_many result buffers, reused across calls
         self._own(lib.ftk_queue_new, lib.ftk_queue_free, capacity)
 
@@ -721,7 +726,7 @@ class ConcurrentQueue(_QueueBase, Generic[T]):
     push: Any = _Bound(_push_fn, ("_h", "_objs", "_free", "_slots", "_f_try_push"),
                        """push(value): append ``value``. Raises ShutDown after
                        ``shutdown()``.""")
-    pop: Any = _Bound(_pop_fn, ("_h", "_objs", "_back", "_slots", "_f_try_pop_v"),
+    pop: Any = _Bound(_pop_fn, ("_h", "_objs", "_back", "_slots", "_f_try_pop_v", "_tups"),
                       """pop(timeout=None): remove and return the oldest item,
                       waiting up to ``timeout`` seconds (None: forever). Raises
                       Empty on timeout, ShutDown when shut down.""")
@@ -798,7 +803,7 @@ class StdConcurrentQueue(ConcurrentQueue[T]):
     def put_nowait(self, item: T) -> None:
         return self.put(item, False)
 
-    get: Any = _Bound(_get_fn, ("_h", "_objs", "_back", "_slots", "_f_try_pop_v"),
+    get: Any = _Bound(_get_fn, ("_h", "_objs", "_back", "_slots", "_f_try_pop_v", "_tups"),
                       """get(block=True, timeout=None): remove and return an item,
                       waiting up to ``timeout`` (``block=False``: not at all).
                       Raises Empty, or ShutDown.""")
