@@ -96,7 +96,8 @@ class SlotTable:
     __slots__ = ("objs", "words", "free", "back", "runs", "tups", "versioned", "_lock",
                  "__weakref__")
 
-    def __init__(self, versioned: bool = True, capacity: int = 16) -> None:
+    def __init__(self, versioned: bool = True, capacity: int = 16,
+                 tuples: bool | None = None) -> None:
         capacity = max(2, capacity)
         self.versioned = versioned
         self.objs: list[Any] = [None] * capacity
@@ -112,14 +113,18 @@ class SlotTable:
         # operations of unversioned tables: a batch moves objects with one
         # slice assignment instead of a loop per item.
         self.runs: list[tuple[int, int]] = []
-        # Unversioned tables (queues): tups[i] is the 1-tuple (i,), made once,
-        # so a pop releases its index with ``back += tups[w]``: no call (the
-        # interrupt rule), no tuple allocated per pop (each one advanced the
-        # cyclic collector), and the int that travels to the taker is the
-        # table's own, not one the popping thread made (dropping another
-        # thread's object is a cross-thread deallocation on 3.13t).
-        # docs/performance.md, "Where the 1P+1C pipeline's time goes".
-        self.tups: list[tuple[int]] = [] if versioned else list(zip(range(capacity)))
+        # Tables whose pops release in place (queues, by default unversioned
+        # tables; the deque and the gatherer ask for them): tups[i] is the
+        # 1-tuple (i,), made once, so a pop releases its index with
+        # ``free += tups[i]``: no call (the interrupt rule), no tuple
+        # allocated per pop (each one advanced the cyclic collector), and the
+        # int that travels to the next taker is the table's own, not one the
+        # popping thread made (dropping another thread's object is a
+        # cross-thread deallocation on 3.13t). docs/performance.md, "Where
+        # the 1P+1C pipeline's time goes".
+        if tuples is None:
+            tuples = not versioned
+        self.tups: list[tuple[int]] | None = list(zip(range(capacity))) if tuples else None
         self._lock = threading.Lock()
         _TABLES.add(self)
 
@@ -152,7 +157,7 @@ class SlotTable:
             # extend words (and tups) before objs, and objs before publishing
             # the indices
             self.words.extend(range(n, n + add))
-            if not self.versioned:
+            if self.tups is not None:
                 self.tups.extend(zip(range(n, n + add)))
             self.objs.extend(repeat(None, add))
             self.free.extend(range(n + add - 1, n - 1, -1))
@@ -262,7 +267,7 @@ class SlotTable:
                 return -1  # enough spare indices, just not consecutive
             add = max(n, first // 2, 64)
             self.words.extend(range(first, first + add))
-            if not self.versioned:
+            if self.tups is not None:
                 self.tups.extend(zip(range(first, first + add)))
             self.objs.extend(repeat(None, add))
             if add > n:

@@ -403,7 +403,7 @@ class ConcurrentDeque(Native, Generic[T]):
             # allows): start over with the new contents and bound
             self.close()
         self._maxlen = maxlen
-        self._slots = SlotTable(versioned=True, capacity=64)
+        self._slots = SlotTable(versioned=True, capacity=64, tuples=True)
         self._run_bufs: list = []  # pop_many result buffers, reused
         # The owner cdata frees the C deque when its last reference goes:
         # the deque's, or a fast-path callable's (``pop = d.pop`` keeps the
@@ -448,6 +448,7 @@ class ConcurrentDeque(Native, Generic[T]):
         cls = type(self)
         h, slots, owner = self._h, self._slots, self._owner
         objs, words, free, take_index = slots.objs, slots.words, slots.free, slots.take_index
+        tups: Any = slots.tups  # (i,) per slot: see SlotTable.tups
         d = self.__dict__
         # word constants as the caller's own objects too (see thread_copy)
         mask, gen, wmask = fn(_M), fn(_GEN), fn(_WM)
@@ -490,7 +491,7 @@ class ConcurrentDeque(Native, Generic[T]):
                     words[i] = (w + gen) & wmask
                     objs[i] = None
                     fl = free
-                    fl += (i,)
+                    fl += tups[i]
                     return obj
                 except BaseException:
                     if not w:
@@ -535,6 +536,7 @@ class ConcurrentDeque(Native, Generic[T]):
         installed closures are this code with the state in cells)."""
         slots, h = self._slots, self._h
         objs, words, free = slots.objs, slots.words, slots.free
+        tups: Any = slots.tups  # (i,) per slot: see SlotTable.tups
         w = 0
         try:
             w = (_pop_back_v if side == _BACK else _pop_front_v)(h)
@@ -544,7 +546,7 @@ class ConcurrentDeque(Native, Generic[T]):
             obj = objs[i]
             words[i] = (w + _GEN) & _WM
             objs[i] = None
-            free += (i,)
+            free += tups[i]
             return obj
         except BaseException:
             if not w:

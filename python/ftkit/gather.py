@@ -203,6 +203,7 @@ def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
     objs = slots.objs
     words = slots.words
     free = slots.free
+    tups: Any = slots.tups  # (i,) per slot: see SlotTable.tups
     M, GEN, WM, take_run, unpack, B = _M, _GEN, _WM, _take_run, _unpack, _BATCH  # locals
     buf = ffi.new("uint64_t[]", _BATCH)
     got = ffi.new("size_t *")
@@ -235,7 +236,7 @@ def _take(h: Any, owner: Any, slots: SlotTable, failure: list, start: int, max_k
                 words[i] = (w + GEN) & WM  # before the index can be reused
                 objs[i] = None
                 fl = free
-                fl += (i,)
+                fl += tups[i]
                 j += 1
                 run.j = j
                 yield obj
@@ -314,7 +315,7 @@ class ConcurrentGatheringIterator(Native, Generic[T]):
         self._scaling = scaling
         # Versioned: a clear=False iterator reads words it does not own (a
         # clearing iterator may take and release the same key meanwhile).
-        self._slots = SlotTable(versioned=True, capacity=64)
+        self._slots = SlotTable(versioned=True, capacity=64, tuples=True)
         self._failure: list[BaseException] = []
         self._own(lib.ftk_gather_new, lib.ftk_gather_free, n)  # _owner, _h, fast paths
         self._open = True
