@@ -131,3 +131,20 @@ def test_threads_never_share_an_index(threads):
     # every index back exactly once, either ready or waiting for a refill
     waiting = t.back if t.back is not t.free else []
     assert sorted(t.free + waiting) == list(range(1, len(t.objs)))
+
+
+def test_release_tuples_follow_every_growth():
+    # A pop releases index i with ``free += tups[i]``: tups[i] must be (i,)
+    # for every slot, however the table grew (single takes and runs), and
+    # only tables that ask for them carry them (dicts would pay memory).
+    q = SlotTable(versioned=False, capacity=4)
+    for n in (1, 3, 40, 200):
+        q.take_indices(n)
+    assert q.take_run(300) >= 0  # a new run: the table grew by _grow_run
+    assert q.tups is not None and len(q.tups) == len(q.objs)
+    assert all(t == (i,) for i, t in enumerate(q.tups))
+    d = SlotTable(versioned=True, capacity=4, tuples=True)
+    d.take_indices(100)
+    assert d.tups is not None and len(d.tups) == len(d.objs)
+    assert all(t == (i,) for i, t in enumerate(d.tups))
+    assert SlotTable(versioned=True).tups is None
