@@ -37,7 +37,7 @@ import time
 from types import TracebackType
 from typing import Any
 
-from ._common import Native, as_int64, lib, release_handle
+from ._common import Native, as_int64, lib, release_handle, same
 from ._compat import ShutDown
 from ._keepalive import GEN as _GEN
 from ._keepalive import INDEX_MASK, SlotTable
@@ -165,6 +165,9 @@ class ProcessSemaphore(Native):
     """
 
     _table: SlotTable
+    # set per instance by _install_fast_paths (a view's are its thread's copies)
+    _f_try: Any
+    _f_release: Any
 
     def __init__(self, value: int) -> None:
         v = as_int64(value, "value")
@@ -175,13 +178,20 @@ class ProcessSemaphore(Native):
         d["_closed"] = False
         self._own(lib.ftk_sem_new, lib.ftk_sem_free, v)  # _owner, _h; local(); no pickling
 
+    def _install_fast_paths(self, fn: Any = same) -> None:
+        """The uncontended acquire and release call these: the module's C
+        functions (``same``) or, in a view (local()), its thread's copies."""
+        d = self.__dict__
+        d["_f_try"] = fn(_try)
+        d["_f_release"] = fn(_release_v)
+
     # -- asyncio ------------------------------------------------------------
     async def acquire(self) -> bool:
         """Take a permit, waiting (FIFO) if none is free; returns True like
         ``asyncio.Semaphore.acquire``. Must run in an event loop's task."""
         h = self._h
         try:
-            if _try(h) == 0:
+            if self._f_try(h) == 0:
                 return True
         except BaseException:  # interrupted right after the C call returned
             self._undo_try(h)
@@ -253,7 +263,7 @@ class ProcessSemaphore(Native):
         h = self._h
         r: Any = _PENDING
         try:
-            r = _release_v(h)
+            r = self._f_release(h)
             if r == 0:
                 return
             if r > 0:
@@ -344,7 +354,7 @@ class ProcessSemaphore(Native):
         Interruptible (Ctrl-C): an interrupted call took nothing."""
         h = self._h
         try:
-            if _try(h) == 0:
+            if self._f_try(h) == 0:
                 return True
         except BaseException:  # interrupted right after the C call returned
             self._undo_try(h)

@@ -308,6 +308,26 @@ def test_view_fast_paths_call_this_threads_copies_of_the_c_functions():
     t.join()
     assert len(got) == sum(len(n) for _, n in cases)
     fn_type = type(ftkit._lib.lib.ftk_last_status)
+    # the classes whose methods read their C functions from instance attributes
+    from ftkit import ProcessSemaphore
+    from ftkit import dicts as dicts_module, semaphore as semaphore_module
+    attr_cases = [(ConcurrentDict(), ("_f_lookup", "_f_set_value", "_f_insert")),
+                  (AtomicFlag(), ("_f_load", "_f_store")),
+                  (AtomicReference(), ("_f_load", "_f_exchange", "_f_cas")),
+                  (ProcessSemaphore(2), ("_f_try", "_f_release"))]
+    shared |= {id(v) for m in (dicts_module, semaphore_module) for v in vars(m).values()
+               if type(v) is fn_type}
+    lib = ftkit._lib.lib  # its functions, as `lib.ftk_...` returns them (cached)
+    shared |= {id(getattr(lib, n)) for n in dir(lib)
+               if n.startswith("ftk_") and type(getattr(lib, n)) is fn_type}
+    views: list = []
+    t = threading.Thread(target=lambda: views.extend(o.local() for o, _ in attr_cases))
+    t.start()
+    t.join()
+    for (obj, names), view in zip(attr_cases, views):
+        for name in names:
+            assert id(obj.__dict__[name]) in shared, (type(obj).__name__, name)
+            assert id(view.__dict__[name]) not in shared, (type(obj).__name__, name)
     for key, (view_objs, obj_objs) in got.items():
         view_fns = [o for o in view_objs if type(o) is fn_type]
         # the object itself calls the module's functions; its view, copies
