@@ -411,6 +411,39 @@ int ftk_batch_drain(ftk_handle_t h, uint64_t *out, size_t max, size_t *got) {
     return st;
 }
 
+/* Append n given-back words to the give-back list, under its lock:
+ * FTK_ECLOSED once the executor is drained, FTK_ENOMEM if the list cannot
+ * grow (nothing appended then). The caller notifies `changed` on FTK_OK. */
+static int ret_append(batch *b, const uint64_t *w, size_t n) {
+    int st = FTK_OK;
+    ret_lock(b);
+    if (atomic_load(&b->state) & S_DONE) { /* seq_cst: see ftk_batch_drain */
+        st = FTK_ECLOSED;
+    } else {
+        uint32_t r = atomic_load_explicit(&b->ret_n, memory_order_relaxed);
+        if (n > (size_t)(UINT32_MAX - r)) {
+            st = FTK_ENOMEM; /* ret_n would overflow */
+        } else if (r + n > b->ret_cap) {
+            size_t cap = b->ret_cap ? 2 * b->ret_cap : 8;
+            while (cap < r + n) cap *= 2;
+            if (cap > UINT32_MAX) cap = UINT32_MAX;
+            uint64_t *nr = realloc(b->ret, cap * sizeof(uint64_t));
+            if (nr == NULL) {
+                st = FTK_ENOMEM;
+            } else {
+                b->ret = nr;
+                b->ret_cap = cap;
+            }
+        }
+        if (st == FTK_OK) {
+            memcpy(b->ret + r, w, n * sizeof(uint64_t));
+            atomic_fetch_add(&b->ret_n, (uint32_t)n); /* seq_cst: a waiter's condition */
+        }
+    }
+    ret_unlock(b);
+    return st;
+}
+
 int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w) {
     ftk_thread *t = ftk_thread_self();
     batch *b = ftk_obj_enter_t(t, h, FTK_KIND_BATCH);
@@ -421,28 +454,7 @@ int ftk_batch_unload_last(ftk_handle_t h, uint64_t *w) {
     }
     bt_rec.has = false;
     if (w != NULL) *w = bt_rec.w;
-    int st = FTK_OK;
-    ret_lock(b);
-    if (atomic_load(&b->state) & S_DONE) { /* seq_cst: see ftk_batch_drain */
-        st = FTK_ECLOSED;
-    } else {
-        uint32_t r = atomic_load_explicit(&b->ret_n, memory_order_relaxed);
-        if (r == b->ret_cap) {
-            size_t cap = b->ret_cap ? 2 * b->ret_cap : 8;
-            uint64_t *nr = cap <= UINT32_MAX ? realloc(b->ret, cap * sizeof(uint64_t)) : NULL;
-            if (nr == NULL) {
-                st = FTK_ENOMEM;
-            } else {
-                b->ret = nr;
-                b->ret_cap = cap;
-            }
-        }
-        if (st == FTK_OK) {
-            b->ret[r] = bt_rec.w;
-            atomic_fetch_add(&b->ret_n, 1); /* seq_cst: a waiter's condition */
-        }
-    }
-    ret_unlock(b);
+    int st = ret_append(b, &bt_rec.w, 1);
     if (st == FTK_OK)
         ftk_ec_notify(&b->changed, FTK_EC_ALL);
     else if (st == FTK_ENOMEM)
@@ -459,31 +471,7 @@ int ftk_batch_give_back(ftk_handle_t h, const uint64_t *w, size_t n) {
     if (b == NULL) return FTK_EBADHANDLE;
     int st = FTK_OK;
     if (n > 0) {
-        ret_lock(b);
-        if (atomic_load(&b->state) & S_DONE) { /* seq_cst: see ftk_batch_drain */
-            st = FTK_ECLOSED;
-        } else {
-            uint32_t r = atomic_load_explicit(&b->ret_n, memory_order_relaxed);
-            if (n > (size_t)(UINT32_MAX - r)) {
-                st = FTK_ENOMEM; /* ret_n would overflow */
-            } else if (r + n > b->ret_cap) {
-                size_t cap = b->ret_cap ? 2 * b->ret_cap : 8;
-                while (cap < r + n) cap *= 2;
-                if (cap > UINT32_MAX) cap = UINT32_MAX;
-                uint64_t *nr = realloc(b->ret, cap * sizeof(uint64_t));
-                if (nr == NULL) {
-                    st = FTK_ENOMEM;
-                } else {
-                    b->ret = nr;
-                    b->ret_cap = cap;
-                }
-            }
-            if (st == FTK_OK) {
-                memcpy(b->ret + r, w, n * sizeof(uint64_t));
-                atomic_fetch_add(&b->ret_n, (uint32_t)n); /* seq_cst: a waiter's condition */
-            }
-        }
-        ret_unlock(b);
+        st = ret_append(b, w, n);
         if (st == FTK_OK) ftk_ec_notify(&b->changed, FTK_EC_ALL);
     }
     ftk_obj_exit_t(t);

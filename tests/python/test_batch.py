@@ -36,6 +36,20 @@ class Item:
         return f"Item({self.v})"
 
 
+def tracked_items():
+    """(refs, make): ``make(v)`` returns a new Item(v) and records a weak
+    reference to it in ``refs`` (list.append is atomic: safe from any thread),
+    so a test can check that every value handed out is released."""
+    refs: list = []
+
+    def make(v):
+        it = Item(v)
+        refs.append(weakref.ref(it))
+        return it
+
+    return refs, make
+
+
 class Counting:
     """A source returning 0, 1, 2, ... that counts its calls."""
 
@@ -212,12 +226,7 @@ def test_storm_every_value_once_in_order(size):
 
 
 def test_storm_objects_are_released_once_loaded():
-    refs = []
-
-    def make(v):
-        it = Item(v)
-        refs.append(weakref.ref(it))
-        return it
+    refs, make = tracked_items()
 
     ex = BatchExecutor(Counting(make), 16)
 
@@ -329,12 +338,7 @@ def test_reentrant_load_raises_instead_of_deadlocking():
 # -- close and collection ----------------------------------------------------------------------
 
 def test_close_releases_buffered_values_and_later_loads_raise():
-    refs = []
-
-    def make(v):
-        it = Item(v)
-        refs.append(weakref.ref(it))
-        return it
+    refs, make = tracked_items()
 
     ex = BatchExecutor(Counting(make), 8)
     taken = ex.load  # a load taken before the close
@@ -392,15 +396,7 @@ def test_close_wakes_loads_waiting_for_a_refill_and_refuses_the_refill():
 @pytest.mark.parametrize("size", [1, 8])
 def test_close_racing_loads_and_refills(size):
     for rnd in range(5):
-        refs = []
-        lock = threading.Lock()
-
-        def make(v):
-            it = Item(v)
-            with lock:
-                refs.append(weakref.ref(it))
-            return it
-
+        refs, make = tracked_items()
         ex = BatchExecutor(Counting(make), size)
 
         def work(i):
@@ -426,12 +422,7 @@ def test_close_racing_loads_and_refills(size):
 
 
 def test_collection_releases_buffered_values():
-    refs = []
-
-    def make(v):
-        it = Item(v)
-        refs.append(weakref.ref(it))
-        return it
+    refs, make = tracked_items()
 
     ex = BatchExecutor(Counting(make), 10)
     ex.load()
@@ -535,16 +526,24 @@ def _sigint_storm(ex, src, helpers, seconds=2.0, load=None, helper_view=False):
     return got, got_helpers, interrupted, irq.raised
 
 
-@pytest.mark.skipif(PYPY, reason="PyPy runs signal handlers at other points of a frame")
-@pytest.mark.parametrize("size, helpers", [(1, 0), (16, 0), (7, 3)])
-def test_sigint_storm_loses_nothing_and_repeats_nothing(size, helpers):
+def _plain_source():
+    """(source, state): a source returning 0, 1, 2, ... with no call inside
+    it, so an interrupt lands at its entry or not at all (Counting calls
+    make()); state["n"] is how many values it produced."""
     state = {"n": 0}
 
-    def src():  # no call inside: an interrupt lands at its entry or not at all
+    def src():
         v = state["n"]
         state["n"] = v + 1
         return v
 
+    return src, state
+
+
+@pytest.mark.skipif(PYPY, reason="PyPy runs signal handlers at other points of a frame")
+@pytest.mark.parametrize("size, helpers", [(1, 0), (16, 0), (7, 3)])
+def test_sigint_storm_loses_nothing_and_repeats_nothing(size, helpers):
+    src, state = _plain_source()
     ex = BatchExecutor(src, size)
     got, got_helpers, interrupted, raised = _sigint_storm(ex, src, helpers)
     assert raised >= 5, "the storm did not reach ftkit frames"
@@ -633,12 +632,7 @@ def test_view_dropped_mid_chunk_gives_back_to_another_thread():
 
 
 def test_view_close_gives_back_then_closes_and_closed_views_release():
-    refs = []
-
-    def make(v):
-        it = Item(v)
-        refs.append(weakref.ref(it))
-        return it
+    refs, make = tracked_items()
 
     ex = BatchExecutor(Counting(make), 16)
     v, w = ex.local(), ex.local()
@@ -672,12 +666,7 @@ def test_view_close_gives_back_then_closes_and_closed_views_release():
 
 
 def test_view_of_a_closed_executor_hands_out_what_it_holds_then_raises():
-    refs = []
-
-    def make(v):
-        it = Item(v)
-        refs.append(weakref.ref(it))
-        return it
+    refs, make = tracked_items()
 
     ex = BatchExecutor(Counting(make), 8)
     v = ex.local()
@@ -750,12 +739,7 @@ def test_view_none_values():
 
 
 def test_views_and_executor_are_collected_with_their_values():
-    refs = []
-
-    def make(v):
-        it = Item(v)
-        refs.append(weakref.ref(it))
-        return it
+    refs, make = tracked_items()
 
     ex = BatchExecutor(Counting(make), 32)
     views = [ex.local() for _ in range(3)]
@@ -775,13 +759,7 @@ def test_views_and_executor_are_collected_with_their_values():
 @pytest.mark.skipif(PYPY, reason="PyPy runs signal handlers at other points of a frame")
 @pytest.mark.parametrize("size, helpers", [(1, 0), (16, 0), (64, 2), (7, 3)])
 def test_sigint_storm_through_a_view(size, helpers):
-    state = {"n": 0}
-
-    def src():  # no call inside: an interrupt lands at its entry or not at all
-        v = state["n"]
-        state["n"] = v + 1
-        return v
-
+    src, state = _plain_source()
     ex = BatchExecutor(src, size)
     view = ex.local()
     got, got_helpers, interrupted, raised = _sigint_storm(ex, src, helpers, load=view.load,
