@@ -86,9 +86,9 @@ def thread_copy(x: Any) -> Any:
     code) is an atomic reference-count update on a line all threads share.
     Measured with two threads each calling a closure over
     ``ftk_last_status`` (``bench/contention.py``, family "cffi function",
-    2-core VM): 8.4 -> 6.7 Mops/s through the module's function object,
-    9.1 -> 6.7 through one shared object in a cell, 9.4 -> 18.7 through a
-    copy per thread. Views (``local_view``) build their fast paths over
+    2-core VM, bench/results/contention-3.13t.md): 1 -> 2 threads 9.0 ->
+    13.8 Mops/s through the module's function object, 9.1 -> 14.4 through
+    one shared object in a cell, 9.2 -> 18.2 through a copy per thread. Views (``local_view``) build their fast paths over
     these copies; an object's own fast paths use ``same``."""
     if type(x) is int:
         return int(str(x))  # a new object (int(x) would return x itself)
