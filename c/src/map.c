@@ -500,29 +500,12 @@ int ftk_map_capacity(ftk_handle_t h, size_t *out) {
 
 /* ---- writes -------------------------------------------------------------- */
 
-/* Body of insert; the caller is in a section and has validated m. */
-static int do_insert(map *m, uint64_t hash, uint64_t key, uint64_t value,
-                              uint64_t stamp, opctx *cx) {
-    node *nn = malloc(sizeof *nn);
-    if (nn == NULL) return FTK_ENOMEM;
-    nn->hash = hash;
-    nn->key = key;
+/* Under the lock of bucket b (of table t), whose chain is head: link the
+ * initialised node nn (all but ver/next/gen) at the front, unlock, count it
+ * and grow if the bucket was crowded. */
+static void link_new(map *m, table *t, bucket *b, node *head, node *nn, opctx *cx) {
     /* relaxed: a pass that starts concurrently may or may not take it */
     nn->gen = atomic_load_explicit(&m->clear_gen, memory_order_relaxed);
-    atomic_init(&nn->value, value);
-    table *t = writer_table(m, cx);
-    uint64_t mh = mixh(hash);
-    node *head;
-    bucket *b = lock_hash(t, mh, &head, &t);
-    /* Conflict check: only nodes newer than the stamp (chains are sorted). */
-    for (node *n = head; n && n->ver > stamp;
-         n = atomic_load_explicit(&n->next, memory_order_relaxed)) { /* locked */
-        if (n->hash == hash) {
-            bucket_unlock(b, head);
-            free(nn);
-            return FTK_EAGAIN;
-        }
-    }
     /* relaxed: we hold the lock; the new ver is published below */
     uint64_t v = atomic_load_explicit(&b->ver, memory_order_relaxed) + 1;
     nn->ver = v;
@@ -537,6 +520,30 @@ static int do_insert(map *m, uint64_t hash, uint64_t key, uint64_t value,
     bucket_unlock(b, nn);
     count_add(m, 1);
     if (crowded) maybe_grow(m, t, cx);
+}
+
+/* Body of insert; the caller is in a section and has validated m. */
+static int do_insert(map *m, uint64_t hash, uint64_t key, uint64_t value,
+                              uint64_t stamp, opctx *cx) {
+    node *nn = malloc(sizeof *nn);
+    if (nn == NULL) return FTK_ENOMEM;
+    nn->hash = hash;
+    nn->key = key;
+    atomic_init(&nn->value, value);
+    table *t = writer_table(m, cx);
+    uint64_t mh = mixh(hash);
+    node *head;
+    bucket *b = lock_hash(t, mh, &head, &t);
+    /* Conflict check: only nodes newer than the stamp (chains are sorted). */
+    for (node *n = head; n && n->ver > stamp;
+         n = atomic_load_explicit(&n->next, memory_order_relaxed)) { /* locked */
+        if (n->hash == hash) {
+            bucket_unlock(b, head);
+            free(nn);
+            return FTK_EAGAIN;
+        }
+    }
+    link_new(m, t, b, head, nn, cx);
     return FTK_OK;
 }
 
@@ -578,6 +585,74 @@ int ftk_map_insert_many(ftk_handle_t h, const int64_t *hashes, const uint64_t *k
         }
     }
     return first;
+}
+
+/* Body of put; the caller is in a section and has validated m. One bucket
+ * lock covers the search and the change, so "replace (hash, key)", "add:
+ * no entry has hash" and "refuse: other keys have hash" are each atomic. */
+static int do_put(map *m, uint64_t hash, uint64_t key, uint64_t value, uint64_t *old,
+                  int *added, opctx *cx) {
+    node *nn = NULL;
+    for (;;) {
+        table *t = writer_table(m, cx);
+        uint64_t mh = mixh(hash);
+        node *head;
+        bucket *b = lock_hash(t, mh, &head, &t);
+        node *other = NULL;
+        size_t others = 0;
+        /* relaxed: we hold the lock (values and links change only under it) */
+        for (node *n = head; n; n = atomic_load_explicit(&n->next, memory_order_relaxed)) {
+            if (n->hash != hash) continue;
+            if (n->key == key) {
+                *old = atomic_load_explicit(&n->value, memory_order_relaxed);
+                /* release: readers that load the word see what preceded it */
+                atomic_store_explicit(&n->value, value, memory_order_release);
+                bucket_unlock(b, head);
+                free(nn);
+                *added = 0;
+                return FTK_OK;
+            }
+            if (others++ == 0) other = n; /* the newest: chains are newest first */
+        }
+        if (others) {
+            *old = others == 1 ? atomic_load_explicit(&other->value, memory_order_relaxed) : 0;
+            bucket_unlock(b, head);
+            free(nn);
+            *added = 0;
+            return others == 1 ? FTK_EAGAIN : FTK_EOVERFLOW;
+        }
+        if (nn == NULL) {
+            /* Allocate outside the lock, then look again: the bucket may have
+             * changed while it was released. */
+            bucket_unlock(b, head);
+            nn = malloc(sizeof *nn);
+            if (nn == NULL) return FTK_ENOMEM;
+            nn->hash = hash;
+            nn->key = key;
+            atomic_init(&nn->value, value);
+            continue;
+        }
+        link_new(m, t, b, head, nn, cx);
+        *old = 0;
+        *added = 1;
+        return FTK_OK;
+    }
+}
+
+int ftk_map_put(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value, uint64_t *old,
+                int *added) {
+    uint64_t o = 0;
+    int a = 0;
+    ftk_thread *self_ = ftk_thread_self();
+    opctx cx = OPCTX_INIT;
+    ftk_ebr_enter_t(self_);
+    map *m = get_map(h);
+    int st = m ? do_put(m, (uint64_t)hash, key, value, &o, &a, &cx) : FTK_EBADHANDLE;
+    ftk_ebr_exit_t(self_);
+    ctx_flush(&cx);
+    if (old) *old = o;
+    if (added) *added = a;
+    return st;
 }
 
 enum { OP_SET, OP_CAS, OP_REMOVE, OP_REMOVE_IF };

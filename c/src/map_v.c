@@ -33,6 +33,20 @@ uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key, uint64_
     return word_or_status(st, old);
 }
 
+uint64_t ftk_map_put_v(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value) {
+    uint64_t old = 0;
+    int added = 0;
+    int st = ftk_map_put(h, hash, key, value, &old, &added); /* before reading old */
+    if (st == FTK_OK || st == FTK_EAGAIN) {
+        /* replaced (FTK_OK, old != 0 for this API's callers), added (0), or
+         * the one other entry's word (FTK_EAGAIN) */
+        if (!added) ftk_set_last(st);
+        return old;
+    }
+    ftk_set_last(st); /* FTK_EOVERFLOW (several others), FTK_ENOMEM, FTK_EBADHANDLE */
+    return FTK_MAP_SEVERAL;
+}
+
 uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key) {
     uint64_t old = 0;
     int st = ftk_map_remove(h, hash, key, &old); /* before reading old */

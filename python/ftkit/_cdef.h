@@ -100,6 +100,8 @@ uint64_t value, uint64_t stamp);
 int ftk_map_insert_many(ftk_handle_t h, const int64_t *hashes,
 const uint64_t *keys, const uint64_t *values,
 const uint64_t *stamps, size_t count, int *status);
+int ftk_map_put(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
+uint64_t *old, int *added);
 int ftk_map_set_value(ftk_handle_t h, int64_t hash, uint64_t key,
 uint64_t value, uint64_t *old);
 int ftk_map_cas_value(ftk_handle_t h, int64_t hash, uint64_t key,
@@ -124,6 +126,8 @@ uint64_t ftk_map_find1_v(ftk_handle_t h, int64_t hash);
 #define FTK_MAP_SEVERAL 0xffffffffffffffff
 uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash);
 uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
+uint64_t value);
+uint64_t ftk_map_put_v(ftk_handle_t h, int64_t hash, uint64_t key,
 uint64_t value);
 uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);
 size_t ftk_map_size_v(ftk_handle_t h);

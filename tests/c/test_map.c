@@ -2,7 +2,8 @@
  * test_map.c - the concurrent hash index (ftkit/map.h): every entry point,
  * bad handles, a single-thread model test against a reference with colliding
  * hashes, the equal-key insert protocol under 8 threads, racing
- * insert/remove/cas with a conservation invariant, resize under readers,
+ * insert/remove/cas and racing put/remove with conservation invariants,
+ * resize under readers,
  * iteration under churn, and a mixed stress run. Public API only.
  */
 #include <pthread.h>
@@ -178,6 +179,11 @@ START_TEST(test_bad_handles) {
         ck_assert_int_eq(sts[0], FTK_EBADHANDLE);
         ck_assert_int_eq(sts[1], FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_set_value(h, 1, 2, 3, &w), FTK_EBADHANDLE);
+        int added = 7;
+        ck_assert_int_eq(ftk_map_put(h, 1, 2, 3, &w, &added), FTK_EBADHANDLE);
+        ck_assert_int_eq(added, 0);
+        ck_assert_uint_eq(ftk_map_put_v(h, 1, 2, 3), FTK_MAP_SEVERAL);
+        ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_cas_value(h, 1, 2, 3, 4, &w), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_cas_value_many(h, hs, k, k, k, 2, v, sts), FTK_EBADHANDLE);
         ck_assert_int_eq(ftk_map_remove(h, 1, 2, &w), FTK_EBADHANDLE);
@@ -232,7 +238,11 @@ START_TEST(test_null_outs) {
     ck_assert_int_eq(ftk_map_insert(m, 5, 6, 7, 0), FTK_OK);
     ck_assert_int_eq(ftk_map_set_value(m, 5, 6, 8, NULL), FTK_OK);
     ck_assert_int_eq(ftk_map_cas_value(m, 5, 6, 8, 9, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_map_put(m, 5, 6, 10, NULL, NULL), FTK_OK); /* replaced */
+    ck_assert_int_eq(ftk_map_put(m, 5, 16, 11, NULL, NULL), FTK_EAGAIN);
     ck_assert_int_eq(ftk_map_remove(m, 5, 6, NULL), FTK_OK);
+    ck_assert_int_eq(ftk_map_put(m, 5, 16, 11, NULL, NULL), FTK_OK); /* added */
+    ck_assert_int_eq(ftk_map_remove(m, 5, 16, NULL), FTK_OK);
     ck_assert_int_eq(ftk_map_new(SIZE_MAX, &m), FTK_EOVERFLOW);
     free_and_reclaim(m);
 }
@@ -306,6 +316,54 @@ START_TEST(test_basic_ops) {
     ck_assert_int_eq(ftk_last_status(), FTK_EBADHANDLE);
     free_and_reclaim(m);
     ck_assert_uint_eq(ftk_live_handles(), base);
+}
+END_TEST
+
+/* ftk_map_put's four outcomes, and the value-style put_v. */
+START_TEST(test_put) {
+    ftk_handle_t m = new_map(0);
+    uint64_t old = 99, k[4], v[4], stamp;
+    int added = 99;
+    size_t n;
+    ck_assert_int_eq(ftk_map_put(m, 7, 70, 700, &old, &added), FTK_OK); /* add */
+    ck_assert_int_eq(added, 1);
+    ck_assert_uint_eq(old, 0);
+    ck_assert_int_eq(ftk_map_put(m, 7, 70, 701, &old, &added), FTK_OK); /* replace */
+    ck_assert_int_eq(added, 0);
+    ck_assert_uint_eq(old, 700);
+    /* another key word with the same hash: refused, the other's word reported */
+    ck_assert_int_eq(ftk_map_put(m, 7, 71, 710, &old, &added), FTK_EAGAIN);
+    ck_assert_int_eq(added, 0);
+    ck_assert_uint_eq(old, 701);
+    ck_assert_int_eq(ftk_map_find(m, 7, k, v, 4, &n, &stamp), FTK_OK);
+    ck_assert_uint_eq(n, 1); /* nothing changed */
+    ck_assert_uint_eq(k[0], 70);
+    ck_assert_uint_eq(v[0], 701);
+    /* several others (the second added through insert with a stamp) */
+    ck_assert_int_eq(ftk_map_insert(m, 7, 71, 710, stamp), FTK_OK);
+    ck_assert_int_eq(ftk_map_put(m, 7, 72, 720, &old, &added), FTK_EOVERFLOW);
+    ck_assert_uint_eq(old, 0);
+    /* an entry of its own is found among several */
+    ck_assert_int_eq(ftk_map_put(m, 7, 71, 711, &old, &added), FTK_OK);
+    ck_assert_uint_eq(old, 710);
+    ck_assert_uint_eq(map_size(m), 2);
+    /* put_v: 0 added; a word with FTK_OK replaced, with FTK_EAGAIN the other's */
+    ck_assert_uint_eq(ftk_map_put_v(m, 8, 80, 800), 0);
+    ck_assert_uint_eq(ftk_map_put_v(m, 8, 80, 801), 800);
+    ck_assert_int_eq(ftk_last_status(), FTK_OK);
+    ck_assert_uint_eq(ftk_map_put_v(m, 8, 81, 810), 801);
+    ck_assert_int_eq(ftk_last_status(), FTK_EAGAIN);
+    ck_assert_uint_eq(ftk_map_put_v(m, 7, 72, 720), FTK_MAP_SEVERAL);
+    ck_assert_int_eq(ftk_last_status(), FTK_EOVERFLOW);
+    ck_assert_uint_eq(ftk_map_lookup_v(m, 8), 801);
+    ck_assert_uint_eq(map_size(m), 3);
+    /* adds through put grow the table like inserts do */
+    for (uint64_t i = 0; i < 5000; i++)
+        ck_assert_uint_eq(ftk_map_put_v(m, (int64_t)(1000 + i), i + 1, i + 2), 0);
+    ck_assert_uint_eq(map_size(m), 5003);
+    for (uint64_t i = 0; i < 5000; i += 7)
+        ck_assert_uint_eq(ftk_map_lookup_v(m, (int64_t)(1000 + i)), i + 2);
+    free_and_reclaim(m);
 }
 END_TEST
 
@@ -960,6 +1018,92 @@ START_TEST(test_racing_insert_remove_cas) {
 }
 END_TEST
 
+/* 8 threads put unique tokens on 200 key words whose hashes collide (k % 61)
+ * and remove entries found by hash. Every token is accounted for exactly
+ * once: refused by put (the caller keeps it), handed back by a later put or
+ * a remove, or still in the map at the end. put never adds beside another
+ * entry with its hash, so the map holds at most one entry per hash. */
+#define PK 200
+typedef struct {
+    ftk_handle_t m;
+    int ops;
+    _Atomic uint64_t written, returned, refused;
+} put_ctx;
+
+static void put_thread(void *arg, int t) {
+    put_ctx *x = arg;
+    rng r = {(uint64_t)t * 104729 + 5};
+    uint64_t written = 0, returned = 0, refused = 0;
+    for (int i = 0; i < x->ops; i++) {
+        uint64_t k = rnd(&r) % PK, hash = k % 61;
+        uint64_t token = ((uint64_t)(t + 1) << 40) | (uint64_t)(i + 1);
+        if (rnd(&r) % 5 == 0) { /* remove whatever entry has this hash */
+            uint64_t fk, fv, old;
+            size_t n;
+            int st = ftk_map_find(x->m, (int64_t)hash, &fk, &fv, 1, &n, NULL);
+            TCHECK(st == FTK_OK); /* put keeps one entry per hash */
+            if (st == FTK_OK && n == 1) {
+                st = ftk_map_remove(x->m, (int64_t)hash, fk, &old);
+                if (st == FTK_OK) returned += old;
+                else TCHECK(st == FTK_ENOTFOUND);
+            }
+            continue;
+        }
+        written += token;
+        if (t % 2) { /* half the threads through the value-style call */
+            uint64_t w = ftk_map_put_v(x->m, (int64_t)hash, k + 1, token);
+            if (w == 0) continue; /* added */
+            int st = ftk_last_status();
+            TCHECK(w != FTK_MAP_SEVERAL && (w >> 40) >= 1 && (w >> 40) <= NTHREADS);
+            if (st == FTK_OK) {
+                returned += w;
+            } else {
+                TCHECK(st == FTK_EAGAIN);
+                refused += token;
+            }
+        } else {
+            uint64_t old = 0;
+            int added = 0;
+            int st = ftk_map_put(x->m, (int64_t)hash, k + 1, token, &old, &added);
+            if (st == FTK_OK && !added) returned += old;
+            else if (st == FTK_EAGAIN) refused += token;
+            else TCHECK(st == FTK_OK && added && old == 0);
+        }
+    }
+    atomic_fetch_add(&x->written, written);
+    atomic_fetch_add(&x->returned, returned);
+    atomic_fetch_add(&x->refused, refused);
+}
+
+typedef struct {
+    uint8_t hashes[61];
+    uint64_t sum;
+} put_check;
+
+static void put_visit(void *arg, uint64_t k, uint64_t v, uint64_t h) {
+    put_check *c = arg;
+    TCHECK(k >= 1 && k <= PK && h == (k - 1) % 61);
+    if (h < 61) c->hashes[h]++;
+    c->sum += v;
+}
+
+START_TEST(test_racing_put_remove) {
+    put_ctx x = {new_map(0), FTK_SCALED(40000), 0, 0, 0};
+    ftk_test_run_threads(NTHREADS, put_thread, &x);
+    ASSERT_NO_THREAD_FAILURES();
+    put_check c;
+    memset(&c, 0, sizeof c);
+    size_t n = iterate(x.m, 16, put_visit, &c);
+    for (int h = 0; h < 61; h++) ck_assert_uint_le(c.hashes[h], 1);
+    ck_assert_uint_eq(map_size(x.m), n);
+    ck_assert_uint_eq(c.sum + atomic_load(&x.returned) + atomic_load(&x.refused),
+                      atomic_load(&x.written));
+    ck_assert_uint_gt(atomic_load(&x.refused), 0); /* the refusal path really ran */
+    ASSERT_NO_THREAD_FAILURES();
+    free_and_reclaim(x.m);
+}
+END_TEST
+
 /* Readers never miss a key that is present throughout, while writers grow
  * the table several times and churn other keys. */
 typedef struct {
@@ -1281,8 +1425,8 @@ static void fw_thread(void *arg, int t) {
         uint64_t id = rnd(&r) % 5000, h = id % 97;
         int st;
         switch (id % 6) {
-        case 0:
-        case 1: st = ftk_map_insert(m, h, id + 1, id, FTK_MAP_STAMP_ANY); break;
+        case 0: st = ftk_map_insert(m, h, id + 1, id, FTK_MAP_STAMP_ANY); break;
+        case 1: st = ftk_map_put(m, h, id + 1, id, &w, NULL); break;
         case 2: st = ftk_map_remove(m, h, id + 1, &w); break;
         case 3: st = ftk_map_find(m, h, k, v, 16, &n, &w); break;
         case 4: {
@@ -1293,7 +1437,7 @@ static void fw_thread(void *arg, int t) {
         default: st = ftk_map_drain(m, k, v, 16, &n); break;
         }
         TCHECK(st == FTK_OK || st == FTK_EBADHANDLE || st == FTK_ENOTFOUND ||
-               st == FTK_EOVERFLOW);
+               st == FTK_EOVERFLOW || st == FTK_EAGAIN);
     }
 }
 
@@ -1317,6 +1461,7 @@ static Suite *map_suite(void) {
     tcase_add_test(api, test_bad_handles);
     tcase_add_test(api, test_null_outs);
     tcase_add_test(api, test_basic_ops);
+    tcase_add_test(api, test_put);
     tcase_add_test(api, test_batch_ops);
     tcase_add_test(api, test_iter_and_drain_api);
     tcase_add_test(api, test_capacity_hint);
@@ -1336,6 +1481,7 @@ static Suite *map_suite(void) {
     tcase_add_test(conc, test_drain_pass);
     tcase_add_test(conc, test_equal_keys_one_entry);
     tcase_add_test(conc, test_racing_insert_remove_cas);
+    tcase_add_test(conc, test_racing_put_remove);
     tcase_add_test(conc, test_resize_under_readers);
     tcase_add_test(conc, test_iter_under_churn);
     suite_add_tcase(s, conc);

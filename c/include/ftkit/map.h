@@ -59,7 +59,20 @@
  * the stamp). Each of these is linearizable at its successful map call (or,
  * for "absent" outcomes, at the find whose candidates were all unequal),
  * provided __eq__ is consistent and key words are unique among live
- * entries (the binding uses slot words, which are).
+ * entries.
+ *
+ * ---- The one-call set: ftk_map_put ----------------------------------------
+ *
+ * A binding whose key word is a function of the key object (the Python
+ * binding uses id(key), unique among live objects, and the entry's record
+ * keeps its key alive) can set in one call: ftk_map_put(h, kw(k), vw)
+ * replaces the value of (h, kw(k)) if that entry exists, adds the entry if
+ * no entry has the hash, and otherwise changes nothing and reports the other
+ * entry (FTK_EAGAIN, its value word) or several (FTK_EOVERFLOW). Only then
+ * does the binding compare: an equal key under another key word (1 and 1.0,
+ * or two equal strings) is set through its own key word with set_value, as
+ * in the example above. So equal-but-distinct keys still never make two
+ * entries: put never adds beside an entry with the same hash.
  *
  * A stamp of 0 means "insert only if no entry with this hash exists";
  * FTK_MAP_STAMP_ANY means "insert unconditionally" (for bulk loads whose keys
@@ -167,6 +180,25 @@ FTK_API int ftk_map_insert(ftk_handle_t h, int64_t hash, uint64_t key,
 FTK_API int ftk_map_insert_many(ftk_handle_t h, const int64_t *hashes,
                                 const uint64_t *keys, const uint64_t *values,
                                 const uint64_t *stamps, size_t count, int *status);
+
+/* Upsert in one call, for callers whose key words are canonical where they
+ * can be (the Python binding uses the key object's identity): under the
+ * lock of the hash's bucket,
+ *   - if the entry (hash, key) exists, its value becomes `value`: FTK_OK,
+ *     *added = 0, *old = the previous value word (the caller now owns it);
+ *   - else, if no entry has this hash, (hash, key, value) is added: FTK_OK,
+ *     *added = 1, *old = 0;
+ *   - else nothing changes: FTK_EAGAIN if exactly one other entry has the
+ *     hash (*old = its value word, a snapshot the caller does not own: the
+ *     binding compares that entry's key and, if equal, calls
+ *     ftk_map_set_value with its key word), FTK_EOVERFLOW if several do
+ *     (*old = 0: use ftk_map_find).
+ * FTK_ENOMEM if the entry cannot be allocated. old and added may be NULL.
+ * Linearizable: each outcome is one atomic step at the bucket lock.
+ * Writer: locks one bucket (twice when it adds: the node is allocated
+ * outside the lock); may run concurrently with every other call. */
+FTK_API int ftk_map_put(ftk_handle_t h, int64_t hash, uint64_t key, uint64_t value,
+                        uint64_t *old, int *added);
 
 /* Replace the value of the entry (hash, key): FTK_OK and *old (may be NULL)
  * receives the previous value word, which the caller now owns.
@@ -281,6 +313,16 @@ FTK_API uint64_t ftk_map_lookup_v(ftk_handle_t h, int64_t hash);
 /* ftk_map_set_value returning the old value word (0: FTK_ENOTFOUND ...). */
 FTK_API uint64_t ftk_map_set_value_v(ftk_handle_t h, int64_t hash, uint64_t key,
                                      uint64_t value);
+/* ftk_map_put in one value-style call, for a binding whose value words are
+ * never 0 or FTK_MAP_SEVERAL: 0 when the entry was added (no status to
+ * fetch); FTK_MAP_SEVERAL when several other entries share the hash
+ * (ftk_last_status() = FTK_EOVERFLOW) or on failure (FTK_ENOMEM,
+ * FTK_EBADHANDLE); otherwise a value word: the replaced one (status FTK_OK;
+ * the caller owns it) or the one other entry's (status FTK_EAGAIN; not
+ * owned). A binding that can tell the two apart by the word (the Python
+ * binding: the word's record names its key word) needs no status call. */
+FTK_API uint64_t ftk_map_put_v(ftk_handle_t h, int64_t hash, uint64_t key,
+                               uint64_t value);
 /* ftk_map_remove returning the removed entry's value word. */
 FTK_API uint64_t ftk_map_remove_v(ftk_handle_t h, int64_t hash, uint64_t key);
 /* ftk_map_size's count (0 with FTK_EBADHANDLE on a bad handle). */
