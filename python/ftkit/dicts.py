@@ -8,11 +8,19 @@ with the *stamp* the find returned, which fails with FTK_EAGAIN if another
 entry with that hash appeared meanwhile (then we compare again). So two
 threads inserting equal-but-distinct keys never create two entries.
 
+Key words are the key object's identity: ``id(key)``, unique among live
+objects, and the entry's record keeps the key alive, so no other live key
+can have it while the entry exists. Setting through the key object the entry
+was made with, or adding a new key, is then one C call (``ftk_map_put``);
+only an equal key under another key word (``1`` and ``1.0``, two equal
+strings) needs a second one. Where ``id()`` is not a machine word (PyPy's
+ids of floats and big or negative ints), the key word is ``_TAG`` | the
+index of a key slot that holds the key, so the two kinds never meet.
+
 Objects live in the dict's own versioned SlotTable (see ftkit._keepalive):
-* the key word's slot holds the key object;
-* the value word's slot holds a tuple ``(key, value, key_word)``, so one
-  lookup returns everything a method needs, and replacing a value is one
-  C call that hands back the old tuple's word to release.
+the value word's slot holds a tuple ``(key, value, key_word)``, so one
+lookup returns everything a method needs, and replacing a value is one
+C call that hands back the old tuple's word to release.
 A reader that finds a word released under it (a concurrent set/pop) sees the
 slot's generation changed and looks again.
 
@@ -44,6 +52,10 @@ _find1 = lib.ftk_map_find1_v
 _lookup = lib.ftk_map_lookup_v
 _MANY = lib.FTK_MAP_SEVERAL  # "several entries with this hash, or an error"
 _set_value = lib.ftk_map_set_value_v
+_put = lib.ftk_map_put_v
+# Key words at or above _TAG name a key slot (index in the low bits); below
+# it they are ids. CPython's ids are addresses, always below.
+_TAG = 1 << 63
 _remove = lib.ftk_map_remove_v
 _insert = lib.ftk_map_insert
 _cas = lib.ftk_map_cas_value
@@ -106,6 +118,7 @@ class ConcurrentDict(Native, Generic[K, V]):
     _f_lookup: Any
     _f_set_value: Any
     _f_insert: Any
+    _f_put: Any
     _c_mask: int
     _get_state: tuple
     _set_state: tuple
@@ -147,10 +160,11 @@ class ConcurrentDict(Native, Generic[K, V]):
         d["_f_lookup"] = lookup = fn(_lookup)
         d["_f_set_value"] = set_value = fn(_set_value)
         d["_f_insert"] = fn(_insert)
+        d["_f_put"] = fn(_put)
         d["_c_mask"] = mask = fn(INDEX_MASK)
         # the hot methods' state in one tuple each: one attribute load
-        # instead of five (get) or ten (set); callgrind, 3.13t: get 6,855 ->
-        # 6,473, set 15,710 -> 13,614 instructions (PYTHONHASHSEED=0)
+        # instead of five (get) or ten (set); callgrind, 3.13t: get 6,855
+        # -> 6,473, set 15,710 -> 13,614 instructions (PYTHONHASHSEED=0)
         d["_get_state"] = (d["_h"], lookup, d["_objs"], d["_words"], mask)
         d["_set_state"] = (d["_h"], lookup, set_value, d["_objs"], d["_words"], d["_free"],
                            d["_back"], mask, fn(_GEN), fn(_M64))
@@ -274,11 +288,25 @@ class ConcurrentDict(Native, Generic[K, V]):
         return self._pair(key) is not None
 
     # -- updates ---------------------------------------------------------------
+    def _key_word(self, key: Any) -> int:
+        """A new entry's key word: id(key), or a tagged key slot where the id
+        is not a word below _TAG (see the module docstring)."""
+        kw = id(key)
+        if 0 < kw < _TAG:
+            return kw
+        return _TAG | (self._slots.put(key) & INDEX_MASK)
+
+    def _drop_key(self, kw: int) -> None:
+        """Give back what a key word held, once its entry is gone (the key
+        slot of a tagged word; an id holds nothing)."""
+        if kw >= _TAG:
+            slots = self._slots
+            slots.release(slots.words[kw & INDEX_MASK])
+
     def _put_entry(self, key: Any, value: Any) -> tuple[int, int]:
-        """Allocate the key slot and the (key, value, kw) slot for a new entry."""
-        slots = self._slots
-        kw = slots.put(key)
-        return kw, slots.put((key, value, kw))
+        """The key word and the (key, value, kw) slot for a new entry."""
+        kw = self._key_word(key)
+        return kw, self._slots.put((key, value, kw))
 
     def _try_insert(self, hv: int, key: Any, value: Any, stamp: int) -> bool:
         """Insert a new entry if no entry with hash hv appeared since ``stamp``
@@ -288,7 +316,7 @@ class ConcurrentDict(Native, Generic[K, V]):
         if st == _OK:
             return True
         self._slots.release(nvw)
-        self._slots.release(kw)
+        self._drop_key(kw)
         if st != _EAGAIN:
             raise_status(st, "insert", _NAME)
         return False
@@ -299,33 +327,17 @@ class ConcurrentDict(Native, Generic[K, V]):
         hv = hash(key)
         h = self._h
         slots = self._slots
-        objs = slots.objs
         while True:
             vw = self._f_lookup(h, hv)
             if vw and vw != _MANY:
                 i = vw & INDEX_MASK
-                pair = objs[i]
+                pair = slots.objs[i]
                 if slots.words[i] != vw:
                     continue
                 k2 = pair[0]
                 if k2 is key or k2 == key:
-                    if not replace:
+                    if not replace or self._replace(pair, hv, value):
                         return pair
-                    kw = pair[2]
-                    try:  # slots.put, inline
-                        j = slots.free.pop()
-                    except IndexError:
-                        j = slots.take_index()
-                        objs = slots.objs
-                    objs[j] = (k2, value, kw)
-                    old = self._f_set_value(h, hv, kw, slots.words[j])
-                    if old:
-                        slots.release(old)
-                        return pair
-                    nvw = slots.words[j]
-                    slots.release(nvw)
-                    if _last() != _ENOTFOUND:
-                        raise_status(_last(), "set", _NAME)
                     continue  # removed meanwhile: look again
                 return self._store_slow(key, hv, value, replace)
             if not vw:
@@ -338,27 +350,25 @@ class ConcurrentDict(Native, Generic[K, V]):
             raise_status(st, "lookup", _NAME)
 
     def _store_slow(self, key: Any, hv: int, value: Any, replace: bool) -> Any:
-        h = self._h
-        slots = self._slots
         while True:
             pair, _vw, stamp = self._find(key, hv)
             if pair is not None:
-                if not replace:
+                if not replace or self._replace(pair, hv, value):
                     return pair
-                kw = pair[2]
-                nvw = slots.put((pair[0], value, kw))
-                old = _set_value(h, hv, kw, nvw)
-                if old:
-                    slots.release(old)
-                    return pair
-                slots.release(nvw)
-                continue
+                continue  # removed meanwhile
             if self._try_insert(hv, key, value, stamp):
                 return None
 
     def __setitem__(self, key: K, value: V) -> None:
-        # _store(key, value, True) with its common paths inlined; the state
-        # in one tuple: one attribute load instead of ten (bench/dicts.py)
+        # _store(key, value, True) with its common paths inlined, the state in
+        # one tuple: a helper frame costs as much as the call (bench/dicts.py
+        # "set" rows). An existing key: lookup, then set_value through the
+        # entry's key word. A new key: lookup (a miss), then ftk_map_put with
+        # id(key) as key word (callgrind, 3.13t: 20,552 -> 11,700
+        # instructions; it was lookup + two slot puts + insert). Put first,
+        # lookup never (design.md section 9) measured 12,926 for a set
+        # through the stored key object but 19,849 for an equal key object
+        # (the usual case for ints and strings made at run time): not taken.
         hv = hash(key)
         h, lookup, set_value, objs, words, free, back, mask, gen, m64 = self._set_state
         vw = lookup(h, hv)
@@ -386,9 +396,45 @@ class ConcurrentDict(Native, Generic[K, V]):
                         return
                     objs[j] = None  # removed meanwhile: give the slot back
                     free.append(j)
-        elif self._try_insert(hv, key, value, 0):  # a miss (one call): insert
-            return
+        else:  # a miss: add with one more call
+            kw = id(key)
+            if not kw >> 63:  # not a tagged word (ids are > 0): see _key_word
+                try:
+                    j = free.pop()
+                except IndexError:
+                    j = self._slots.take_index()
+                objs[j] = (key, value, kw)
+                w = self._f_put(h, hv, kw, words[j])
+                if not w:
+                    return  # added
+                i = w & mask
+                if i < len(objs):  # not _MANY (several others, or an error)
+                    pair = objs[i]
+                    if words[i] == w and pair[2] == kw:
+                        # this key object was added meanwhile and put set its
+                        # value: w is ours (a refusal names another key word)
+                        words[i] = (w + gen) & m64
+                        objs[i] = None
+                        back.append(i)
+                        return
+                objs[j] = None  # refused: never published, straight back
+                free.append(j)
         self._store(key, value, True)
+
+    def _replace(self, pair: tuple, hv: int, value: Any) -> bool:
+        """Set the value of pair's entry (named by its key word, keeping its
+        key object); False if the entry was removed meanwhile."""
+        slots = self._slots
+        kw = pair[2]
+        nvw = slots.put((pair[0], value, kw))
+        old = self._f_set_value(self._h, hv, kw, nvw)
+        if old:
+            slots.release(old)
+            return True
+        slots.release(nvw)
+        if _last() != _ENOTFOUND:
+            raise_status(_last(), "set", _NAME)
+        return False
 
     def setdefault(self, key: K, default: Any = None) -> Any:
         """Atomically: the value of key if present, else insert default."""
@@ -407,7 +453,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             old = _remove(h, hv, pair[2])
             if old:
                 kept = slots.release(old)
-                slots.release(pair[2])
+                self._drop_key(pair[2])
                 return kept
             if _last() != _ENOTFOUND:
                 raise_status(_last(), "remove", _NAME)
@@ -462,21 +508,19 @@ class ConcurrentDict(Native, Generic[K, V]):
                 wrapped = True
                 cursor[0] = 0
                 continue
-            objs, words = slots.objs, slots.words
             kws = ffi.unpack(keys, got)
             for t, hv in enumerate(ffi.unpack(hashes, got)):
                 kw = kws[t]
-                if words[kw & INDEX_MASK] != kw:
-                    continue  # removed meanwhile
-                seen = True
                 old = _remove(h, hv, kw)
                 if old:
                     pair = slots.release(old)
-                    slots.release(kw)
-                    rest = any(words[w & INDEX_MASK] == w for w in kws[t + 1:])
-                    # resume at this chunk if it still holds entries, else past it
-                    self._pop_hint = before if rest else cursor[0]
+                    self._drop_key(kw)
+                    # resume at this chunk if it may still hold entries, else past it
+                    self._pop_hint = before if t + 1 < got else cursor[0]
                     return pair[0], pair[1]
+                if _last() != _ENOTFOUND:
+                    raise_status(_last(), "popitem", _NAME)
+                seen = True  # removed meanwhile by another thread
 
     def compare_and_set(self, key: K, expected: Any, desired: Any) -> bool:
         """Atomically: if key's value *is* ``expected`` (identity), make it
@@ -502,7 +546,7 @@ class ConcurrentDict(Native, Generic[K, V]):
                 st = lib.ftk_map_remove_if(h, hv, kw, vw)
                 if st == _OK:
                     slots.release(vw)
-                    slots.release(kw)
+                    self._drop_key(kw)
                     return True
             else:
                 nvw = slots.put((pair[0], desired, kw))
@@ -630,8 +674,10 @@ class ConcurrentDict(Native, Generic[K, V]):
                             continue
                 slow.append(i)
         except BaseException:
-            for w in cas_new + ins_vw + ins_kw:
+            for w in cas_new + ins_vw:
                 slots.release(w)
+            for kw in ins_kw:
+                self._drop_key(kw)
             raise
         retry = list(slow)
         if cas_i:
@@ -664,7 +710,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             for t, code in enumerate(ffi.unpack(stat, m)):
                 if code != _OK:
                     slots.release(ins_vw[t])
-                    slots.release(ins_kw[t])
+                    self._drop_key(ins_kw[t])
                     retry.append(ins_i[t])
         for i in retry:  # conflicts and multi-candidate hashes: one key at a time
             key = keys[i]
@@ -709,23 +755,33 @@ class ConcurrentDict(Native, Generic[K, V]):
             got = n[0]
             if got:
                 slots.release_many(ffi.unpack(vals, got))
-                slots.release_many(ffi.unpack(keys, got))
+                for kw in ffi.unpack(keys, got):
+                    if kw >= _TAG:
+                        self._drop_key(kw)
 
     # -- iteration -------------------------------------------------------------
-    def _iter_words(self) -> Iterator[tuple[list, list]]:
-        """Chunks of (key words, value words) from the C iterator."""
+    def _iter_pairs(self) -> Iterator[Any]:
+        """The (key, value, kw) records of the entries, from the C iterator.
+
+        A value word released while we read it (a concurrent set) does not
+        hide its key: the entry's current record is looked up by its hash
+        and key word; an entry removed meanwhile is skipped.
+        """
         h = self._h
+        slots = self._slots
         room = 128
         keys = ffi.new("uint64_t[]", room)
         vals = ffi.new("uint64_t[]", room)
+        hashes = ffi.new("int64_t[]", room)
         cursor = ffi.new("uint64_t *", 0)
         n = ffi.new("size_t *")
         while True:
-            st = lib.ftk_map_iter(h, cursor, keys, vals, ffi.NULL, room, n)
+            st = lib.ftk_map_iter(h, cursor, keys, vals, hashes, room, n)
             if st == _EOVERFLOW:
                 room = n[0] + 16
                 keys = ffi.new("uint64_t[]", room)
                 vals = ffi.new("uint64_t[]", room)
+                hashes = ffi.new("int64_t[]", room)
                 continue
             if st == _EBADHANDLE:
                 return  # closed while iterating: weakly consistent, stop
@@ -734,41 +790,21 @@ class ConcurrentDict(Native, Generic[K, V]):
             got = n[0]
             if got == 0:
                 return
-            yield ffi.unpack(keys, got), ffi.unpack(vals, got)
-
-    def _iter_keys(self) -> Iterator[K]:
-        """Keys come from the key slots, which stay put while the entry
-        lives: a concurrent value change does not hide a key."""
-        slots = self._slots
-        for kws, _ in self._iter_words():
             objs, words = slots.objs, slots.words
-            for kw in kws:
-                i = kw & INDEX_MASK
-                key = objs[i]
-                if words[i] == kw:
-                    yield key  # else: removed meanwhile
-
-    def _iter_pairs(self) -> Iterator[Any]:
-        slots = self._slots
-        for kws, vws in self._iter_words():
-            objs, words = slots.objs, slots.words
-            for kw, vw in zip(kws, vws):
+            for kw, vw, hv in zip(ffi.unpack(keys, got), ffi.unpack(vals, got),
+                                  ffi.unpack(hashes, got)):
                 i = vw & INDEX_MASK
                 pair = objs[i]
                 if words[i] == vw:
                     yield pair
                     continue
-                # the value was replaced meanwhile: if the key is still there,
-                # report its current value
-                j = kw & INDEX_MASK
-                key = objs[j]
-                if words[j] == kw:
-                    pair = self._pair(key)
-                    if pair is not None:
+                for pair, _ in self._candidates(hv)[0]:  # replaced meanwhile
+                    if pair[2] == kw:
                         yield pair
+                        break
 
     def __iter__(self) -> Iterator[K]:
-        return self._iter_keys()
+        return (p[0] for p in self._iter_pairs())
 
     def keys(self) -> list[K]:  # type: ignore[override]
         return [p[0] for p in self._iter_pairs()]

@@ -1899,3 +1899,76 @@ def test_copy_module():
         pass
     else:
         assert isinstance(c, ConcurrentDict) and c == d and c is not d and c["a"] is d["a"]
+
+
+def _held(d):
+    """Slots of d's keep-alive table holding something (records, key slots)."""
+    return sum(1 for o in d._slots.objs if o is not None)
+
+
+def test_key_words_of_every_kind_release_everything():
+    """Key words are ids where id() is a word (CPython: always); where it is
+    not (PyPy: floats, big and negative ints) a tagged key slot. Either way a
+    removed entry gives back everything it held, by every removal path."""
+    class Obj:
+        pass
+    keys = [0, 1, -1, -5, 2**40, 2**70, -2**70, 1.5, -0.25, float("inf"), "s",
+            "x" * 100, (1, 2), frozenset({3}), Obj(), Obj(), None, b"b"]
+    d = ConcurrentDict()
+    for n, k in enumerate(keys):
+        d[k] = n
+    assert _held(d) <= 2 * len(keys) and len(d) == len(keys)
+    for n, k in enumerate(keys):
+        d[k] = n + 100  # replace through the stored key object
+        assert d[k] == n + 100
+    assert d.as_dict() == {k: n + 100 for n, k in enumerate(keys)}
+    assert set(map(repr, d)) == set(map(repr, keys))
+    for k in keys[:4]:
+        assert d.pop(k) is not None
+    assert d.compare_and_set(keys[4], d[keys[4]], ABSENT)
+    d.reduce([(k, 1) for k in keys[5:]] + [(2**71, 7), (-9.5, 7)], operator.add)
+    assert d[2**71] == 7 and d[keys[5]] == 5 + 100 + 1
+    while len(d) > 4:
+        d.popitem()
+    d.clear()
+    assert len(d) == 0 and _held(d) == 0
+    d.update((k, k) for k in keys if k == k)
+    assert _held(d) <= 2 * len(d)
+    d.clear()
+    assert _held(d) == 0
+
+
+def test_new_key_set_keeps_dict_rules():
+    """A set of an absent key adds it in one call; an equal key object stored
+    meanwhile (1 vs 1.0, equal strings made apart) keeps its entry."""
+    d = ConcurrentDict()
+    d[1] = "int"
+    d[1.0] = "float"  # equal, another object: the entry and its key stay
+    d[True] = "bool"
+    assert list(d.items()) == [(1, "bool")] and type(next(iter(d))) is int
+    a, b = "".join(["ab", "c"]), "".join(["a", "bc"])
+    assert a == b and a is not b
+    d[a] = 1
+    d[b] = 2
+    assert len(d) == 2 and d[a] == 2 and next(k for k in d if k == a) is a
+
+
+def test_concurrent_first_sets_of_shared_key_objects(threads):
+    """Threads set the same key objects, all absent at first: each key ends
+    with one entry, one of the values written to it, and nothing held beyond
+    the live entries (a put that found its own key object added meanwhile
+    replaced its value and handed the old record back)."""
+    keys = [object() for _ in range(300)] + [f"k{i}" for i in range(300)]
+    n = 8
+    for _ in range(3):
+        d = ConcurrentDict()
+
+        def work(t):
+            v = d.local()
+            for k in keys:
+                v[k] = t
+
+        threads(n, work)
+        assert len(d) == len(keys)
+        assert all(d[k] in range(n) for k in keys)
+        assert _held(d) == len(keys)

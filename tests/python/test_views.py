@@ -311,7 +311,7 @@ def test_view_fast_paths_call_this_threads_copies_of_the_c_functions():
     # the classes whose methods read their C functions from instance attributes
     from ftkit import ProcessSemaphore
     from ftkit import dicts as dicts_module, semaphore as semaphore_module
-    attr_cases = [(ConcurrentDict(), ("_f_lookup", "_f_set_value", "_f_insert")),
+    attr_cases = [(ConcurrentDict(), ("_f_lookup", "_f_set_value", "_f_insert", "_f_put")),
                   (AtomicFlag(), ("_f_load", "_f_store")),
                   (AtomicReference(), ("_f_load", "_f_exchange", "_f_cas")),
                   (ProcessSemaphore(2), ("_f_try", "_f_release"))]
