@@ -364,7 +364,7 @@ class ConcurrentDict(Native, Generic[K, V]):
         # one tuple: a helper frame costs as much as the call (bench/dicts.py
         # "set" rows). An existing key: lookup, then set_value through the
         # entry's key word. A new key: lookup (a miss), then ftk_map_put with
-        # id(key) as key word (callgrind, 3.13t: 20,552 -> 11,700
+        # id(key) as key word (callgrind, 3.13t: 19,430 -> 12,330
         # instructions; it was lookup + two slot puts + insert). Put first,
         # lookup never (design.md section 9) measured 12,926 for a set
         # through the stored key object but 19,849 for an equal key object

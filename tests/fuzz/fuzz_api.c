@@ -1336,6 +1336,11 @@ static void m_resync(int s, int expect_n) {
     if (g_race && st == FTK_EBADHANDLE) { /* freed by the other thread meanwhile */
         CHECK(g_race_may_die, "map_iter (resync): FTK_EBADHANDLE, nobody freed");
         g_race_dead = true;
+        /* the model was not rebuilt: nothing it says about a pass or an
+         * iteration in progress holds (a drain_pass that ended in the same
+         * call checked its "was there" entries against it) */
+        m->it_exact = false;
+        m->pass_exact = false;
         return;
     }
     EXPECT(st, FTK_OK, "map_iter (resync)");
@@ -1502,15 +1507,67 @@ static void map_call(rd *r, unsigned sub, ftk_handle_t h, int s) {
         }
         break;
     }
-    case 4: case 19: { /* insert with the hash as the model keeps it / as i64() gives it
-                        * (19 was insert_sh before ABI 2: same bytes, same call now) */
+    case 4: { /* insert */
         uint64_t hv = pick_hash(r, m), key = pick_key(r, m, hv), val = pick_value(r);
         uint64_t stamp = pick_stamp(r, hv, s);
         if (m && m->n >= g_mlimit) break;
-        st = sub == 4 ? ftk_map_insert(h, (int64_t)hv, key, val, stamp)
-                      : ftk_map_insert(h, i64(hv), key, val, stamp);
+        st = ftk_map_insert(h, (int64_t)hv, key, val, stamp);
         if (gate(s, st, false, "map_insert")) break;
-        m_check_insert(s, st, hv, key, val, stamp, sub == 4 ? "map_insert" : "map_insert (i64)");
+        m_check_insert(s, st, hv, key, val, stamp, "map_insert");
+        break;
+    }
+    case 19: { /* put, put_v: the bytes of case 4 (19 was insert_sh before ABI 2,
+                * then a second insert); the stamp's low bit picks put_v */
+        uint64_t hv = pick_hash(r, m), key = pick_key(r, m, hv), val = pick_value(r);
+        bool value_style = pick_stamp(r, hv, s) & 1;
+        if (m && m->n >= g_mlimit) break;
+        int i = m ? m_locate(m, hv, key) : -1;
+        uint64_t cv[MMAX];
+        int c = m ? m_candidates(m, hv, NULL, cv) : 0;
+        uint64_t old = 0x77;
+        int added = 7;
+        if (value_style) {
+            old = ftk_map_put_v(h, i64(hv), key, val);
+            /* FTK_MAP_SEVERAL with FTK_EBADHANDLE is this call's "0 + status" */
+            bool bad = old == FTK_MAP_SEVERAL && ftk_last_status() == FTK_EBADHANDLE;
+            if (gate_v(s, bad ? 0 : old, "map_put_v")) break;
+            CHECK(!bad, "map_put_v: FTK_EBADHANDLE on a live map");
+            if (i >= 0 || c == 0) {
+                st = FTK_OK;
+                added = i < 0;
+            } else {
+                st = c == 1 ? FTK_EAGAIN : FTK_EOVERFLOW;
+                added = 0;
+            }
+            if (!added) model_last = st;
+            check_last("map_put_v");
+            if (c >= 2 && i < 0) EQ64(old, FTK_MAP_SEVERAL, "map_put_v with several others");
+        } else {
+            st = ftk_map_put(h, i64(hv), key, val, nullout ? NULL : &old,
+                             nullout ? NULL : &added);
+            if (gate(s, st, false, "map_put")) break;
+            if (i >= 0 || c == 0)
+                EXPECT(st, FTK_OK, "map_put");
+            else
+                EXPECT(st, c == 1 ? FTK_EAGAIN : FTK_EOVERFLOW, "map_put (other keys)");
+        }
+        TRACE("    put%s (%#llx, %#llx): %s\n", value_style ? "_v" : "", (unsigned long long)hv,
+              (unsigned long long)key, SN(st));
+        bool outs = value_style || !nullout;
+        if (i >= 0) { /* replaced */
+            if (outs) EQ64(old, m->e[i].val, "map_put old value");
+            if (outs) EQ64(added, 0, "map_put added (replaced)");
+            m->e[i].val = val;
+            m->e[i].vchg = true;
+        } else if (c == 0) { /* added */
+            if (outs) EQ64(old, 0, "map_put old (added)");
+            if (outs) EQ64(added, 1, "map_put added");
+            m_add(m, hv, key, val);
+        } else if (c == 1 && outs) {
+            EQ64(old, cv[0], "map_put: the other entry's value word");
+        } else if (!value_style && outs) {
+            EQ64(old, 0, "map_put: several others");
+        }
         break;
     }
     case 5: { /* insert_many */

@@ -179,6 +179,12 @@ def m_insert(hsel, ksel, vsel=VAL, ssel=S_ANY):
     return m(4, hsel + ksel + vsel + ssel)
 
 
+def m_put(hsel, ksel, vsel=VAL, ssel=S_ZERO):
+    """ftk_map_put (stamp selector with an even result: S_ZERO) or
+    ftk_map_put_v (an odd one: S_ANY), on case 4's bytes."""
+    return m(19, hsel + ksel + vsel + ssel)
+
+
 def m_find(hsel, maxn=5):
     return m(2, hsel + count(maxn) + [1, 1])
 
@@ -371,6 +377,13 @@ SEEDS = {
                      m(3, [3, 1, 1] + hsmall(1) + hsmall(2) + hsmall(9) + [1]),
                      m(8, [2, 1, 1, 1] + m_entry(1) + [1] + VAL + m_entry(5) + [0] + VAL),
                      m(5, [0, 1, 1]), m(8, [0, 1, 1, 1])),
+    "map_put": prog(map_new(0, 0), m_put(hsmall(1), kfresh(1)), m_put(hsmall(1), KEY_OF_HASH),
+                    m_put(hsmall(1), kfresh(2)), m_insert(hsmall(1), kfresh(3), ssel=S_ANY),
+                    m_put(hsmall(1), kfresh(4)), m_put(hsmall(1), KEY_OF_HASH),
+                    m_put(hsmall(2), kfresh(1), ssel=S_ANY),
+                    m_put(hsmall(2), KEY_OF_HASH, ssel=S_ANY),
+                    m_put(hsmall(2), kfresh(5), ssel=S_ANY), m_put(hsmall(1), kfresh(6), ssel=S_ANY),
+                    m_drain_pass(5), m_drain_pass(5), m(M_SIZE)),
     "map_capacities": prog(map_new(0, 1, [200]), m(M_CAP), map_new(1, 2, u16(4000)), m(M_CAP),
                            map_new(2, 4, u64(3)), map_new(3, 5, [0])),
     "map_values_v": prog(map_new(0, 0), m(16, hsmall(5)), m_insert(hsmall(5), kfresh(1), VAL0),
