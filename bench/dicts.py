@@ -1,7 +1,8 @@
-"""Dict workloads: 50/50 get/set over 1,000 int keys and 1,000 str keys, and
-reduce at batch 64. ftkit ConcurrentDict beside dict, threading.Lock + dict,
-and ft_utils' ConcurrentDict where installed. Each statement does one get
-and one set (per_op=2), keys cycling through the key set."""
+"""Dict workloads: 50/50 get/set over 1,000 int keys and 1,000 str keys, sets
+of new keys, and reduce at batch 64. ftkit ConcurrentDict beside dict,
+threading.Lock + dict, and ft_utils' ConcurrentDict where installed. A 50/50
+statement does one get and one set (per_op=2), keys cycling through the key
+set; a new-key statement sets one int key that no thread set before."""
 from __future__ import annotations
 
 from _harness import Case, try_import
@@ -21,13 +22,15 @@ def _shared_for(make):
         for k in KEYS_STR:
             d_str[k] = 0
         pairs = [(KEYS_STR[(i * 37) % 1000], 1) for i in range(64)]
-        return {"d_int": d_int, "d_str": d_str, "lock": threading.Lock(),
+        return {"d_int": d_int, "d_str": d_str, "d_new": make(), "lock": threading.Lock(),
                 "KEYS_INT": KEYS_INT, "KEYS_STR": KEYS_STR, "pairs64": pairs,
                 "add": operator.add}
     return shared
 
 
 SETUP = "import itertools; ki = itertools.cycle(KEYS_INT); ks = itertools.cycle(KEYS_STR)"
+# a key range per thread (setup runs in each thread)
+NEW_KEYS = "import itertools, threading; kn = itertools.count(threading.get_ident() << 24)"
 
 
 def cases() -> list[Case]:
@@ -49,6 +52,10 @@ def cases() -> list[Case]:
                 stmt = f"k = next({it}); d_{kind}[k] = 1; d_{kind}[k]"
             out.append(Case(F, f"50/50 get/set, 1,000 {kind} keys", name, stmt, SETUP,
                             shared=_shared_for(make), number=100_000, per_op=2))
+        # adding keys: each thread sets int keys no thread set before
+        stmt = "with lock: d_new[next(kn)] = 1" if locked else "d_new[next(kn)] = 1"
+        out.append(Case(F, "set of a new key", name, stmt, NEW_KEYS,
+                        shared=_shared_for(make), number=100_000))
     def _floor() -> dict:
         d = _shared_for(ftkit.ConcurrentDict)()
         from ftkit._lib import lib
