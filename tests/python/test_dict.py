@@ -1972,3 +1972,44 @@ def test_concurrent_first_sets_of_shared_key_objects(threads):
         assert len(d) == len(keys)
         assert all(d[k] in range(n) for k in keys)
         assert _held(d) == len(keys)
+
+
+def test_threads_churn_keys_of_every_kind(threads):
+    """Sets, pops, compare_and_set, popitem and iteration from 8 threads over
+    keys whose key words are ids and (on PyPy: floats, negative and big ints)
+    tagged key slots: afterwards every entry holds at most two slots, the
+    contents are sane, and clearing gives back every slot."""
+    keys = ([-(i + 1) for i in range(60)] + [i + 0.5 for i in range(60)] +
+            [2**70 + i for i in range(60)] + [f"s{i}" for i in range(60)])
+    d = ConcurrentDict()
+    n = 8
+
+    def work(t):
+        v = d.local()
+        rnd = random.Random(t)
+        for _ in range(3000):
+            k = keys[rnd.randrange(len(keys))]
+            op = rnd.randrange(6)
+            if op < 3:
+                v[k] = t
+            elif op == 3:
+                v.pop(k, None)
+            elif op == 4:
+                cur = v.get(k, ABSENT)
+                v.compare_and_set(k, cur, ABSENT if t % 2 else t)
+            elif rnd.randrange(20) == 0:
+                try:
+                    v.popitem()
+                except KeyError:
+                    pass
+            else:
+                for kk in v:
+                    assert kk in keys
+
+    threads(n, work)
+    items = d.items()
+    assert len(items) == len(d) <= len(keys)
+    assert all(k in keys and val in range(n) for k, val in items)
+    assert _held(d) <= 2 * len(d)
+    d.clear()
+    assert len(d) == 0 and _held(d) == 0
