@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Stress every primitive under 8-16 threads with invariant checks
-# (tests/stress/stress.py) on the GIL interpreter and on free-threaded 3.13t
-# with the GIL disabled:
+# (tests/stress/stress.py) on the GIL interpreter, on free-threaded 3.13t
+# with the GIL disabled, and on PyPy where setup provided it:
 #   bash scripts/stress.sh [minutes] [stress.py args...]   # default 1 minute each
 # FTKIT_STRESS_SECONDS (seconds per interpreter) overrides minutes; CI's
 # stage 8 of scripts/test.sh sets it low. FTKIT_STRESS_THREADS (default 16).
-# Both interpreters run even if the first fails; the exit status is non-zero
-# if either found a violation, hung, or ran far past its budget.
+# Every interpreter runs even if one fails; the exit status is non-zero if
+# any found a violation, hung, or ran far past its budget.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -38,5 +38,10 @@ if ! PYTHON_GIL=0 "$FTKIT_FT_PY" -X gil=0 -c 'import sys; sys.exit(sys._is_gil_e
 else
     PYTHON_GIL=0 timeout -k 10 "$limit" "$FTKIT_FT_PY" -X gil=0 "${args[@]}" ||
         { echo "== stress FAILED on free-threaded 3.13t (exit $?)"; failed=1; }
+fi
+
+if [ -n "${FTKIT_PYPY:-}" ] && [ -x "$FTKIT_PYPY" ]; then
+    echo "== stress: PyPy ($FTKIT_PYPY), $seconds s"
+    timeout -k 10 "$limit" "$FTKIT_PYPY" "${args[@]}" || { echo "== stress FAILED on PyPy (exit $?)"; failed=1; }
 fi
 exit $failed

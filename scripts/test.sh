@@ -4,7 +4,7 @@
 #   2. pytest on the GIL interpreter            5. C tests under TSan
 #   3. pytest on 3.13t with the GIL disabled    6. packaging: wheel + C consumers
 #   7. C API fuzzing (libFuzzer, 60 s; scripts/fuzz.sh; FTKIT_FUZZ_SECONDS)
-#   8. stress, both interpreters, short (scripts/stress.sh; FTKIT_STRESS_SECONDS, default 20)
+#   8. stress, every interpreter (3.11, 3.13t, PyPy), short (scripts/stress.sh; FTKIT_STRESS_SECONDS, default 20)
 #   9. PyPy: the wheel installed with no compiler, then the demo and pytest on it
 # Each stage runs even if an earlier one failed; the exit status is non-zero
 # if any failed. Set FTKIT_STAGES="1 2 3" to run a subset.
@@ -69,7 +69,7 @@ for s in $STAGES; do
         6) stage "packaging: wheel in both interpreters, C consumers" \
                "$FTKIT_PY" -m pytest -q -p no:cacheprovider tests/packaging ;;
         7) stage "C API fuzzing (libFuzzer, 60 s)" bash scripts/fuzz.sh 60 ;;
-        8) stage "stress, both interpreters (short)" \
+        8) stage "stress, every interpreter (short)" \
                env FTKIT_STRESS_SECONDS="${FTKIT_STRESS_SECONDS:-20}" bash scripts/stress.sh ;;
         9) stage "PyPy: wheel without a compiler, demo + pytest" pypy_lane ;;
     esac
