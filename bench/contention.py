@@ -132,6 +132,18 @@ class _Lists:
         self.back = self.free  # a pair releases what it took: reuse at once
 
 
+def _pairs_loop(push: Callable[[Any], None], pop: Callable[[], Any],
+                done: Callable[[], None] | None = None) -> Callable[[], None]:
+    """The measured loop of a queue model: N_PAIRS push + pop pairs."""
+    def loop() -> None:
+        for _ in range(N_PAIRS):
+            push(1)
+            pop()
+        if done is not None:
+            done()
+    return loop
+
+
 class _QueueShared:
     def __init__(self) -> None:
         self.h = new_handle(lib.ftk_queue_new, 0)
@@ -169,13 +181,7 @@ def _queue_body(shared_queue: bool, shared_lists: bool, shared_objs: bool = Fals
             b += (w,)
             return o
 
-        def loop() -> None:
-            for _ in range(N_PAIRS):
-                push(1)
-                pop()
-            if not shared_queue:
-                lib.ftk_queue_free(h)
-        return loop
+        return _pairs_loop(push, pop, None if shared_queue else lambda: lib.ftk_queue_free(h))
     return body
 
 
@@ -208,11 +214,7 @@ def _queue_cells_body(s: _QueueShared, _tid: int) -> Callable[[], None]:
         f += (w,)
         return o
 
-    def loop() -> None:
-        for _ in range(N_PAIRS):
-            push(1)
-            pop()
-    return loop
+    return _pairs_loop(push, pop)
 
 
 # -- dict views: gets vs sets ------------------------------------------------------

@@ -362,13 +362,15 @@ class ConcurrentDict(Native, Generic[K, V]):
     def __setitem__(self, key: K, value: V) -> None:
         # _store(key, value, True) with its common paths inlined, the state in
         # one tuple: a helper frame costs as much as the call (bench/dicts.py
-        # "set" rows). An existing key: lookup, then set_value through the
-        # entry's key word. A new key: lookup (a miss), then ftk_map_put with
-        # id(key) as key word (callgrind, 3.13t: 19,430 -> 12,330
-        # instructions; it was lookup + two slot puts + insert). Put first,
-        # lookup never (design.md section 9) measured 12,926 for a set
-        # through the stored key object but 19,849 for an equal key object
-        # (the usual case for ints and strings made at run time): not taken.
+        # "50/50 get/set" rows). An existing key: lookup, then set_value
+        # through the entry's key word. A new key: lookup (a miss), then
+        # ftk_map_put with id(key) as key word (callgrind, 3.13t: 19,430 ->
+        # 12,330 instructions against lookup + two slot puts + insert behind
+        # two frames; in wall time bench/dicts.py "set of a new key" is
+        # dominated by growth and reads the same). Put first, lookup never
+        # (design.md section 9) measured 12,926 for a set through the stored
+        # key object but 19,849 for an equal key object (the usual case for
+        # ints and strings made at run time): not taken.
         hv = hash(key)
         h, lookup, set_value, objs, words, free, back, mask, gen, m64 = self._set_state
         vw = lookup(h, hv)
@@ -756,7 +758,7 @@ class ConcurrentDict(Native, Generic[K, V]):
             if got:
                 slots.release_many(ffi.unpack(vals, got))
                 for kw in ffi.unpack(keys, got):
-                    if kw >= _TAG:
+                    if kw >= _TAG:  # (an id holds nothing: no _drop_key frame)
                         self._drop_key(kw)
 
     # -- iteration -------------------------------------------------------------

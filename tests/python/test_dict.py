@@ -1901,11 +1901,6 @@ def test_copy_module():
         assert isinstance(c, ConcurrentDict) and c == d and c is not d and c["a"] is d["a"]
 
 
-def _held(d):
-    """Slots of d's keep-alive table holding something (records, key slots)."""
-    return sum(1 for o in d._slots.objs if o is not None)
-
-
 def test_key_words_of_every_kind_release_everything():
     """Key words are ids where id() is a word (CPython: always); where it is
     not (PyPy: floats, big and negative ints) a tagged key slot. Either way a
@@ -1917,7 +1912,7 @@ def test_key_words_of_every_kind_release_everything():
     d = ConcurrentDict()
     for n, k in enumerate(keys):
         d[k] = n
-    assert _held(d) <= 2 * len(keys) and len(d) == len(keys)
+    assert d._slots.live() <= 2 * len(keys) and len(d) == len(keys)
     for n, k in enumerate(keys):
         d[k] = n + 100  # replace through the stored key object
         assert d[k] == n + 100
@@ -1931,11 +1926,11 @@ def test_key_words_of_every_kind_release_everything():
     while len(d) > 4:
         d.popitem()
     d.clear()
-    assert len(d) == 0 and _held(d) == 0
+    assert len(d) == 0 and d._slots.live() == 0
     d.update((k, k) for k in keys if k == k)
-    assert _held(d) <= 2 * len(d)
+    assert d._slots.live() <= 2 * len(d)
     d.clear()
-    assert _held(d) == 0
+    assert d._slots.live() == 0
 
 
 def test_new_key_set_keeps_dict_rules():
@@ -1971,7 +1966,7 @@ def test_concurrent_first_sets_of_shared_key_objects(threads):
         threads(n, work)
         assert len(d) == len(keys)
         assert all(d[k] in range(n) for k in keys)
-        assert _held(d) == len(keys)
+        assert d._slots.live() == len(keys)
 
 
 def test_threads_churn_keys_of_every_kind(threads):
@@ -2010,6 +2005,6 @@ def test_threads_churn_keys_of_every_kind(threads):
     items = d.items()
     assert len(items) == len(d) <= len(keys)
     assert all(k in keys and val in range(n) for k, val in items)
-    assert _held(d) <= 2 * len(d)
+    assert d._slots.live() <= 2 * len(d)
     d.clear()
-    assert len(d) == 0 and _held(d) == 0
+    assert len(d) == 0 and d._slots.live() == 0
